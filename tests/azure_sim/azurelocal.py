@@ -1,0 +1,1 @@
+"""Family azurelocal of the local Azure (to be written)."""

@@ -1,0 +1,1 @@
+"""Family compute of the local Azure (to be written)."""

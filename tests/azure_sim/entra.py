@@ -1,0 +1,1 @@
+"""Family entra of the local Azure (to be written)."""

@@ -1,0 +1,1 @@
+"""Family keyvault of the local Azure (to be written)."""

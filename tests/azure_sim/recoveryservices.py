@@ -1,0 +1,1 @@
+"""Family recoveryservices of the local Azure (to be written)."""

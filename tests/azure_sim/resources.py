@@ -1,0 +1,1 @@
+"""Family resources of the local Azure (to be written)."""
