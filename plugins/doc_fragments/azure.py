@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Authentication and connection options shared by every module (argspec in module_utils/base.py)."""
+
+    DOCUMENTATION = r"""
+options:
+  auth_source:
+    description:
+      - Where the credentials come from.
+      - V(auto) uses the module options when they are complete, then the environment, then the profile of
+        C(~/.azure/credentials), then the Azure CLI (when C(az) is installed), then a managed identity (when
+        C(IDENTITY_ENDPOINT) or C(MSI_ENDPOINT) is set).
+      - V(env) reads C(AZURE_CLIENT_ID), C(AZURE_SECRET) (or C(AZURE_CLIENT_SECRET)), C(AZURE_TENANT) (or
+        C(AZURE_TENANT_ID)), C(AZURE_AD_USER), C(AZURE_PASSWORD), C(AZURE_FEDERATED_TOKEN_FILE) and
+        C(AZURE_SUBSCRIPTION_ID) — the names the AWX/AAP "Microsoft Azure Resource Manager" credential injects.
+      - V(credential_file) reads the profile O(profile) of C(~/.azure/credentials) (or C(AZURE_CREDENTIALS_FILE)).
+      - V(cli) uses the signed-in Azure CLI; V(msi) a managed identity; V(workload_identity) a federated token file.
+    type: str
+    choices: [auto, env, credential_file, cli, msi, workload_identity]
+    default: auto
+  subscription_id:
+    description:
+      - The subscription to work in. Defaults to C(AZURE_SUBSCRIPTION_ID) or the credential file's C(subscription_id).
+    type: str
+  client_id:
+    description:
+      - The application (client) id of a service principal or user-assigned managed identity.
+        Defaults to C(AZURE_CLIENT_ID).
+    type: str
+  secret:
+    description:
+      - The client secret of the service principal. Defaults to C(AZURE_SECRET) or C(AZURE_CLIENT_SECRET).
+      - Never written to output, logs or diffs.
+    type: str
+  tenant:
+    description:
+      - The Entra ID tenant id. Defaults to C(AZURE_TENANT) or C(AZURE_TENANT_ID).
+    type: str
+  ad_user:
+    description:
+      - A user name for username/password sign-in (accounts without MFA only). Defaults to C(AZURE_AD_USER).
+    type: str
+  password:
+    description:
+      - The password of O(ad_user). Defaults to C(AZURE_PASSWORD). Never written to output, logs or diffs.
+    type: str
+  profile:
+    description:
+      - The profile of C(~/.azure/credentials) to use. Defaults to C(AZURE_PROFILE) or C(default).
+    type: str
+  cloud_environment:
+    description:
+      - The Azure cloud. One of V(AzureCloud), V(AzureUSGovernment), V(AzureChinaCloud).
+      - Defaults to C(AZURE_CLOUD_ENVIRONMENT), else V(AzureCloud).
+    type: str
+notes:
+  - Requests go through the standard C(HTTPS_PROXY) and trust the CA bundle in C(REQUESTS_CA_BUNDLE) when set.
+    TLS verification is never switched off.
+  - Throttled (429) and failed (5xx) requests and dropped connections are retried with exponential backoff, honouring
+    C(Retry-After); the number of retries is returned as C(retries) when there were any.
+requirements:
+  - python >= 3.10
+  - azure-identity >= 1.15.0
+"""

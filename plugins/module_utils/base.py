@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one thin base of every module: auth, lazily created SDK clients, error translation, retries, waiting.
+
+A module:
+
+    def run(m):                       # m is the AzureCvmModule
+        feature = m.client("features").features.get(ns, name)
+        ...
+        return {"changed": True, "state": ...}
+
+    def main():
+        AzureCvmModule(argument_spec=..., supports_check_mode=True).execute(run)
+
+Raise ModuleFailure(msg, **extra) anywhere to fail; Azure exceptions are turned into a readable message by
+`execute`, or explicitly with `m.azure_failure(exc, action, resource, hint)` where a better sentence is known.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
+    AZURE_CLI_CLIENT_ID, AUTH_SOURCES, CLOUDS, SECRET_FIELDS, AuthError, resolve_auth)
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for
+
+AUTH_ARGSPEC = {
+    "auth_source": {"type": "str", "choices": list(AUTH_SOURCES), "default": "auto"},
+    "subscription_id": {"type": "str"},
+    "client_id": {"type": "str"},
+    "secret": {"type": "str", "no_log": True},
+    "tenant": {"type": "str"},
+    "ad_user": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "profile": {"type": "str"},
+    "cloud_environment": {"type": "str"},
+}
+
+# name -> (python module, class, pip package). Imported only when a module asks for the client.
+SDK_CLIENTS = {
+    "compute": ("azure.mgmt.compute", "ComputeManagementClient", "azure-mgmt-compute"),
+    "keyvault": ("azure.mgmt.keyvault", "KeyVaultManagementClient", "azure-mgmt-keyvault"),
+    "recoveryservices": ("azure.mgmt.recoveryservices", "RecoveryServicesClient", "azure-mgmt-recoveryservices"),
+    "backup": ("azure.mgmt.recoveryservicesbackup", "RecoveryServicesBackupClient", "azure-mgmt-recoveryservicesbackup"),
+    "features": ("azure.mgmt.resource.features", "FeatureClient", "azure-mgmt-resource-features"),
+    "resources": ("azure.mgmt.resource.resources", "ResourceManagementClient", "azure-mgmt-resource"),
+    "authorization": ("azure.mgmt.authorization", "AuthorizationManagementClient", "azure-mgmt-authorization"),
+}
+
+# Retries on 429, 5xx and dropped connections, honouring Retry-After (azure-core's RetryPolicy), for every client.
+RETRY = {"retry_total": 8, "retry_backoff_factor": 0.5, "retry_backoff_max": 30, "retry_mode": "exponential"}
+RETRIED_STATUS = (408, 429, 500, 502, 503, 504)
+TERMINAL_ASYNC = ("succeeded", "failed", "canceled", "cancelled")
+USER_AGENT = "ansible-azure_cvm.backup"
+
+
+def import_sdk(module_name: str, package: str):
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModuleFailure(f"The Python package '{package}' is required on the host that runs this module "
+                            f"({exc}). Install it with: pip install '{package}' (or pip install -r "
+                            "requirements.txt of the azure_cvm.backup collection).") from exc
+
+
+def rest_dict(model):
+    """An SDK model as its REST (camelCase) JSON, read-only fields included. Plain dicts pass through."""
+    if model is None or isinstance(model, dict):
+        return model
+    if hasattr(model, "serialize"):  # autorest (msrest) models
+        return model.serialize(keep_readonly=True)
+    if hasattr(model, "as_dict"):  # TypeSpec models (azure-mgmt-compute 34+): already REST-keyed
+        return model.as_dict()
+    return dict(model)
+
+
+class RetryCounter:
+    """Counts what the retry policy will retry: throttled/5xx answers and dropped connections (for the result)."""
+
+    def __init__(self):
+        self.retries = 0
+        self.min_remaining_writes = None
+
+    def policy(self):
+        from azure.core.pipeline.policies import SansIOHTTPPolicy  # pylint: disable=import-outside-toplevel
+
+        counter = self
+
+        class _Policy(SansIOHTTPPolicy):
+            def on_response(self, request, response):
+                if response.http_response.status_code in RETRIED_STATUS:
+                    counter.retries += 1
+                remaining = response.http_response.headers.get("x-ms-ratelimit-remaining-subscription-writes")
+                if remaining and remaining.isdigit():
+                    value = int(remaining)
+                    if counter.min_remaining_writes is None or value < counter.min_remaining_writes:
+                        counter.min_remaining_writes = value
+
+            def on_exception(self, request):
+                counter.retries += 1
+                return False
+
+        return _Policy()
+
+
+class AzureCvmModule:
+    """AnsibleModule plus what every azure_cvm.backup module needs. See the module docstring for the pattern."""
+
+    def __init__(self, argument_spec: dict, supports_check_mode: bool = True, **kwargs):
+        spec = dict(AUTH_ARGSPEC)
+        spec.update(argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
+        self.retry_counter = RetryCounter()
+        self._auth = None
+        self._credential = None
+        self._clients = {}
+        self._secrets = [self.params.get(k) for k in SECRET_FIELDS if self.params.get(k)]
+
+    # ------------------------------------------------------------------ auth
+
+    @property
+    def auth(self) -> dict:
+        if self._auth is None:
+            try:
+                self._auth = resolve_auth(self.params, os.environ, cli_available=bool(shutil.which("az")))
+            except AuthError as exc:
+                raise ModuleFailure(str(exc)) from exc
+            for key in SECRET_FIELDS:  # secrets from the environment or a file are masked like no_log options
+                if self._auth.get(key):
+                    self._secrets.append(self._auth[key])
+                    self.module.no_log_values.add(self._auth[key])
+        return self._auth
+
+    @property
+    def cloud(self) -> dict:
+        return CLOUDS[self.auth["cloud"]]
+
+    @property
+    def subscription_id(self) -> str:
+        sub = self.params.get("subscription_id") or self.auth.get("subscription_id")
+        if not sub:
+            raise ModuleFailure("No subscription id: set subscription_id or AZURE_SUBSCRIPTION_ID.")
+        return sub
+
+    @property
+    def credential(self):
+        if self._credential is None:
+            identity = import_sdk("azure.identity", "azure-identity")
+            a = self.auth
+            common = {"authority": self.cloud["login"]}
+            kind = a["kind"]
+            if kind == "client_secret":
+                self._credential = identity.ClientSecretCredential(a["tenant"], a["client_id"], a["secret"], **common)
+            elif kind == "user_password":
+                self._credential = identity.UsernamePasswordCredential(
+                    a.get("client_id") or AZURE_CLI_CLIENT_ID, a["ad_user"], a["password"], tenant_id=a.get("tenant"), **common)
+            elif kind == "workload_identity":
+                self._credential = identity.WorkloadIdentityCredential(
+                    tenant_id=a["tenant"], client_id=a["client_id"], token_file_path=a["federated_token_file"], **common)
+            elif kind == "cli":
+                self._credential = identity.AzureCliCredential(tenant_id=a.get("tenant"))
+            elif kind == "msi":
+                self._credential = identity.ManagedIdentityCredential(client_id=a.get("client_id"))
+            else:
+                raise ModuleFailure("Incomplete credentials: give client_id, secret and tenant, or ad_user and password.")
+        return self._credential
+
+    # ------------------------------------------------------------------ clients
+
+    def client_kwargs(self) -> dict:
+        return {**RETRY, "user_agent": USER_AGENT, "per_call_policies": [self.retry_counter.policy()]}
+
+    def client(self, name: str):
+        """An ARM SDK client by short name (see SDK_CLIENTS), created once."""
+        if name not in self._clients:
+            module_name, class_name, package = SDK_CLIENTS[name]
+            cls = getattr(import_sdk(module_name, package), class_name)
+            arm = self.cloud["arm"]
+            self._clients[name] = cls(self.credential, self.subscription_id, base_url=arm,
+                                      credential_scopes=[arm + "/.default"], **self.client_kwargs())
+        return self._clients[name]
+
+    def hsm_access_control(self, hsm_uri: str):
+        """Managed HSM local RBAC client (Key Vault challenge auth; the SDK checks the challenge's resource)."""
+        key = "hsm:" + hsm_uri.lower()
+        if key not in self._clients:
+            admin = import_sdk("azure.keyvault.administration", "azure-keyvault-administration")
+            self._clients[key] = admin.KeyVaultAccessControlClient(hsm_uri, self.credential, **self.client_kwargs())
+        return self._clients[key]
+
+    def _pipeline(self, scope: str):
+        key = "pipeline:" + scope
+        if key not in self._clients:
+            core = import_sdk("azure.core", "azure-core")
+            policies = import_sdk("azure.core.pipeline.policies", "azure-core")
+            self._clients[key] = core.PipelineClient(
+                base_url="", per_call_policies=[self.retry_counter.policy()], policies=[
+                    policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
+                    policies.BearerTokenCredentialPolicy(self.credential, scope), policies.NetworkTraceLoggingPolicy()])
+        return self._clients[key]
+
+    def rest(self, method: str, url: str, scope: str, api_version: str | None = None, body=None, ok=(200, 201, 202, 204)):
+        """A REST call with retries and a bearer token for `scope`. Returns (status, json or None, headers).
+
+        Raises azure-core's HttpResponseError for an unexpected status, so `execute` reports it like SDK errors.
+        """
+        rest = import_sdk("azure.core.rest", "azure-core")
+        exceptions = import_sdk("azure.core.exceptions", "azure-core")
+        params = {"api-version": api_version} if api_version else None
+        request = rest.HttpRequest(method, url, params=params, json=body)
+        response = self._pipeline(scope).send_request(request)
+        if response.status_code not in ok:
+            raise exceptions.HttpResponseError(response=response)
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        return response.status_code, data, dict(response.headers)
+
+    def arm(self, method: str, path: str, api_version: str, body=None, ok=(200, 201, 202, 204)):
+        """A raw ARM call for resources without an SDK in our requirements (e.g. Azure Local)."""
+        url = path if path.startswith("https://") else self.cloud["arm"] + path
+        return self.rest(method, url, self.cloud["arm"] + "/.default", api_version, body, ok)
+
+    def arm_wait(self, headers: dict, what: str, timeout: float, interval: float = 2.0):
+        """Follow an ARM long-running operation from its first response headers until a terminal status."""
+        url = headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")
+        if not url:
+            return None
+
+        def poll():
+            return self.arm("GET", url, None)[1] or {}
+
+        return self.wait(what, poll, lambda op: str(op.get("status", "")).lower() in TERMINAL_ASYNC, timeout, interval)
+
+    def graph_get(self, path: str, params: str = ""):
+        """GET on Microsoft Graph v1.0, e.g. graph_get("/servicePrincipals", "$filter=appId eq '...'")."""
+        graph = self.cloud["graph"]
+        url = f"{graph}/v1.0{path}" + (f"?{params}" if params else "")
+        return self.rest("GET", url, graph + "/.default", ok=(200,))[1]
+
+    # ------------------------------------------------------------------ flow
+
+    def wait(self, what: str, poll, done, timeout: float, interval: float = 2.0):
+        return wait_for(what, poll, done, timeout, interval)
+
+    def warn(self, msg: str):
+        self.module.warn(msg)
+
+    def azure_failure(self, exc, action: str, resource: str | None = None, hint: str | None = None, plane: str = "arm"):
+        """Raise a ModuleFailure with the readable form of an azure-core/azure-identity exception."""
+        details = describe_error(exc, action, resource, hint, plane, self._secrets)
+        msg = details.pop("msg")
+        raise ModuleFailure(msg, **details) from exc
+
+    def execute(self, run):
+        """Run `run(self)` and exit with its result dict, or fail with a readable message (never a traceback)."""
+        started = time.monotonic()
+        try:
+            result = run(self) or {}
+        except ModuleFailure as exc:
+            self.module.fail_json(msg=exc.msg, **self._extra(exc.extra, started))
+        except Exception as exc:  # pylint: disable=broad-except  # Azure errors, and last-resort safety
+            if type(exc).__module__.startswith("azure."):
+                details = describe_error(exc, "complete the request", None, None, "arm", self._secrets)
+                msg = details.pop("msg")
+                self.module.fail_json(msg=msg, **self._extra(details, started))
+            self.module.fail_json(msg=f"Unexpected error ({type(exc).__name__}): {exc}", **self._extra({}, started))
+        result.setdefault("changed", False)
+        self.module.exit_json(**self._extra(result, started))
+
+    def _extra(self, result: dict, started: float) -> dict:
+        out = dict(result)
+        if self.retry_counter.retries:
+            out.setdefault("retries", self.retry_counter.retries)
+        return out

@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preview_feature
+short_description: Register or unregister an Azure preview feature, then re-register its resource provider
+version_added: 0.1.0
+description:
+  - Makes sure a subscription preview feature (C(Microsoft.Features)) is registered or unregistered, like
+    C(Register-AzProviderFeature) / C(az feature register), and then registers the resource provider again so the
+    change takes effect, as Azure documents.
+  - Confidential VM backup needs the auto-approved feature C(RestorePointSupportForConfidentialVMV2) of
+    C(Microsoft.Compute).
+  - Reads the feature first; when it is already in the wanted state nothing is sent.
+  - A feature that needs approval goes C(Pending); the module reports that and does not wait for it.
+author:
+  - azure_cvm.backup contributors
+options:
+  name:
+    description: The feature name, for example V(RestorePointSupportForConfidentialVMV2).
+    type: str
+    required: true
+  provider_namespace:
+    description: The resource provider the feature belongs to.
+    type: str
+    default: Microsoft.Compute
+  state:
+    description: Whether the feature should be registered or unregistered.
+    type: str
+    choices: [registered, unregistered]
+    default: registered
+  wait:
+    description:
+      - Wait until the feature reaches C(Registered) (or C(Unregistered)) and, with O(reregister_provider), until the
+        provider is C(Registered) again.
+    type: bool
+    default: true
+  timeout:
+    description: How many seconds to wait at most.
+    type: int
+    default: 900
+  reregister_provider:
+    description:
+      - After a change, register the resource provider again so the feature takes effect (what Azure documents).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - azure_cvm.backup.azure
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; reports the change it would make.
+  diff_mode:
+    support: full
+    description: Shows the feature state before and after.
+"""
+
+EXAMPLES = r"""
+- name: Register the confidential VM restore point feature (needed for CVM backup)
+  azure_cvm.backup.preview_feature:
+    name: RestorePointSupportForConfidentialVMV2
+
+- name: Unregister a feature without waiting
+  azure_cvm.backup.preview_feature:
+    name: SomePreviewFeature
+    provider_namespace: Microsoft.RecoveryServices
+    state: unregistered
+    wait: false
+"""
+
+RETURN = r"""
+feature:
+  description: The feature after the run (in check mode, as it would be).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: The feature's resource id.
+      type: str
+      sample: /subscriptions/xxx/providers/Microsoft.Features/providers/Microsoft.Compute/features/RestorePointSupportForConfidentialVMV2
+    name:
+      description: C(namespace/feature).
+      type: str
+      sample: Microsoft.Compute/RestorePointSupportForConfidentialVMV2
+    state:
+      description: The registration state.
+      type: str
+      sample: Registered
+state_before:
+  description: The feature's registration state before the run.
+  returned: always
+  type: str
+  sample: NotRegistered
+pending_approval:
+  description: True when the feature needs approval by Microsoft and is C(Pending).
+  returned: always
+  type: bool
+  sample: false
+provider:
+  description: The resource provider's registration state after the run.
+  returned: always
+  type: dict
+  contains:
+    namespace:
+      description: The provider namespace.
+      type: str
+      sample: Microsoft.Compute
+    registration_state:
+      description: The provider's registration state.
+      type: str
+      sample: Registered
+    reregistered:
+      description: Whether the provider was registered again by this run.
+      type: bool
+      sample: true
+"""
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+
+DONE = {"registered": ("Registered",), "unregistered": ("Unregistered", "NotRegistered")}
+MOVING = {"registered": "Registering", "unregistered": "Unregistering"}
+
+
+def feature_state(feature) -> str:
+    return (feature.properties.state if feature.properties else None) or "NotRegistered"
+
+
+def describe(feature, state=None) -> dict:
+    return {"id": feature.id, "name": feature.name, "state": state or feature_state(feature)}
+
+
+def get_feature(m, ns: str, name: str):
+    try:
+        return m.client("features").features.get(ns, name)
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "status_code", None) == 404:
+            raise ModuleFailure(f"The preview feature '{name}' of provider '{ns}' does not exist in subscription "
+                                f"{m.subscription_id}. Check the name and provider_namespace "
+                                "(preview_feature_info lists the features of a provider).",
+                                error_code=getattr(getattr(exc, "error", None), "code", None)) from exc
+        m.azure_failure(exc, f"read preview feature {ns}/{name}", f"subscription {m.subscription_id}")
+
+
+def reregister(m, ns: str, wait: bool, timeout: int) -> str:
+    providers = m.client("resources").providers
+    try:
+        state = providers.register(ns).registration_state
+        if wait and state != "Registered":
+            state = m.wait(f"provider {ns} to be Registered", lambda: providers.get(ns).registration_state,
+                           lambda s: s == "Registered", timeout)
+        return state
+    except ModuleFailure:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        m.azure_failure(exc, f"register resource provider {ns}", f"subscription {m.subscription_id}")
+
+
+def run(m) -> dict:
+    p = m.params
+    ns, name, want = p["provider_namespace"], p["name"], p["state"]
+    features = m.client("features").features
+    feature = get_feature(m, ns, name)
+    before = feature_state(feature)
+    result = {"changed": False, "state_before": before, "pending_approval": before == "Pending"}
+    provider = {"namespace": ns, "registration_state": None, "reregistered": False}
+
+    if before in DONE[want] or (want == "registered" and before == "Pending"):
+        after = before
+    elif before == MOVING[want]:
+        after = before  # an earlier call already asked for it; nothing to send, maybe to wait for
+    else:
+        result["changed"] = True
+        if m.check_mode:
+            after = DONE[want][0]
+        else:
+            action = features.register if want == "registered" else features.unregister
+            try:
+                feature = action(ns, name)
+            except Exception as exc:  # pylint: disable=broad-except
+                m.azure_failure(exc, f"{'register' if want == 'registered' else 'unregister'} preview feature {ns}/{name}",
+                                f"subscription {m.subscription_id}")
+            after = feature_state(feature)
+
+    if after == "Pending":
+        result["pending_approval"] = True
+        m.warn(f"The feature {ns}/{name} needs approval by Microsoft and is Pending; it is not waited for. "
+               "Run again once it is approved.")
+    elif not m.check_mode and p["wait"] and after not in DONE[want]:
+        feature = m.wait(f"feature {ns}/{name} to be {DONE[want][0]}", lambda: features.get(ns, name),
+                         lambda f: feature_state(f) in DONE[want] or feature_state(f) == "Pending", p["timeout"])
+        after = feature_state(feature)
+
+    if result["changed"] and p["reregister_provider"] and not m.check_mode and after != "Pending":
+        provider["registration_state"] = reregister(m, ns, p["wait"], p["timeout"])
+        provider["reregistered"] = True
+    else:
+        try:
+            provider["registration_state"] = m.client("resources").providers.get(ns).registration_state
+        except Exception as exc:  # pylint: disable=broad-except
+            m.azure_failure(exc, f"read resource provider {ns}", f"subscription {m.subscription_id}")
+        provider["reregistered"] = bool(result["changed"] and p["reregister_provider"] and m.check_mode)
+
+    result.update(feature=describe(feature, after), provider=provider)
+    if m.diff_mode:
+        result["diff"] = {"before": {"feature": f"{ns}/{name}", "state": before},
+                          "after": {"feature": f"{ns}/{name}", "state": after}}
+    return result
+
+
+def main():
+    argument_spec = {
+        "name": {"type": "str", "required": True},
+        "provider_namespace": {"type": "str", "default": "Microsoft.Compute"},
+        "state": {"type": "str", "choices": ["registered", "unregistered"], "default": "registered"},
+        "wait": {"type": "bool", "default": True},
+        "timeout": {"type": "int", "default": 900},
+        "reregister_provider": {"type": "bool", "default": True},
+    }
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+
+
+if __name__ == "__main__":
+    main()
