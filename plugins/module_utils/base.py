@@ -177,7 +177,7 @@ class AzureCvmModule:
     # ------------------------------------------------------------------ clients
 
     def client_kwargs(self) -> dict:
-        return {**RETRY, "user_agent": USER_AGENT, "per_call_policies": [self.retry_counter.policy()]}
+        return {**RETRY, "user_agent": USER_AGENT, "per_retry_policies": [self.retry_counter.policy()]}
 
     def client(self, name: str):
         """An ARM SDK client by short name (see SDK_CLIENTS), created once."""
@@ -202,10 +202,10 @@ class AzureCvmModule:
         if key not in self._clients:
             core = import_sdk("azure.core", "azure-core")
             policies = import_sdk("azure.core.pipeline.policies", "azure-core")
-            self._clients[key] = core.PipelineClient(
-                base_url="", per_call_policies=[self.retry_counter.policy()], policies=[
-                    policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
-                    policies.BearerTokenCredentialPolicy(self.credential, scope), policies.NetworkTraceLoggingPolicy()])
+            self._clients[key] = core.PipelineClient(base_url="", policies=[
+                policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
+                self.retry_counter.policy(), policies.BearerTokenCredentialPolicy(self.credential, scope),
+                policies.NetworkTraceLoggingPolicy()])
         return self._clients[key]
 
     def rest(self, method: str, url: str, scope: str, api_version: str | None = None, body=None, ok=(200, 201, 202, 204)):

@@ -137,11 +137,12 @@ def get_feature(m, ns: str, name: str):
     try:
         return m.client("features").features.get(ns, name)
     except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "status_code", None) == 404:
+        code = getattr(getattr(exc, "error", None), "code", None)
+        if getattr(exc, "status_code", None) == 404 and code != "SubscriptionNotFound":
             raise ModuleFailure(f"The preview feature '{name}' of provider '{ns}' does not exist in subscription "
                                 f"{m.subscription_id}. Check the name and provider_namespace "
                                 "(preview_feature_info lists the features of a provider).",
-                                error_code=getattr(getattr(exc, "error", None), "code", None)) from exc
+                                error_code=code) from exc
         m.azure_failure(exc, f"read preview feature {ns}/{name}", f"subscription {m.subscription_id}")
 
 

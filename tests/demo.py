@@ -1,0 +1,61 @@
+"""`make demo`: the main job against the bundled local Azure (demo scenario).
+
+Runs playbooks/protect_cvm.yml three times — check mode (the plan, no write), apply, apply again (no change) — and
+after each run says how many requests and writes reached "Azure" (from the local Azure's request log).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.azure_sim.server import SimServer
+from tests.sim_helpers import COLLECTIONS_PATH, REPO_ROOT, writes
+
+PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "protect_cvm.yml")
+RUNS = (
+    ("1/3 check mode: the plan, nothing is written", ["--check", "--diff"]),
+    ("2/3 apply", []),
+    ("3/3 apply again: nothing left to change", []),
+)
+
+
+def banner(text: str):
+    print(f"\n{'=' * 100}\n{text}\n{'=' * 100}", flush=True)
+
+
+def run_playbook(server: SimServer, args: list[str]) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env.update(server.env)
+    env.update({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_PATH, "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+                "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0", "ANSIBLE_NOCOLOR": "1"})
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK, *args]
+    return subprocess.run(cmd, env=env, cwd=REPO_ROOT, check=False).returncode
+
+
+def main() -> int:
+    if not os.path.exists(PLAYBOOK):
+        print("playbooks/protect_cvm.yml does not exist yet: nothing to demonstrate.", file=sys.stderr)
+        return 1
+    with SimServer("demo") as server:
+        banner(f"The local Azure is serving the 'demo' scenario through the proxy {server.env['HTTPS_PROXY']}\n"
+               "(management.azure.com, login.microsoftonline.com, graph.microsoft.com, *.vault.azure.net, "
+               "*.managedhsm.azure.net). Nothing here talks to real Azure.")
+        failures = 0
+        for label, args in RUNS:
+            banner(f"Run {label}: ansible-playbook playbooks/protect_cvm.yml {' '.join(args)}")
+            seen = len(server.requests())
+            rc = run_playbook(server, args)
+            log = server.requests()[seen:]
+            print(f"\n>>> {label}: exit code {rc}; {len(log)} requests to the local Azure, {len(writes(log))} of them writes.")
+            if args and writes(log):
+                print(">>> UNEXPECTED: check mode wrote to Azure.")
+                failures += 1
+            failures += rc != 0
+        banner("Demo finished: " + ("all three runs succeeded." if not failures else f"{failures} problem(s), see above."))
+        return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""preview_feature and preview_feature_info through the local Azure (demo scenario)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.sim_helpers import COLLECTIONS_PATH, REPO_ROOT, ansible_env, run_module, writes
+
+FEATURE = "RestorePointSupportForConfidentialVMV2"
+FEATURE_PATH = f"/providers/Microsoft.Features/providers/Microsoft.Compute/features/{FEATURE}"
+
+
+def feature_posts(requests):
+    return [r for r in writes(requests) if "/features/" in r["path"]]
+
+
+def test_check_mode_plans_without_writing(azure_sim):
+    result = run_module(azure_sim, "preview_feature", {"name": FEATURE}, check=True, diff=True)
+    assert result["changed"] is True
+    assert result["state_before"] == "NotRegistered" and result["feature"]["state"] == "Registered"
+    assert result["diff"] == {"before": {"feature": f"Microsoft.Compute/{FEATURE}", "state": "NotRegistered"},
+                              "after": {"feature": f"Microsoft.Compute/{FEATURE}", "state": "Registered"}}
+    assert writes(azure_sim.requests()) == []
+
+
+def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
+    result = run_module(azure_sim, "preview_feature", {"name": FEATURE}, diff=True)
+    assert result["changed"] is True
+    assert result["feature"]["state"] == "Registered"
+    assert result["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered", "reregistered": True}
+    log = azure_sim.requests()
+    posts = [r["path"] for r in writes(log)]
+    assert any(p.endswith(f"{FEATURE}/register") for p in posts)
+    assert any(p.endswith("/providers/Microsoft.Compute/register") for p in posts)
+    # the feature was polled until Registered (it is Registering first)
+    assert sum(1 for r in log if r["method"] == "GET" and r["path"].endswith(FEATURE_PATH)) >= 2
+
+    seen = len(azure_sim.requests())
+    again = run_module(azure_sim, "preview_feature", {"name": FEATURE})
+    assert again["changed"] is False and again["state_before"] == "Registered"
+    assert writes(azure_sim.requests()[seen:]) == []
+
+
+def test_unregister_and_no_wait(azure_sim):
+    run_module(azure_sim, "preview_feature", {"name": FEATURE})
+    result = run_module(azure_sim, "preview_feature", {"name": FEATURE, "state": "unregistered", "wait": False,
+                                                       "reregister_provider": False})
+    assert result["changed"] is True and result["state_before"] == "Registered"
+    assert result["feature"]["state"] == "Unregistering"
+    assert result["provider"]["reregistered"] is False
+
+
+def test_approval_required_feature_is_reported_pending_not_waited_on(azure_sim):
+    result = run_module(azure_sim, "preview_feature", {"name": "ApprovalOnlyPreview",
+                                                       "provider_namespace": "Microsoft.RecoveryServices", "timeout": 30})
+    assert result["changed"] is True and result["pending_approval"] is True
+    assert result["feature"]["state"] == "Pending"
+    assert result["provider"]["reregistered"] is False
+    again = run_module(azure_sim, "preview_feature", {"name": "ApprovalOnlyPreview",
+                                                      "provider_namespace": "Microsoft.RecoveryServices"})
+    assert again["changed"] is False and again["pending_approval"] is True
+
+
+def test_throttled_reads_are_retried_and_counted(azure_sim):
+    azure_sim.set_faults({"rules": [{"kind": "throttle", "method": "GET", "path": FEATURE_PATH + "$", "count": 2,
+                                     "retry_after": 1}]})
+    result = run_module(azure_sim, "preview_feature", {"name": FEATURE}, check=True)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["retries"] == 2
+    statuses = [r["status"] for r in azure_sim.requests() if r["path"].endswith(FEATURE_PATH)]
+    assert statuses[:3] == [429, 429, 200]
+
+
+def test_unknown_feature_fails_clearly_without_writing(azure_sim):
+    result = run_module(azure_sim, "preview_feature", {"name": "NoSuchFeature"})
+    assert result["failed"] is True
+    assert "preview feature 'NoSuchFeature' of provider 'Microsoft.Compute' does not exist" in result["msg"]
+    assert writes(azure_sim.requests()) == []
+
+
+def test_unknown_subscription_fails_clearly(azure_sim):
+    sub = "00000000-0000-4000-8000-000000000000"
+    result = run_module(azure_sim, "preview_feature", {"name": FEATURE, "subscription_id": sub})
+    assert result["failed"] is True
+    assert sub in result["msg"] and "SubscriptionNotFound" in result["msg"]
+
+
+def test_wrong_secret_fails_clearly_and_never_shows_a_secret(azure_sim):
+    wrong = "Wrong-Secret-9zZ-do-not-print"
+    env = ansible_env(azure_sim, AZURE_SECRET=wrong)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-vvv", "-m",
+           "azure_cvm.backup.preview_feature", "-a", f"name={FEATURE}"]
+    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Azure sign-in failed" in out and "AADSTS7000215" in out and "AZURE_SECRET" in out
+    assert wrong not in out
+    assert azure_sim.sim.default_principal["secret"] not in out
+    assert "Traceback" not in out
+
+
+def test_ad_hoc_call_with_env_credentials(azure_sim):
+    env = ansible_env(azure_sim)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-m",
+           "azure_cvm.backup.preview_feature", "-a", f"name={FEATURE}"]
+    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "CHANGED" in proc.stdout and '"state": "Registered"' in proc.stdout
+    assert COLLECTIONS_PATH  # the ad-hoc call used the installed collection
+
+
+def test_info_lists_and_reads(azure_sim):
+    one = run_module(azure_sim, "preview_feature_info", {"names": [FEATURE, "Nope"], "provider_namespace": "Microsoft.Compute"})
+    assert [(f["name"], f["state"]) for f in one["features"]] == [(FEATURE, "NotRegistered"), ("Nope", "NotFound")]
+    listed = run_module(azure_sim, "preview_feature_info", {"provider_namespace": "Microsoft.Compute"})
+    assert {f["name"] for f in listed["features"]} >= {FEATURE, "UltraSSDWithVMSS"}
+    assert all(f["provider_namespace"] == "Microsoft.Compute" for f in listed["features"])
+    assert writes(azure_sim.requests()) == []
+    bad = run_module(azure_sim, "preview_feature_info", {"names": [FEATURE]})
+    assert bad["failed"] is True and "provider_namespace is required" in bad["msg"]
