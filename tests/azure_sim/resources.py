@@ -1,1 +1,301 @@
-"""Family resources of the local Azure (to be written)."""
+"""Family resources of the local Azure: Microsoft.Features, resource providers, subscriptions and resource groups.
+
+Also holds the small ARM helpers the other families share (api-version check, resource-group lookup, the 404 shapes).
+Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"]`; resource groups live in the store.
+"""
+
+from __future__ import annotations
+
+from .framework import ARM_HOST, ROUTER, Response, SimError, page, seeder
+
+ARM = ARM_HOST.replace(".", r"\.")
+SUB = r"/subscriptions/(?P<sub>[^/]+)"
+FEATURES_TYPE = "Microsoft.Features/providers/features"
+
+# ------------------------------------------------------------------------------------------------ shared ARM helpers
+
+
+def require_api_version(req) -> str:
+    """Every ARM call carries ?api-version=; any value is accepted."""
+    version = req.q("api-version")
+    if not version:
+        raise SimError(400, "MissingApiVersionParameter",
+                       "The api-version query parameter (?api-version=) is required for all requests.")
+    return version
+
+
+def arm_call(sim, req, sub: str) -> dict:
+    """The checks every subscription-scoped ARM call starts with; returns the subscription."""
+    require_api_version(req)
+    return sim.require_subscription(sub)
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def require_rg(sim, sub: str, rg: str) -> dict:
+    sim.require_subscription(sub)
+    group = sim.store.get(rg_id(sub, rg))
+    if group is None:
+        raise SimError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+    return group
+
+
+def resource_groups(sim, sub: str) -> list[dict]:
+    return sim.store.children(f"/subscriptions/{sub}", "resourceGroups")
+
+
+def resource_not_found(rtype: str, name: str, rg: str) -> SimError:
+    """ARM's 404 for a missing resource inside an existing resource group."""
+    return SimError(404, "ResourceNotFound",
+                    f"The Resource '{rtype}/{name}' under resource group '{rg}' was not found. "
+                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+# ------------------------------------------------------------------------------------------------ features
+
+TRANSIENT = {"Registering": "Registered", "Unregistering": "Unregistered"}
+
+
+def feature_table(sim, sub: str) -> dict:
+    return sim.ext.setdefault("features", {}).setdefault(sub.lower(), {})
+
+
+def feature_body(sub: str, feature: dict) -> dict:
+    ns, name = feature["namespace"], feature["name"]
+    return {"id": f"/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{name}",
+            "name": f"{ns}/{name}", "properties": {"state": feature["state"]}, "type": FEATURES_TYPE}
+
+
+def require_feature(sim, sub: str, ns: str, name: str) -> dict:
+    feature = feature_table(sim, sub).get((ns.lower(), name.lower()))
+    if feature is None:
+        raise SimError(404, "FeatureNotFound", f"The feature '{name}' could not be found.")
+    return feature
+
+
+def move_feature(sim, feature: dict, transient: str):
+    """Set a transient state and let it settle after the configured time, unless something changed it meanwhile."""
+    feature["state"] = transient
+
+    def settle(_sim, feature=feature):
+        if feature["state"] == transient:
+            feature["state"] = TRANSIENT[transient]
+    sim.later(sim.config["feature_registration_seconds"], settle)
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/Microsoft\.Features/providers/(?P<ns>[^/]+)/features/(?P<name>[^/]+)")
+def get_feature(sim, req, sub, ns, name):
+    arm_call(sim, req, sub)
+    return feature_body(sub, require_feature(sim, sub, ns, name))
+
+
+@ROUTER.route("POST", ARM, SUB + r"/providers/Microsoft\.Features/providers/(?P<ns>[^/]+)/features/(?P<name>[^/]+)/register")
+def register_feature(sim, req, sub, ns, name):
+    arm_call(sim, req, sub)
+    feature = require_feature(sim, sub, ns, name)
+    if feature["state"] in ("NotRegistered", "Unregistered", "Unregistering"):
+        if feature.get("approval_required"):
+            feature["state"] = "Pending"  # waits for a person at Microsoft: stays Pending here
+        else:
+            move_feature(sim, feature, "Registering")
+    return feature_body(sub, feature)
+
+
+@ROUTER.route("POST", ARM, SUB + r"/providers/Microsoft\.Features/providers/(?P<ns>[^/]+)/features/(?P<name>[^/]+)/unregister")
+def unregister_feature(sim, req, sub, ns, name):
+    arm_call(sim, req, sub)
+    feature = require_feature(sim, sub, ns, name)
+    if feature["state"] in ("Registered", "Registering", "Pending"):
+        move_feature(sim, feature, "Unregistering")
+    return feature_body(sub, feature)
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/Microsoft\.Features/providers/(?P<ns>[^/]+)/features")
+def list_provider_features(sim, req, sub, ns):
+    arm_call(sim, req, sub)
+    items = [feature_body(sub, f) for f in feature_table(sim, sub).values() if f["namespace"].lower() == ns.lower()]
+    return page(sim, req, items)
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/Microsoft\.Features/features")
+def list_all_features(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, [feature_body(sub, f) for f in feature_table(sim, sub).values()])
+
+
+# ------------------------------------------------------------------------------------------------ providers
+
+LOCATIONS = ["Korea Central", "UAE North", "West Europe", "East US", "North Europe", "Southeast Asia", "West US",
+             "Germany West Central", "UK South"]
+# namespace -> (resource types, api-versions): enough for clients that read registrationState and resourceTypes.
+PROVIDER_CATALOG = {
+    "Microsoft.Compute": (["virtualMachines", "disks", "snapshots", "diskEncryptionSets", "restorePointCollections"],
+                          ["2026-04-01", "2025-11-01", "2025-04-01", "2024-11-01"]),
+    "Microsoft.RecoveryServices": (["vaults", "vaults/backupPolicies", "vaults/backupJobs"], ["2026-10-01", "2025-08-01", "2025-02-01"]),
+    "Microsoft.KeyVault": (["vaults", "managedHSMs"], ["2025-05-01", "2024-11-01"]),
+    "Microsoft.Storage": (["storageAccounts"], ["2025-01-01", "2024-01-01"]),
+    "Microsoft.AzureStackHCI": (["virtualMachineInstances", "marketplaceGalleryImages", "galleryImages"], ["2024-01-01"]),
+    "Microsoft.HybridCompute": (["machines"], ["2024-07-10"]),
+    "Microsoft.ExtendedLocation": (["customLocations"], ["2021-08-15"]),
+    "Microsoft.Network": (["virtualNetworks", "networkInterfaces"], ["2024-05-01"]),
+    "Microsoft.Features": (["features", "providers"], ["2025-03-01", "2021-07-01"]),
+    "Microsoft.Authorization": (["roleAssignments", "roleDefinitions"], ["2022-04-01"]),
+}
+ALWAYS_REGISTERED = ("Microsoft.Features", "Microsoft.Authorization")
+
+
+def provider_table(sim, sub: str) -> dict:
+    """{namespace lower: {"namespace", "registrationState"}} for every catalog namespace plus the seeded ones."""
+    return sim.ext.setdefault("providers", {}).setdefault(sub.lower(), {})
+
+
+def require_provider(sim, sub: str, ns: str) -> dict:
+    provider = provider_table(sim, sub).get(ns.lower())
+    if provider is None:
+        raise SimError(404, "InvalidResourceNamespace", f"The resource namespace '{ns}' is invalid.")
+    return provider
+
+
+def provider_body(sub: str, provider: dict) -> dict:
+    ns = provider["namespace"]
+    types, versions = PROVIDER_CATALOG.get(ns, ([], []))
+    return {"id": f"/subscriptions/{sub}/providers/{ns}", "namespace": ns,
+            "registrationState": provider["registrationState"], "registrationPolicy": "RegistrationRequired",
+            "resourceTypes": [{"resourceType": t, "locations": LOCATIONS, "apiVersions": versions,
+                               "capabilities": "SupportsTags, SupportsLocation"} for t in types]}
+
+
+def move_provider(sim, provider: dict, transient: str, final: str):
+    provider["registrationState"] = transient
+
+    def settle(_sim, provider=provider):
+        if provider["registrationState"] == transient:
+            provider["registrationState"] = final
+    sim.later(sim.config["provider_registration_seconds"], settle)
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers")
+def list_providers(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, [provider_body(sub, p) for p in provider_table(sim, sub).values()])
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/(?P<ns>[^/]+)")
+def get_provider(sim, req, sub, ns):
+    arm_call(sim, req, sub)
+    return provider_body(sub, require_provider(sim, sub, ns))
+
+
+@ROUTER.route("POST", ARM, SUB + r"/providers/(?P<ns>[^/]+)/register")
+def register_provider(sim, req, sub, ns):
+    arm_call(sim, req, sub)
+    provider = require_provider(sim, sub, ns)
+    if provider["registrationState"] in ("NotRegistered", "Unregistered", "Unregistering"):
+        move_provider(sim, provider, "Registering", "Registered")
+    return provider_body(sub, provider)
+
+
+@ROUTER.route("POST", ARM, SUB + r"/providers/(?P<ns>[^/]+)/unregister")
+def unregister_provider(sim, req, sub, ns):
+    arm_call(sim, req, sub)
+    provider = require_provider(sim, sub, ns)
+    if provider["registrationState"] in ("Registered", "Registering"):
+        move_provider(sim, provider, "Unregistering", "NotRegistered")
+    return provider_body(sub, provider)
+
+
+# ------------------------------------------------------------------------------------------------ subscriptions
+
+
+def subscription_body(sim, sub: dict) -> dict:
+    return {"id": f"/subscriptions/{sub['id']}", "subscriptionId": sub["id"], "tenantId": sim.tenant_id,
+            "displayName": sub.get("display_name", sub["id"]), "state": "Enabled", "authorizationSource": "RoleBased",
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
+                                     "spendingLimit": "Off"}}
+
+
+@ROUTER.route("GET", ARM, r"/subscriptions")
+def list_subscriptions(sim, req):
+    require_api_version(req)
+    return page(sim, req, [subscription_body(sim, s) for s in sim.subscriptions.values()])
+
+
+@ROUTER.route("GET", ARM, SUB)
+def get_subscription(sim, req, sub):
+    return subscription_body(sim, arm_call(sim, req, sub))
+
+
+# ------------------------------------------------------------------------------------------------ resource groups
+
+RG_PATH = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
+
+
+def rg_body(sub: str, name: str, location: str, tags: dict | None = None) -> dict:
+    return {"id": rg_id(sub, name), "name": name, "type": "Microsoft.Resources/resourceGroups", "location": location,
+            "tags": tags or {}, "properties": {"provisioningState": "Succeeded"}}
+
+
+@ROUTER.route("GET", ARM, SUB + r"/resourcegroups")
+def list_rgs(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, resource_groups(sim, sub))
+
+
+@ROUTER.route("GET", ARM, RG_PATH)
+def get_rg(sim, req, sub, rg):
+    require_api_version(req)
+    return require_rg(sim, sub, rg)
+
+
+@ROUTER.route("HEAD", ARM, RG_PATH)
+def head_rg(sim, req, sub, rg):
+    arm_call(sim, req, sub)
+    return Response(204 if sim.store.get(rg_id(sub, rg)) else 404)
+
+
+@ROUTER.route("PUT", ARM, RG_PATH)
+def put_rg(sim, req, sub, rg):
+    arm_call(sim, req, sub)
+    body = req.json()
+    existing = sim.store.get(rg_id(sub, rg))
+    location = body.get("location")
+    if not location:
+        raise SimError(400, "LocationRequired", "The location property is required for this definition.")
+    if existing and existing["location"].replace(" ", "").lower() != location.replace(" ", "").lower():
+        raise SimError(409, "InvalidResourceGroupLocation",
+                       f"Invalid resource group location '{location}'. The Resource group already exists in location "
+                       f"'{existing['location']}'.")
+    name = existing["name"] if existing else rg
+    sim.store.put(rg_id(sub, name), rg_body(sub, name, location, body.get("tags")))
+    return Response(200 if existing else 201, sim.store.get(rg_id(sub, name)))
+
+
+# ------------------------------------------------------------------------------------------------ seeding
+
+
+def feature_seed(ns_name: str, value) -> dict:
+    ns, _, name = ns_name.partition("/")
+    spec = value if isinstance(value, dict) else {"state": value}
+    return {"namespace": ns, "name": name, "state": spec.get("state", "NotRegistered"),
+            "approval_required": bool(spec.get("approval_required"))}
+
+
+@seeder(order=10)
+def seed_resources(sim, scenario: dict):
+    for sub in scenario.get("subscriptions", []):
+        sid = sub["id"]
+        features = feature_table(sim, sid)
+        for ns_name, value in (sub.get("features") or {}).items():
+            feature = feature_seed(ns_name, value)
+            features[(feature["namespace"].lower(), feature["name"].lower())] = feature
+        providers = provider_table(sim, sid)
+        for ns in PROVIDER_CATALOG:
+            providers[ns.lower()] = {"namespace": ns,
+                                     "registrationState": "Registered" if ns in ALWAYS_REGISTERED else "NotRegistered"}
+        for ns, state in (sub.get("providers") or {}).items():
+            providers[ns.lower()] = {"namespace": ns, "registrationState": state}
+        for group in sub.get("resource_groups") or []:
+            body = rg_body(sid, group["name"], group.get("location", "koreacentral"), group.get("tags"))
+            sim.store.put(body["id"], body)

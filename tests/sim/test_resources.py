@@ -1,0 +1,160 @@
+"""Family resources of the local Azure: features, providers, subscriptions, resource groups."""
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.resource.features import FeatureClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from tests.sim.inproc import call, new_sim
+from tests.sim.inproc_transport import InProcTransport, SimCredential
+
+SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
+ARM = "https://management.azure.com"
+FEAT = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/providers"
+CVM_FEATURE = f"{FEAT}/Microsoft.Compute/features/RestorePointSupportForConfidentialVMV2"
+V = "?api-version=2021-07-01"
+
+
+@pytest.fixture
+def sim():
+    return new_sim("demo")
+
+
+def state(sim, url):
+    resp = call(sim, "GET", url + V)
+    assert resp.status == 200, resp.body
+    return resp.body["properties"]["state"]
+
+
+def test_feature_body_is_the_documented_shape(sim):
+    resp = call(sim, "GET", CVM_FEATURE + V)
+    assert resp.status == 200
+    assert resp.body == {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Features/providers/Microsoft.Compute/features/RestorePointSupportForConfidentialVMV2",
+        "name": "Microsoft.Compute/RestorePointSupportForConfidentialVMV2",
+        "properties": {"state": "NotRegistered"}, "type": "Microsoft.Features/providers/features"}
+
+
+def test_register_goes_registering_then_registered(sim):
+    sim.config["feature_registration_seconds"] = 0  # settles at the next request
+    resp = call(sim, "POST", CVM_FEATURE + "/register" + V)
+    assert (resp.status, resp.body["properties"]["state"]) == (200, "Registering")
+    assert state(sim, CVM_FEATURE) == "Registered"
+
+
+def test_register_stays_registering_until_the_time_has_passed(sim):
+    sim.config["feature_registration_seconds"] = 3600
+    call(sim, "POST", CVM_FEATURE + "/register" + V)
+    assert state(sim, CVM_FEATURE) == "Registering"
+    assert call(sim, "POST", CVM_FEATURE + "/register" + V).body["properties"]["state"] == "Registering"
+
+
+def test_approval_required_feature_goes_pending_and_stays(sim):
+    sim.config["feature_registration_seconds"] = 0
+    url = f"{FEAT}/Microsoft.RecoveryServices/features/ApprovalOnlyPreview"
+    assert call(sim, "POST", url + "/register" + V).body["properties"]["state"] == "Pending"
+    assert state(sim, url) == "Pending"
+
+
+def test_unregister_goes_unregistering_then_unregistered(sim):
+    sim.config["feature_registration_seconds"] = 0
+    url = f"{FEAT}/Microsoft.Compute/features/UltraSSDWithVMSS"
+    assert call(sim, "POST", url + "/unregister" + V).body["properties"]["state"] == "Unregistering"
+    assert state(sim, url) == "Unregistered"
+    call(sim, "POST", url + "/register" + V)
+    assert state(sim, url) == "Registered"
+
+
+def test_unknown_feature_is_404_feature_not_found(sim):
+    resp = call(sim, "GET", f"{FEAT}/Microsoft.Compute/features/NoSuchFeature" + V)
+    assert resp.status == 404
+    assert resp.body["error"] == {"code": "FeatureNotFound", "message": "The feature 'NoSuchFeature' could not be found."}
+    assert call(sim, "POST", f"{FEAT}/Microsoft.Compute/features/NoSuchFeature/register" + V).status == 404
+
+
+def test_unknown_subscription_and_missing_api_version(sim):
+    resp = call(sim, "GET", CVM_FEATURE.replace(SUB, "00000000-0000-0000-0000-000000000000") + V)
+    assert (resp.status, resp.body["error"]["code"]) == (404, "SubscriptionNotFound")
+    resp = call(sim, "GET", CVM_FEATURE)
+    assert (resp.status, resp.body["error"]["code"]) == (400, "MissingApiVersionParameter")
+
+
+def test_feature_lists_per_namespace_and_all(sim):
+    names = [f["name"] for f in call(sim, "GET", f"{FEAT}/Microsoft.Compute/features" + V).body["value"]]
+    assert names == ["Microsoft.Compute/RestorePointSupportForConfidentialVMV2", "Microsoft.Compute/UltraSSDWithVMSS"]
+    every = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/features" + V).body["value"]
+    assert len(every) == 3
+
+
+def test_feature_list_pages_with_absolute_next_link(sim):
+    sim.config["page_size"] = 2
+    body = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/features" + V).body
+    assert len(body["value"]) == 2 and body["nextLink"].startswith(f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/features?")
+    assert len(call(sim, "GET", body["nextLink"]).body["value"]) == 1
+
+
+def test_provider_get_register_unregister(sim):
+    sim.config["provider_registration_seconds"] = 0
+    base = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.HybridCompute"
+    got = call(sim, "GET", base + V).body
+    assert got["registrationState"] == "NotRegistered" and got["namespace"] == "Microsoft.HybridCompute"
+    reg = call(sim, "POST", base + "/register" + V)
+    assert (reg.status, reg.body["registrationState"]) == (200, "Registering")
+    assert call(sim, "GET", base + V).body["registrationState"] == "Registered"
+    assert call(sim, "POST", base + "/unregister" + V).body["registrationState"] == "Unregistering"
+    assert call(sim, "GET", base + V).body["registrationState"] == "NotRegistered"
+
+
+def test_registered_provider_reregisters_without_leaving_registered(sim):
+    base = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute"
+    assert call(sim, "POST", base + "/register" + V).body["registrationState"] == "Registered"
+    types = [t["resourceType"] for t in call(sim, "GET", base + V).body["resourceTypes"]]
+    assert "virtualMachines" in types and "diskEncryptionSets" in types
+
+
+def test_unknown_provider_namespace_is_404(sim):
+    resp = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Nope" + V)
+    assert (resp.status, resp.body["error"]["code"]) == (404, "InvalidResourceNamespace")
+
+
+def test_provider_list_holds_seeded_states(sim):
+    value = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers" + V).body["value"]
+    states = {p["namespace"]: p["registrationState"] for p in value}
+    assert states["Microsoft.RecoveryServices"] == "Registered" and states["Microsoft.Network"] == "NotRegistered"
+
+
+def test_resource_group_get_head_put(sim):
+    url = f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-cvm-kc"
+    got = call(sim, "GET", url + V).body
+    assert got["id"] == f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc" and got["location"] == "koreacentral"
+    assert call(sim, "HEAD", url + V).status == 204
+    assert call(sim, "HEAD", url + "-nope" + V).status == 404
+    missing = call(sim, "GET", url + "-nope" + V)
+    assert missing.status == 404
+    assert missing.body["error"] == {"code": "ResourceGroupNotFound", "message": "Resource group 'rg-cvm-kc-nope' could not be found."}
+    created = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "uaenorth"})
+    assert (created.status, created.body["properties"]["provisioningState"]) == (201, "Succeeded")
+    assert call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "uaenorth"}).status == 200
+    moved = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "westeurope"})
+    assert (moved.status, moved.body["error"]["code"]) == (409, "InvalidResourceGroupLocation")
+
+
+def test_subscription_get(sim):
+    body = call(sim, "GET", f"{ARM}/subscriptions/{SUB}" + V).body
+    assert body["subscriptionId"] == SUB and body["tenantId"] == sim.tenant_id and body["state"] == "Enabled"
+
+
+def test_sdk_feature_client_and_providers(sim):
+    sim.config["feature_registration_seconds"] = 0
+    transport, cred = InProcTransport(sim), SimCredential(sim)
+    features = FeatureClient(cred, SUB, transport=transport)
+    assert features.features.register("Microsoft.Compute", "RestorePointSupportForConfidentialVMV2").properties.state == "Registering"
+    assert features.features.get("Microsoft.Compute", "RestorePointSupportForConfidentialVMV2").properties.state == "Registered"
+    assert {f.name for f in features.features.list("Microsoft.Compute")} >= {"Microsoft.Compute/UltraSSDWithVMSS"}
+    with pytest.raises(ResourceNotFoundError) as info:
+        features.features.get("Microsoft.Compute", "NoSuchFeature")
+    assert info.value.error.code == "FeatureNotFound"
+    resources = ResourceManagementClient(cred, SUB, transport=transport)
+    assert resources.providers.register("Microsoft.Compute").registration_state == "Registered"
+    assert resources.resource_groups.check_existence("rg-cvm-uae") is True
+    assert cred.scopes == ["https://management.azure.com/.default"] * len(cred.scopes)
