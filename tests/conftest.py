@@ -1,0 +1,55 @@
+"""Fixtures for tests that talk to the local Azure over the wire (helpers for them: tests/sim_helpers.py).
+
+- `sim_server`: one SimServer on the demo scenario per test session (per xdist worker).
+- `azure_sim`: that server reset for one test (state back to the scenario, log and faults cleared), with its
+  environment (HTTPS_PROXY, REQUESTS_CA_BUNDLE, AZURE_*) set in os.environ for in-process SDK calls.
+- `sim_server_factory(scenario, **params)`: a server per distinct (scenario, params), started once per session and
+  reset on every call; e.g. `sim_server_factory("fleet", vms=50)`.
+The server modules are imported inside the fixtures so that tests which do not use them never load them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _start(scenario: str, params: dict | None = None):
+    from tests.azure_sim.server import SimServer
+    return SimServer(scenario, params).start()
+
+
+@pytest.fixture(scope="session")
+def sim_server():
+    server = _start("demo")
+    yield server
+    server.stop()
+
+
+def _use(server, monkeypatch):
+    server.reset()
+    for key, value in server.env.items():
+        monkeypatch.setenv(key, value)
+    return server
+
+
+@pytest.fixture
+def azure_sim(sim_server, monkeypatch):
+    yield _use(sim_server, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def _sim_servers():
+    servers: dict = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def sim_server_factory(_sim_servers, monkeypatch):
+    def factory(scenario: str = "demo", **params):
+        key = (scenario, tuple(sorted((k, str(v)) for k, v in params.items())))
+        if key not in _sim_servers:
+            _sim_servers[key] = _start(scenario, {k: str(v) for k, v in params.items()})
+        return _use(_sim_servers[key], monkeypatch)
+    return factory
