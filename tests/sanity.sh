@@ -3,6 +3,26 @@
 # --venv: ansible-test makes its own virtual environments from PyPI (the only network it needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ansible-test bootstraps pip in its venvs with a script it downloads from ci-files.testing.ansible.com, which is not
+# reachable from here (only PyPI is). Give it an equivalent from the standard library: ensurepip, then the pinned pip
+# from the package index. It runs only when ansible-test has no cached script of its own.
+pip_version=$(python - <<'PY'
+import re, ansible_test._internal.python_requirements as r, inspect
+print(re.search(r"pip='([0-9.]+)'", inspect.getsource(r)).group(1))
+PY
+)
+cache=~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+if [ ! -s "$cache" ]; then
+  mkdir -p "$(dirname "$cache")"
+  cat > "$cache" <<'PY'
+# Stand-in for get-pip.py written by tests/sanity.sh of azure_cvm.backup: bundled pip first, then the asked version.
+import subprocess
+import sys
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
+subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
+PY
+fi
 dest=.build/ansible_collections/azure_cvm/backup
 rm -rf "$dest" && mkdir -p "$dest"
 # tracked files plus new untracked ones that git does not ignore, as they are in the working tree

@@ -1,0 +1,32 @@
+"""`make bench`: every benchmark of the collection. Each prints its figures; all of them go to bench/results/latest.json.
+
+Benchmarks measure, they do not pass or fail: the targets are printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+from bench import adhoc_module, sim_throughput
+
+BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main)]
+
+
+def main() -> int:
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    for title, run in BENCHMARKS:
+        print(f"\n=== benchmark: {title}", flush=True)
+        results[title] = run([])
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "latest.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2, default=str)
+    print(f"\nfigures written to {os.path.join(out, 'latest.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
