@@ -24,7 +24,7 @@ def measure(runs: int) -> dict:
     with SimServer("demo") as server:
         env = ansible_env(server)
         times = []
-        for _ in range(runs):
+        for _run in range(runs):
             started = time.perf_counter()
             proc = subprocess.run([ansible, "localhost", "-m", "azure_cvm.backup.preview_feature_info",
                                    "-a", f"names={FEATURE} provider_namespace=Microsoft.Compute"],

@@ -23,8 +23,11 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
 PY
 fi
-dest=.build/ansible_collections/azure_cvm/backup
-rm -rf "$dest" && mkdir -p "$dest"
+mkdir -p .build
+scratch=$(mktemp -d "$PWD/.build/sanity.XXXXXX")   # private: several runs may go on at once
+trap 'rm -rf "$scratch"' EXIT
+dest=$scratch/ansible_collections/azure_cvm/backup
+mkdir -p "$dest"
 # tracked files plus new untracked ones that git does not ignore, as they are in the working tree
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
   [ -e "$f" ] && mkdir -p "$dest/$(dirname "$f")" && cp -p "$f" "$dest/$f"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
@@ -258,27 +257,23 @@ class AzureCvmModule:
 
     def azure_failure(self, exc, action: str, resource: str | None = None, hint: str | None = None, plane: str = "arm"):
         """Raise a ModuleFailure with the readable form of an azure-core/azure-identity exception."""
-        details = describe_error(exc, action, resource, hint, plane, self._secrets)
-        msg = details.pop("msg")
-        raise ModuleFailure(msg, **details) from exc
+        raise ModuleFailure(**describe_error(exc, action, resource, hint, plane, self._secrets)) from exc
 
     def execute(self, run):
         """Run `run(self)` and exit with its result dict, or fail with a readable message (never a traceback)."""
-        started = time.monotonic()
         try:
             result = run(self) or {}
         except ModuleFailure as exc:
-            self.module.fail_json(msg=exc.msg, **self._extra(exc.extra, started))
+            self.module.fail_json(**self._with_retries({**exc.extra, "msg": exc.msg}))
         except Exception as exc:  # pylint: disable=broad-except  # Azure errors, and last-resort safety
             if type(exc).__module__.startswith("azure."):
-                details = describe_error(exc, "complete the request", None, None, "arm", self._secrets)
-                msg = details.pop("msg")
-                self.module.fail_json(msg=msg, **self._extra(details, started))
-            self.module.fail_json(msg=f"Unexpected error ({type(exc).__name__}): {exc}", **self._extra({}, started))
+                self.module.fail_json(**self._with_retries(
+                    describe_error(exc, "complete the request", None, None, "arm", self._secrets)))
+            self.module.fail_json(**self._with_retries({"msg": f"Unexpected error ({type(exc).__name__}): {exc}"}))
         result.setdefault("changed", False)
-        self.module.exit_json(**self._extra(result, started))
+        self.module.exit_json(**self._with_retries(result))
 
-    def _extra(self, result: dict, started: float) -> dict:
+    def _with_retries(self, result: dict) -> dict:
         out = dict(result)
         if self.retry_counter.retries:
             out.setdefault("retries", self.retry_counter.retries)

@@ -77,7 +77,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.base import Azure
 
 
 def describe(feature) -> dict:
-    ns, _, name = feature.name.rpartition("/")
+    ns, name = feature.name.rpartition("/")[::2]
     if not ns:  # some API versions return the bare name; the id always carries the namespace
         ns = feature.id.split("/providers/")[-1].split("/")[0] if "/providers/" in feature.id else None
     return {"name": name, "provider_namespace": ns, "id": feature.id,

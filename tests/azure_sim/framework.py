@@ -18,7 +18,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlencode
 
 ARM_HOST = "management.azure.com"
@@ -489,7 +489,8 @@ class Sim:
         if not token:
             raise SimError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
                            headers={"WWW-Authenticate": f'Bearer authorization_uri="https://{LOGIN_HOST}/{self.tenant_id}", '
-                                                        'error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."'})
+                                                        'error="invalid_token", '
+                                                        'error_description="The authentication failed because of missing \'Authorization\' header."'})
         claims = self.tokens.verify(token)
         if not claims:
             raise SimError(401, "InvalidAuthenticationToken", "The access token is invalid or has expired.")
