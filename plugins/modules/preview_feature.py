@@ -18,7 +18,7 @@ description:
   - Reads the feature first; when it is already in the wanted state nothing is sent.
   - A feature that needs approval goes C(Pending); the module reports that and does not wait for it.
 author:
-  - azure_cvm.backup contributors
+  - azure_cvm.backup contributors (@azure-cvm)
 options:
   name:
     description: The feature name, for example V(RestorePointSupportForConfidentialVMV2).

@@ -13,7 +13,7 @@ description:
   - Returns one feature, a list of features, or every feature of a provider (or of the subscription) with its
     registration state. Never writes.
 author:
-  - azure_cvm.backup contributors
+  - azure_cvm.backup contributors (@azure-cvm)
 options:
   names:
     description:

@@ -1,0 +1,542 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cvm_readiness_info
+short_description: Tell why a confidential VM can or cannot be backed up by Azure Backup, before a backup fails
+version_added: 0.1.0
+description:
+  - Checks confidential VMs (CVMs) against every row of the Azure Backup support matrix for confidential VMs and
+    returns, per VM, a verdict, every check with a sentence, the blockers, the warnings and the facts they rest on.
+  - Read-only; never writes.
+  - Targets are the VMs in O(vms), or every VM of the O(resource_groups), or every VM of the subscription when neither
+    is given. VMs that are not confidential VMs are reported with verdict C(not_applicable).
+  - "The checks, in this order, each with status V(pass), V(warn), V(fail) or V(n/a):"
+  - "C(vm_exists): the VM exists. A missing VM is a blocker of that VM, not a failure of the call."
+  - "C(security_type): the VM is a C(ConfidentialVM); otherwise V(n/a) and no further checks."
+  - "C(vm_size): the size is in O(supported_size_families); a v5 size fails with \"the v5 series is not supported\"."
+  - "C(region): the VM's region is in O(supported_regions)."
+  - "C(os_disk_encryption): the OS disk has confidential encryption C(DiskWithVMGuestState); C(VMGuestStateOnly) fails."
+  - "C(key): a platform-managed key (PMK), or a customer-managed key (CMK) through a disk encryption set (DES) of type
+     C(ConfidentialVmEncryptedWithCustomerKey) whose key is in a Key Vault or a Managed HSM (key name and version)."
+  - "C(des_threshold): the disks and snapshots associated with the DES against O(des_disk_threshold) (see below)."
+  - "C(restore_point_feature): the preview feature C(Microsoft.Compute/RestorePointSupportForConfidentialVMV2) is
+     C(Registered); any other state (C(NotRegistered), C(Registering), ...) is a blocker of every CVM of the subscription."
+  - "C(blocking_features): none of O(blocking_features) is registered."
+  - "C(vault_region): the O(vault) is in the VM's region."
+  - "C(vault_cross_region_restore): the O(vault) has cross-region restore disabled; enabled warns, because cross-region
+     restore is not supported for CVMs."
+  - "C(policy): the O(policy) is an Azure VM policy, and not crash-consistent only when the VM has data disks (multi-disk
+     crash-consistent backup is not supported)."
+  - "DES threshold rule: with D disks and S snapshots associated with the DES, the check passes when D + S <=
+     O(des_disk_threshold) and warns otherwise, saying how many of them are snapshots taken outside Azure Backup and
+     how far they lower the safe disk count. It never fails: backups work, the documented risk is that key rotation
+     becomes slow or fails. Restore points made by Azure Backup are not counted."
+  - "Verdicts: C(ready) (no warning, no blocker), C(ready_with_warnings), C(not_ready) (at least one blocker),
+     C(not_applicable) (not a confidential VM)."
+  - "Cost at estate scale: one paged list per resource group (or one paged list of the subscription), one read of each
+     distinct DES and one list of its associated resources, one read of each feature, the vault and the policy - never
+     one request per VM for shared objects."
+author:
+  - azure_cvm.backup contributors (@azure-cvm)
+options:
+  vms:
+    description:
+      - The VMs to check. Each item is a VM resource id, a C(resource_group/name) string or a dict with the keys
+        C(resource_group) and C(name).
+      - VMs are read by listing their resource group once, so naming many VMs of one group costs one list.
+      - Resource ids must be in the module's subscription (O(subscription_id)).
+      - Mutually exclusive with O(resource_groups).
+    type: list
+    elements: raw
+  resource_groups:
+    description:
+      - Check every VM of these resource groups. A resource group that does not exist fails the module.
+      - Mutually exclusive with O(vms). Without both, every VM of the subscription is checked.
+    type: list
+    elements: str
+  supported_regions:
+    description:
+      - The regions where Azure Backup supports confidential VMs, as ARM location names or display names
+        (C(Korea Central) is the same as C(koreacentral)).
+      - The default is the support matrix's list; later versions of the documentation add regions - extend it then.
+    type: list
+    elements: str
+    default: [uaenorth, koreacentral]
+  supported_size_families:
+    description:
+      - The VM size families Azure Backup supports for confidential VMs (the v6 CVM families), compared without case.
+    type: list
+    elements: str
+    default: [DCasv6, DCadsv6, ECasv6, ECadsv6, DCesv6, DCedsv6, ECesv6, ECedsv6]
+  des_disk_threshold:
+    description:
+      - The number of disks (plus snapshots taken outside Azure Backup) associated with one disk encryption set above
+        which key rotation can be slow or fail. Above it the C(des_threshold) check warns.
+    type: int
+    default: 40
+  blocking_features:
+    description:
+      - Preview features, as C(Namespace/FeatureName), whose registration on the subscription makes CVM backup and
+        restore fail.
+      - The support matrix says backup and restore fail when the "CVM v2 opt-out" feature flag is enabled, but the
+        name of that flag is not documented, so the default is empty and the check is V(n/a). Add the name here once
+        you know it; this module does not invent one.
+    type: list
+    elements: str
+    default: []
+  vault:
+    description:
+      - A Recovery Services vault to check against (same region as the VM, cross-region restore disabled).
+      - A vault resource id, or a dict with the keys C(name) and C(resource_group).
+    type: raw
+  policy:
+    description:
+      - The name of a backup policy of O(vault) to check against (not crash-consistent only for VMs with data disks).
+      - Requires O(vault).
+    type: str
+extends_documentation_fragment:
+  - azure_cvm.backup.azure
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+"""
+
+EXAMPLES = r"""
+- name: Which CVMs of the subscription can be backed up, and why not?
+  azure_cvm.backup.cvm_readiness_info:
+  register: readiness
+
+- name: Show the blockers
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.blockers }}"
+  loop: "{{ readiness.vms | selectattr('verdict', 'equalto', 'not_ready') }}"
+  loop_control:
+    label: "{{ item.name }}"
+
+- name: Two VMs against the vault and policy they will be protected with
+  azure_cvm.backup.cvm_readiness_info:
+    vms:
+      - rg-cvm-kc/cvm-kv-01
+      - {resource_group: rg-cvm-kc, name: cvm-pmk-01}
+    vault: {name: rsv-cvm-kc, resource_group: rg-backup}
+    policy: cvm-enhanced-daily
+
+- name: Every VM of two resource groups, with a known opt-out flag and the newer region list
+  azure_cvm.backup.cvm_readiness_info:
+    resource_groups: [rg-cvm-kc, rg-cvm-uae]
+    blocking_features: [Microsoft.Compute/ExampleOptOutFlag]
+    supported_regions: [uaenorth, koreacentral, eastus, westeurope]
+
+- name: Fail the play when a VM to protect is not ready
+  ansible.builtin.assert:
+    that: readiness.summary.not_ready == 0
+    fail_msg: "{{ readiness.vms | selectattr('verdict', 'equalto', 'not_ready') | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+vms:
+  description: One report per VM, in the order of O(vms), or in listing order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The VM resource id.
+      type: str
+      sample: /subscriptions/3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-kv-01
+    name:
+      description: The VM name.
+      type: str
+      sample: cvm-kv-01
+    resource_group:
+      description: The VM's resource group.
+      type: str
+      sample: rg-cvm-kc
+    verdict:
+      description: One of C(ready), C(ready_with_warnings), C(not_ready), C(not_applicable).
+      type: str
+      sample: ready
+    ready:
+      description: Whether Azure Backup can protect the VM as a confidential VM (C(ready) or C(ready_with_warnings)).
+      type: bool
+      sample: true
+    checks:
+      description: Every check made, in order.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The check.
+          type: str
+          sample: vm_size
+        status:
+          description: One of C(pass), C(warn), C(fail), C(n/a).
+          type: str
+          sample: pass
+        message:
+          description: What was found and, when it is not a pass, what to do.
+          type: str
+          sample: Size Standard_DC4ads_v6 is in the supported v6 family DCadsv6.
+    blockers:
+      description: The messages of the failed checks.
+      type: list
+      elements: str
+      sample: ["Size Standard_DC4as_v5 (family DCasv5): the v5 series is not supported for confidential VM backup; ..."]
+    warnings:
+      description: The messages of the checks that warn.
+      type: list
+      elements: str
+      sample: []
+    facts:
+      description: What the checks rest on. Empty for a VM that was not found.
+      type: dict
+      contains:
+        size:
+          description: The VM size.
+          type: str
+          sample: Standard_DC4ads_v6
+        region:
+          description: The VM's region (ARM location name).
+          type: str
+          sample: koreacentral
+        security_type:
+          description: The VM's security type (C(Standard) when not set).
+          type: str
+          sample: ConfidentialVM
+        encryption:
+          description: The OS disk's C(securityEncryptionType), or null.
+          type: str
+          sample: DiskWithVMGuestState
+        key_type:
+          description: C(PMK) or C(CMK).
+          type: str
+          sample: CMK
+        data_disks:
+          description: The number of data disks.
+          type: int
+          sample: 1
+        des:
+          description: The OS disk's disk encryption set (CMK only, else null).
+          type: dict
+          contains:
+            id:
+              description: The DES resource id.
+              type: str
+            name:
+              description: The DES name.
+              type: str
+              sample: des-cvm-kv
+            type:
+              description: The DES encryption type (null when the DES could not be read).
+              type: str
+              sample: ConfidentialVmEncryptedWithCustomerKey
+            disks:
+              description: Disks associated with the DES (null when not listed).
+              type: int
+              sample: 2
+            snapshots:
+              description: Snapshots associated with the DES (null when not listed).
+              type: int
+              sample: 0
+        key_location:
+          description: Where the DES key lives (CMK only, else null).
+          type: dict
+          contains:
+            kind:
+              description: C(key_vault) or C(managed_hsm).
+              type: str
+              sample: key_vault
+            vault:
+              description: The Key Vault or Managed HSM name.
+              type: str
+              sample: kv-cvm-kc
+            key_name:
+              description: The key name.
+              type: str
+              sample: cvm-cmk
+            key_version:
+              description: The key version (null for a versionless key URL).
+              type: str
+              sample: 8f1e2d3c4b5a69788796a5b4c3d2e1f0
+            key_url:
+              description: The key URL of the DES's active key.
+              type: str
+              sample: https://kv-cvm-kc.vault.azure.net/keys/cvm-cmk/8f1e2d3c4b5a69788796a5b4c3d2e1f0
+summary:
+  description: Counts of the VMs by verdict.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: All VMs reported.
+      type: int
+      sample: 9
+    ready:
+      description: VMs without blockers or warnings.
+      type: int
+      sample: 4
+    ready_with_warnings:
+      description: VMs with warnings only.
+      type: int
+      sample: 1
+    not_ready:
+      description: VMs with at least one blocker.
+      type: int
+      sample: 3
+    not_applicable:
+      description: VMs that are not confidential VMs.
+      type: int
+      sample: 1
+"""
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
+
+VAULT_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{name}"
+
+
+# ------------------------------------------------------------------------------------------------ parameters
+
+
+def parse_vault(value) -> dict | None:
+    """{resource_group, name} of the vault option (id or dict); ValueError when malformed."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
+        return {"resource_group": str(value["resource_group"]), "name": str(value["name"])}
+    if isinstance(value, str):
+        parts = rules.parse_resource_id(value)
+        if value.strip().startswith("/subscriptions/") and parts.get("resourcegroups") and parts.get("vaults") \
+                and parts.get("providers", "").lower() == "microsoft.recoveryservices" and len(parts) == 5:
+            return {"resource_group": parts["resourcegroups"], "name": parts["vaults"], "subscription_id": parts["subscriptions"]}
+    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_FORM}) or "
+                     "{name, resource_group}.")
+
+
+def parse_params(params: dict, subscription_id: str) -> dict:
+    """Validate every option before any request; ModuleFailure with the reason otherwise."""
+    try:
+        targets, seen = [], set()
+        for item in params["vms"] or []:
+            target = rules.parse_vm_target(item, subscription_id)
+            if target["subscription_id"].lower() != subscription_id.lower():
+                raise ValueError(f"VM {item} is in subscription {target['subscription_id']}, but the module works in "
+                                 f"subscription {subscription_id}: set subscription_id, or check each subscription separately.")
+            key = (target["resource_group"].lower(), target["name"].lower())
+            if key not in seen:
+                seen.add(key)
+                targets.append(target)
+        for feature in params["blocking_features"]:
+            ns, name = feature.split("/", 1) if "/" in feature else (feature, "")
+            if not ns or not name or "/" in name:
+                raise ValueError(f"blocking_features: '{feature}' is not of the form Namespace/FeatureName "
+                                 "(for example Microsoft.Compute/SomeFeature).")
+        vault = parse_vault(params["vault"])
+        if vault and vault.get("subscription_id", subscription_id).lower() != subscription_id.lower():
+            raise ValueError(f"vault {params['vault']} is in another subscription than {subscription_id}.")
+    except ValueError as exc:
+        raise ModuleFailure(str(exc)) from exc
+    if params["des_disk_threshold"] < 1:
+        raise ModuleFailure("des_disk_threshold must be at least 1.")
+    return {"targets": targets, "vault": vault}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+class Reader:
+    """Reads each shared object once. A read that fails (other than sign-in) becomes (None, sentence) for the VMs
+    that depend on it; a 404 becomes (None, None)."""
+
+    def __init__(self, m):
+        self.m = m
+        self.cache = {}
+
+    def once(self, key, action: str, fn):
+        if key not in self.cache:
+            self.cache[key] = self._read(action, fn)
+        return self.cache[key]
+
+    def _read(self, action: str, fn):
+        try:
+            return fn(), None
+        except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
+            status = getattr(exc, "status_code", None)
+            if status is None or status == 401 or not type(exc).__module__.startswith("azure."):
+                raise  # sign-in, network and programming errors end the call (execute reports them)
+            if status == 404:
+                return None, None
+            try:
+                self.m.azure_failure(exc, action)
+            except ModuleFailure as failure:
+                return None, failure.msg.rstrip(".")
+            raise
+
+    # ---- the objects
+
+    def vms_of_group(self, rg: str):
+        compute = self.m.client("compute").virtual_machines
+        return self.once(("rg", rg.lower()), f"list the VMs of resource group {rg}",
+                         lambda: [rest_dict(v) for v in compute.list(rg)])
+
+    def all_vms(self):
+        compute = self.m.client("compute").virtual_machines
+        return self.once("all", f"list the VMs of subscription {self.m.subscription_id}",
+                         lambda: [rest_dict(v) for v in compute.list_all()])
+
+    def des(self, des_id: str):
+        parts = rules.parse_resource_id(des_id)
+        if parts.get("subscriptions", "").lower() != self.m.subscription_id.lower():
+            return None, f"it is in subscription {parts.get('subscriptions')}, outside the one checked"
+        sets = self.m.client("compute").disk_encryption_sets
+        return self.once(("des", des_id.lower()), f"read disk encryption set {parts['name']}",
+                         lambda: rest_dict(sets.get(parts["resourcegroups"], parts["name"])))
+
+    def des_counts(self, des_id: str):
+        parts = rules.parse_resource_id(des_id)
+        sets = self.m.client("compute").disk_encryption_sets
+        return self.once(("assoc", des_id.lower()), f"list the resources associated with disk encryption set {parts['name']}",
+                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resourcegroups"], parts["name"])))
+
+    def feature(self, full_name: str):
+        ns, name = full_name.split("/", 1)
+        features = self.m.client("features").features
+        return self.once(("feature", full_name.lower()), f"read preview feature {full_name}",
+                         lambda: rest_dict(features.get(ns, name)))
+
+    def vault(self, vault: dict):
+        vaults = self.m.client("recoveryservices").vaults
+        return self.once("vault", f"read Recovery Services vault {vault['name']}",
+                         lambda: rest_dict(vaults.get(vault["resource_group"], vault["name"])))
+
+    def policy(self, vault: dict, name: str):
+        policies = self.m.client("backup").protection_policies
+        return self.once("policy", f"read backup policy {name} of vault {vault['name']}",
+                         lambda: rest_dict(policies.get(vault["name"], vault["resource_group"], name)))
+
+
+def collect(reader: Reader, params: dict, targets: list) -> list:
+    """(target, vm dict or None, error or None) for every VM to check."""
+    if targets:
+        out = []
+        for t in targets:
+            listing, error = reader.vms_of_group(t["resource_group"])
+            if listing is None:
+                error = error or f"resource group {t['resource_group']} was not found"
+                out.append((t, None, f"VM {t['resource_group']}/{t['name']} could not be read: {error}."))
+                continue
+            found = next((v for v in listing if (v.get("name") or "").lower() == t["name"].lower()), None)
+            out.append((t, found, None if found else f"VM {t['name']} was not found in resource group {t['resource_group']}."))
+        return out
+    if params["resource_groups"]:
+        groups = []
+        for rg in params["resource_groups"]:
+            listing, error = reader.vms_of_group(rg)
+            if listing is None:
+                raise ModuleFailure(f"Could not list the VMs of resource group {rg}: {error or 'the resource group was not found'}.")
+            groups.extend(listing)
+    else:
+        groups, error = reader.all_vms()
+        if groups is None:
+            raise ModuleFailure(f"Could not list the VMs of subscription {reader.m.subscription_id}: {error or 'not found'}.")
+    return [(target_of(v), v, None) for v in groups]
+
+
+def target_of(vm: dict) -> dict:
+    parts = rules.parse_resource_id(vm["id"])
+    return {"subscription_id": parts["subscriptions"], "resource_group": parts["resourcegroups"], "name": vm["name"]}
+
+
+# ------------------------------------------------------------------------------------------------ checking
+
+
+def cvm_checks(reader: Reader, params: dict, vault_ref: dict | None, facts: dict) -> list:
+    """The checks of a confidential VM, reading shared objects through the reader."""
+    des = counts = des_error = count_error = None
+    if facts["key_type"] == "CMK":
+        des, des_error = reader.des(facts["des_id"])
+        if des is not None:
+            counts, count_error = reader.des_counts(facts["des_id"])
+        facts["des"] = {"id": facts["des_id"], "name": rules.parse_resource_id(facts["des_id"])["name"],
+                        "type": rules.des_facts(des)["type"] if des else None,
+                        "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
+        facts["key_location"] = rules.des_facts(des)["key_location"] if des else None
+    feature, feature_error = reader.feature(rules.RESTORE_POINT_FEATURE)
+    blocking = {}
+    for name in params["blocking_features"]:
+        value, error = reader.feature(name)
+        blocking[name] = error or value
+    vault = vault_error = policy = policy_error = None
+    if vault_ref:
+        vault, vault_error = reader.vault(vault_ref)
+        if vault is None and not vault_error:
+            vault_error = f"vault {vault_ref['name']} was not found in resource group {vault_ref['resource_group']}"
+        if params["policy"] and vault is not None:
+            policy, policy_error = reader.policy(vault_ref, params["policy"])
+        elif params["policy"]:
+            policy_error = "its vault could not be read"
+    return [
+        rules.check_size(facts, params["supported_size_families"]),
+        rules.check_region(facts, params["supported_regions"]),
+        rules.check_os_disk_encryption(facts),
+        rules.check_key(facts, des, des_error),
+        rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
+        rules.check_restore_point_feature(feature, feature_error),
+        rules.check_blocking_features(blocking),
+        rules.check_vault_region(facts, vault, vault_error),
+        rules.check_vault_cross_region_restore(vault),
+        rules.check_policy(facts, policy, params["policy"], policy_error),
+    ]
+
+
+def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, vm: dict | None, error: str | None) -> dict:
+    label = f"{target['resource_group']}/{target['name']}"
+    head = {"id": vm["id"] if vm else rules.vm_id(target["subscription_id"], target["resource_group"], target["name"]),
+            "name": vm["name"] if vm else target["name"], "resource_group": target["resource_group"]}
+    checks = [rules.check_exists(label, vm, error)]
+    facts = {}
+    if vm is not None:
+        facts = rules.vm_facts(vm)
+        facts.update({"des": None, "key_location": None})
+        checks.append(rules.check_security_type(facts))
+        if checks[-1].status != rules.NA:
+            checks.extend(cvm_checks(reader, params, vault_ref, facts))
+        facts = {k: v for k, v in facts.items() if k not in ("id", "name", "des_id")}
+    return {**head, **rules.verdict(checks), "checks": [c.as_dict() for c in checks], "facts": facts}
+
+
+def run(m) -> dict:
+    params = m.params
+    parsed = parse_params(params, m.subscription_id)
+    reader = Reader(m)
+    reports = [report(reader, params, parsed["vault"], target, vm, error)
+               for target, vm, error in collect(reader, params, parsed["targets"])]
+    return {"changed": False, "vms": reports, "summary": rules.summary(reports)}
+
+
+def main():
+    argument_spec = {
+        "vms": {"type": "list", "elements": "raw"},
+        "resource_groups": {"type": "list", "elements": "str"},
+        "supported_regions": {"type": "list", "elements": "str", "default": list(rules.SUPPORTED_REGIONS)},
+        "supported_size_families": {"type": "list", "elements": "str", "default": list(rules.V6_CVM_FAMILIES)},
+        "des_disk_threshold": {"type": "int", "default": rules.DES_DISK_THRESHOLD},
+        "blocking_features": {"type": "list", "elements": "str", "default": []},
+        "vault": {"type": "raw"},
+        "policy": {"type": "str"},
+    }
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   mutually_exclusive=[("vms", "resource_groups")], required_by={"policy": "vault"}).execute(run)
+
+
+if __name__ == "__main__":
+    main()
