@@ -1,0 +1,410 @@
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore of confidential VMs as pure functions: recovery points and their tiers, the documented tier rules for the
+OS disk encryption set, the IaasVMRestoreRequest body, backup job filters, matching and failure messages.
+
+No SDK imports: inputs are REST (camelCase) dicts, as on the wire. The tier rules are those of Microsoft's
+"Restore a confidential VM" page (confidential-vm-restore.md):
+- a snapshot-tier (InstantRP) restore succeeds only with the original disk encryption set (DES);
+- with a replacement DES the restore comes from the vault tier (HardenedRP), and the original key must be present in
+  the key vault (or Managed HSM) of that DES;
+- a point that has only the snapshot tier cannot be restored with a replacement DES.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+CVM_DES_TYPE = "ConfidentialVmEncryptedWithCustomerKey"
+TIERS = {"InstantRP": "snapshot", "HardenedRP": "vault", "ArchivedRP": "archive"}
+RESTORE_TYPES = {"restore_disks": "RestoreDisks", "alternate_location": "AlternateLocation", "original_location": "OriginalLocation"}
+JOB_DONE = ("Completed", "CompletedWithWarnings")
+JOB_RUNNING = ("InProgress", "Cancelling")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+JOB_FILTER_TIME = "%Y-%m-%d %I:%M:%S %p"  # the jobs $filter time form: '2016-01-01 00:00:00 AM'
+
+# The documented key-loss recovery (confidential-vm-restore.md), for failure messages.
+KEY_LOSS_RECOVERY = (
+    "If the original key was deleted, recover it from the key backup Azure Backup keeps with the restore: the failed "
+    "Restore job's properties 'Target Storage Account Name', 'Config Blob Container Name' and 'Secured Encryption Info "
+    "Blob Name' name a JSON blob in the staging storage account; its OsDiskEncryptionDetails.KeyBackupData (base64) is "
+    "a key backup to restore with Restore-AzKeyVaultKey -VaultName (or -HsmName for a Managed HSM), then create a disk "
+    "encryption set of type ConfidentialVmEncryptedWithCustomerKey on the restored key, grant it key access and run the "
+    "restore again with os_disk_encryption_set.")
+
+ARM_ID_RE = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.I)
+
+
+def _get(data, *path, default=None):
+    for key in path:
+        if not isinstance(data, dict):
+            return default
+        data = data.get(key)
+    return default if data is None else data
+
+
+def same_id(a: str | None, b: str | None) -> bool:
+    """ARM ids compare without case and trailing slash."""
+    return bool(a) and bool(b) and a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def id_name(rid: str | None) -> str:
+    return (rid or "").rstrip("/").split("/")[-1]
+
+
+def id_part(rid: str | None, segment: str) -> str | None:
+    """The name after a type segment of an ARM id ('resourceGroups', 'vaults', ...), case-insensitive."""
+    parts = [p for p in (rid or "").split("/") if p]
+    for i in range(len(parts) - 1):
+        if parts[i].lower() == segment.lower():
+            return parts[i + 1]
+    return None
+
+
+def resource_id(value: str, subscription_id: str, default_rg: str | None, provider_type: str, what: str) -> str:
+    """A full ARM id from an id or a name (resolved in `default_rg`); ValueError with the expected forms otherwise."""
+    value = (value or "").strip().rstrip("/")
+    if value.startswith("/"):
+        if not ARM_ID_RE.match(value) or f"/providers/{provider_type}/".lower() not in value.lower() + "/":
+            raise ValueError(f"{what}: '{value}' is not a {provider_type} resource id.")
+        return value
+    if not value or "/" in value:
+        raise ValueError(f"{what}: give a {provider_type} resource id or a name.")
+    if not default_rg:
+        raise ValueError(f"{what}: '{value}' is a name; give the resource id (no resource group to find it in).")
+    return f"/subscriptions/{subscription_id}/resourceGroups/{default_rg}/providers/{provider_type}/{value}"
+
+
+def parse_vault(value, subscription_id: str) -> dict:
+    """{subscription_id, resource_group, name} of a vault given as a resource id or {name, resource_group}."""
+    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
+        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
+    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
+        rid = value.strip().rstrip("/")
+        if id_part(rid, "providers") and id_part(rid, "providers").lower() == "microsoft.recoveryservices" \
+                and id_part(rid, "vaults") == id_name(rid) and id_part(rid, "resourceGroups"):
+            return {"subscription_id": id_part(rid, "subscriptions"), "resource_group": id_part(rid, "resourceGroups"),
+                    "name": id_name(rid)}
+    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id (/subscriptions/{{s}}/resourceGroups/"
+                     "{group}/providers/Microsoft.RecoveryServices/vaults/{name}) or {name, resource_group}.")
+
+
+# ------------------------------------------------------------------------------------------------ recovery points
+
+
+def point_tiers(point: dict) -> list[str]:
+    """The valid tiers of a recovery point: snapshot (InstantRP), vault (HardenedRP), archive (ArchivedRP)."""
+    found = {TIERS.get(t.get("type")) for t in _get(point, "properties", "recoveryPointTierDetails", default=[])
+             if t.get("status") == "Valid"}
+    return [tier for tier in ("snapshot", "vault", "archive") if tier in found]
+
+
+def point_time(point: dict) -> str:
+    return str(_get(point, "properties", "recoveryPointTime", default=""))
+
+
+def _time_key(point: dict) -> datetime:
+    """The point's time as an aware datetime; points without a readable time sort last."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", point_time(point)).replace("Z", "+00:00")  # Azure sends 7 fractional digits
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return EPOCH
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def newest_first(points: list[dict]) -> list[dict]:
+    return sorted(points, key=_time_key, reverse=True)
+
+
+def describe_point(point: dict) -> dict:
+    props = point.get("properties") or {}
+    return {
+        "id": point.get("id"),
+        "name": point.get("name"),
+        "time": point_time(point) or None,
+        "consistency": props.get("recoveryPointType"),
+        "tiers": point_tiers(point),
+        "tier_details": [{"type": t.get("type"), "tier": TIERS.get(t.get("type"), t.get("type")), "status": t.get("status")}
+                         for t in props.get("recoveryPointTierDetails") or []],
+        "security_type": props.get("securityType"),
+        "vm_size": props.get("virtualMachineSize"),
+        "source_vm_encrypted": props.get("isSourceVMEncrypted"),
+    }
+
+
+def choose_point(points: list[dict], wanted: str) -> dict | None:
+    """'latest': the newest point with a restorable (snapshot or vault) tier; else the point by name or resource id."""
+    if wanted == "latest":
+        usable = [p for p in newest_first(points) if {"snapshot", "vault"} & set(point_tiers(p))]
+        return usable[0] if usable else None
+    name = id_name(wanted)
+    return next((p for p in points if str(p.get("name", "")).lower() == name.lower()), None)
+
+
+# ------------------------------------------------------------------------------------------------ checks before writing
+
+
+def des_problem(des: dict | None, des_id: str, purpose: str = "the confidential OS disk") -> str | None:
+    """Why a DES cannot encrypt a CVM OS disk, or None when it can."""
+    if des is None:
+        return f"The disk encryption set {des_id} was not found."
+    kind = _get(des, "properties", "encryptionType")
+    if kind != CVM_DES_TYPE:
+        return (f"The disk encryption set {des.get('name') or id_name(des_id)} has type {kind}; {purpose} needs a DES of type "
+                f"{CVM_DES_TYPE} ('Confidential disk encryption with a customer-managed key').")
+    return None
+
+
+def storage_problem(account: dict | None, account_id: str, region: str) -> str | None:
+    """The staging storage account must exist and be in the VM's region (cross-region restore is not supported)."""
+    if account is None:
+        return f"The staging storage account {account_id} was not found."
+    where = (account.get("location") or "").replace(" ", "").lower()
+    if where != region:
+        return (f"The staging storage account {account.get('name')} is in {where}, the VM in {region}: use a storage account "
+                "in the VM's region (cross-region restore is not supported for confidential VMs).")
+    return None
+
+
+def des_key(des: dict | None) -> dict | None:
+    """{store: key vault or HSM host name, kind, name, version, url} of a DES's active key, or None."""
+    url = _get(des, "properties", "activeKey", "keyUrl")
+    match = re.match(r"https://(?P<store>[^./]+)\.(?P<host>[^/]+)/keys/(?P<name>[^/]+)(?:/(?P<version>[^/?]+))?", url or "")
+    if not match:
+        return None
+    kind = "managed_hsm" if ".managedhsm." in "." + match["host"] else "key_vault"
+    return {"store": match["store"].lower(), "kind": kind, "name": match["name"], "version": match["version"], "url": url,
+            "base": f"https://{match['store']}.{match['host']}"}
+
+
+def tier_decision(tiers: list[str], original_des: str | None, requested_des: str | None, key_present: bool | None = None,
+                  original_key: dict | None = None, replacement_key: dict | None = None) -> dict:
+    """Apply the documented tier rules. Returns {allowed, source_tier, des, replacement, reason, notes}.
+
+    tiers: the point's valid tiers; original_des: the DES of the VM's OS disk (None for a PMK VM or when unknown);
+    requested_des: os_disk_encryption_set (None: the original); key_present: whether the original key is in the key store
+    of the replacement DES (None: not checked / could not be read); original_key/replacement_key: des_key() dicts.
+    """
+    notes = []
+    restorable = [t for t in tiers if t in ("snapshot", "vault")]
+    if not restorable:
+        return {"allowed": False, "source_tier": None, "des": requested_des or original_des, "replacement": False, "notes": notes,
+                "reason": "The recovery point has no snapshot or vault tier (tiers: " + (", ".join(tiers) or "none") +
+                          "); an archived point must be rehydrated to the vault tier first."}
+    if not requested_des or same_id(requested_des, original_des):
+        source = "snapshot" if "snapshot" in restorable else "vault"
+        return {"allowed": True, "source_tier": source, "des": original_des, "replacement": False, "notes": notes,
+                "reason": f"Restore from the {source} tier" + (f" with the original disk encryption set {id_name(original_des)}."
+                                                               if original_des else " with the original encryption.")}
+    original_text = f"the original disk encryption set {id_name(original_des)}" if original_des else "the original encryption"
+    if "vault" not in restorable:
+        return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
+                "reason": f"The recovery point has only the snapshot tier (InstantRP): a snapshot-tier restore succeeds only with "
+                          f"{original_text}, and a replacement disk encryption set ({id_name(requested_des)}) needs a point "
+                          "in the vault tier (HardenedRP). Omit os_disk_encryption_set (or give the original DES), or restore "
+                          "a point that has reached the vault tier."}
+    if original_key and replacement_key:
+        store = f"{'Managed HSM' if replacement_key['kind'] == 'managed_hsm' else 'key vault'} {replacement_key['store']}"
+        if key_present is False:
+            return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
+                    "reason": f"The {store} of the replacement disk encryption set {id_name(requested_des)} does not hold the "
+                              f"original key {original_key['name']}: a vault-tier restore with a replacement DES needs the "
+                              "original key in that DES's key store (if the wrap key differs, both keys must be in the same "
+                              "key vault). Restore the original key there from its backup, or use the original DES."}
+        if key_present is None:
+            notes.append(f"Whether the {store} holds the original key {original_key['name']} could not be checked; the "
+                         "restore fails if it does not.")
+    elif original_des and not original_key:
+        notes.append(f"The key of {original_text} could not be read; whether the replacement DES's key store holds it was "
+                     "not checked.")
+    if "snapshot" in restorable:
+        notes.append("The point also has a snapshot tier, but with a replacement disk encryption set Azure Backup restores "
+                     "from the vault tier (slower).")
+    return {"allowed": True, "source_tier": "vault", "des": requested_des, "replacement": True, "notes": notes,
+            "reason": f"Restore from the vault tier with the replacement disk encryption set {id_name(requested_des)}."}
+
+
+# ------------------------------------------------------------------------------------------------ the request
+
+
+def restore_request(*, restore_type: str, point_name: str, vm_id: str, region: str, storage_account_id: str,
+                    target_resource_group_id: str | None = None, target_vm_id: str | None = None,
+                    virtual_network_id: str | None = None, subnet_id: str | None = None, os_des: str | None = None,
+                    data_disk_des: str | None = None, per_disk_des: list | None = None) -> dict:
+    """The RestoreRequestResource body (IaasVMRestoreRequest) of a CVM restore; per_disk_des: [{lun, disk_encryption_set}]."""
+    props = {
+        "objectType": "IaasVMRestoreRequest",
+        "recoveryPointId": point_name,
+        "recoveryType": RESTORE_TYPES[restore_type],
+        "sourceResourceId": vm_id,
+        "storageAccountId": storage_account_id,
+        "region": region,
+        "createNewCloudService": False,
+        "originalStorageAccountOption": False,
+    }
+    if restore_type != "original_location":
+        props["targetResourceGroupId"] = target_resource_group_id
+    if restore_type == "alternate_location":
+        props.update(targetVirtualMachineId=target_vm_id, virtualNetworkId=virtual_network_id, subnetId=subnet_id)
+    secured = {}
+    if os_des:
+        secured["securedVMOsDiskEncryptionSetId"] = os_des
+    data = {}
+    if per_disk_des:
+        data["perDiskEncryptionSetIds"] = [{"lun": d["lun"], "diskEncryptionSetId": d["disk_encryption_set"]} for d in per_disk_des]
+    if data_disk_des:
+        data["dataDiskEncryptionSetId"] = data_disk_des
+    if data:
+        secured["dataDiskEncryptionSettings"] = data
+    if secured:
+        props["securedVMDetails"] = secured
+    return {"properties": props}
+
+
+def restore_target(request: dict) -> dict:
+    """What makes two restores 'the same': recovery point, type and target (for the idempotency check)."""
+    props = request["properties"]
+    return {"recovery_point": props["recoveryPointId"], "restore_type": props["recoveryType"],
+            "target_resource_group_id": props.get("targetResourceGroupId"), "target_vm_id": props.get("targetVirtualMachineId")}
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+
+
+def jobs_filter(operation: str | None = None, status: str | None = None, start: datetime | None = None,
+                end: datetime | None = None, backup_management_type: str | None = "AzureIaasVM") -> str | None:
+    """The $filter of the backup jobs list ("... eq '...' and ..."); None when nothing is filtered."""
+    parts = []
+    if start:
+        parts.append(f"startTime eq '{start.strftime(JOB_FILTER_TIME)}'")
+    if end:
+        parts.append(f"endTime eq '{end.strftime(JOB_FILTER_TIME)}'")
+    if operation:
+        parts.append(f"operation eq '{operation}'")
+    if backup_management_type:
+        parts.append(f"backupManagementType eq '{backup_management_type}'")
+    if status:
+        parts.append(f"status eq '{status}'")
+    return " and ".join(parts) or None
+
+
+def describe_job(job: dict) -> dict:
+    props = job.get("properties") or {}
+    ext = props.get("extendedInfo") or {}
+    return {
+        "id": job.get("id"),
+        "name": job.get("name"),
+        "operation": props.get("operation"),
+        "status": props.get("status"),
+        "entity_friendly_name": props.get("entityFriendlyName"),
+        "start_time": props.get("startTime"),
+        "end_time": props.get("endTime"),
+        "duration": props.get("duration"),
+        "activity_id": props.get("activityId"),
+        "tasks": [{"name": t.get("taskId"), "status": t.get("status"), "duration": t.get("duration")} for t in ext.get("tasksList") or []],
+        "properties": dict(ext.get("propertyBag") or {}),
+        "error_details": [{"code": e.get("errorCode"), "message": e.get("errorString"), "title": e.get("errorTitle"),
+                           "recommendations": list(e.get("recommendations") or [])} for e in props.get("errorDetails") or []],
+    }
+
+
+def job_is_for_vm(job: dict, vm_name: str, vm_resource_group: str | None = None) -> bool:
+    """A job of the VM: its entityFriendlyName is the VM name; when the job names its container, the group must match too."""
+    props = job.get("properties") or {}
+    if str(props.get("entityFriendlyName", "")).lower() != vm_name.lower():
+        return False
+    container = str(props.get("containerName") or "")
+    if vm_resource_group and container.count(";") >= 2:
+        return container.lower().split(";")[-2] == vm_resource_group.lower()
+    return True
+
+
+def _bag_value(bag: dict, *names):
+    """A propertyBag value by key, compared without case, spaces and underscores (the service writes 'Recovery point ID')."""
+    lowered = {str(k).lower().replace(" ", "").replace("_", ""): v for k, v in (bag or {}).items()}
+    for name in names:
+        value = lowered.get(name.lower().replace(" ", "").replace("_", ""))
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def job_target(job: dict) -> dict:
+    """The recovery point, restore type and target a Restore job records in its propertyBag (None where it records
+    nothing: while it runs, only 'VM Name' and 'Recovery point ID' are there)."""
+    bag = _get(job, "properties", "extendedInfo", "propertyBag", default={})
+    target_vm = _bag_value(bag, "Target VM Name")
+    kind = _bag_value(bag, "Job Type")
+    if kind:
+        kind = "RestoreDisks" if kind.lower() == "recover disks" else "AlternateLocation" if target_vm else "OriginalLocation"
+    return {"recovery_point": _bag_value(bag, "Recovery point ID"), "restore_type": kind,
+            "target_resource_group": _bag_value(bag, "Target resource group"), "target_vm": target_vm}
+
+
+def job_matches(job: dict, target: dict) -> bool:
+    """Whether a Restore job restores the same recovery point to the same target (see restore_target). What the job does
+    not record yet (a running job) does not count against it; a job that does not record its recovery point never matches."""
+    recorded = job_target(job)
+    if not recorded["recovery_point"] or id_name(recorded["recovery_point"]).lower() != str(target["recovery_point"]).lower():
+        return False
+    if recorded["restore_type"] and recorded["restore_type"].lower() != target["restore_type"].lower():
+        return False
+    want_rg = id_part(target.get("target_resource_group_id"), "resourceGroups")
+    if want_rg and recorded["target_resource_group"] and id_name(recorded["target_resource_group"]).lower() != want_rg.lower():
+        return False
+    want_vm = id_name(target.get("target_vm_id"))
+    return not (want_vm and recorded["target_vm"] and id_name(recorded["target_vm"]).lower() != want_vm.lower())
+
+
+def restored_disk_ids(job: dict) -> list[str]:
+    """The disk ids a finished Restore job lists in its propertyBag ('Restored disk(s)': comma-separated ids)."""
+    bag = _get(job, "properties", "extendedInfo", "propertyBag", default={})
+    text = _bag_value(bag, "Restored disk(s)", "Restored disks") or ""
+    return [d.strip() for d in text.split(",") if d.strip()]
+
+
+def error_code(error: dict) -> str:
+    """A job error's code for people: the string title (UserError...) with the numeric errorCode, as the service gives them."""
+    title, number = error.get("title"), error.get("code")
+    if title and number not in (None, "") and str(number) != title:
+        return f"{title} ({number})"
+    return str(title or number or "unknown")
+
+
+def job_failure_message(job: dict, action: str = "Restore") -> str:
+    """A sentence for a failed job: its error code and text, Azure's recommendations, and what to do next."""
+    info = describe_job(job)
+    errors = info["error_details"]
+    text = f"The {action} job {info['name']} ended {info['status']}"
+    if errors:
+        first = errors[0]
+        text += f" with error code {error_code(first)}: {first['message'] or 'no message'}"
+        recommendations = [r for e in errors for r in e["recommendations"]]
+        if recommendations:
+            text += ". Azure recommends: " + " ".join(r.rstrip(".") + "." for r in recommendations)
+    text = text.rstrip(".") + "."
+    about = " ".join(f"{e['title']} {e['code']} {e['message']}" for e in errors).lower()
+    if "key" in about or "encryption" in about:
+        text += (" Check that the disk encryption set exists, is of type ConfidentialVmEncryptedWithCustomerKey and can "
+                 "use its key, and that the Backup Management Service may read the key. ") + KEY_LOSS_RECOVERY
+    else:
+        text += " Fix the cause and run the restore again (a failed job is not reused: the next run starts a new restore)."
+    return text
+
+
+# ------------------------------------------------------------------------------------------------ reads (duck-typed client)
+
+
+def backup_names(vault: dict, vm: dict) -> tuple:
+    """(vault, vault group, fabric, container, protected item) of a VM in a vault, as the backup SDK operations take them."""
+    rg, name = vm["resource_group"], vm["name"]
+    return (vault["name"], vault["resource_group"], "Azure", f"IaasVMContainer;iaasvmcontainerv2;{rg};{name}",
+            f"VM;iaasvmcontainerv2;{rg};{name}")
+
+
+def list_points(backup, vault: dict, vm: dict, as_rest) -> list[dict]:
+    """Every recovery point of the VM's protected item, newest first (backup: a RecoveryServicesBackupClient)."""
+    return newest_first([as_rest(p) for p in backup.recovery_points.list(*backup_names(vault, vm))])

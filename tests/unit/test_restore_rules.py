@@ -1,0 +1,257 @@
+"""The pure restore rules: recovery point tiers and choice, the documented CVM tier rules, the restore request body,
+job filters, matching of earlier restore jobs and the failure message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
+
+SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
+DES = f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/diskEncryptionSets/"
+ORIGINAL, OTHER = DES + "des-cvm-kv", DES + "des-cvm-new"
+VM = f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-kv-01"
+
+
+def point(name: str, time: str, *tiers: str, status: str = "Valid") -> dict:
+    return {"id": f"/x/recoveryPoints/{name}", "name": name,
+            "properties": {"objectType": "IaasVMRecoveryPoint", "recoveryPointType": "AppConsistent", "recoveryPointTime": time,
+                           "recoveryPointTierDetails": [{"type": t, "status": status} for t in tiers]}}
+
+
+def key(store: str, name: str = "cvm-cmk") -> dict:
+    return rules.des_key({"properties": {"activeKey": {"keyUrl": f"https://{store}.vault.azure.net/keys/{name}/abc"}}})
+
+
+# ------------------------------------------------------------------------------------------------ points
+
+
+def test_tiers_name_only_valid_tiers_in_fixed_order():
+    p = point("1", "2026-11-20T02:00:00Z", "HardenedRP", "InstantRP")
+    assert rules.point_tiers(p) == ["snapshot", "vault"]
+    p["properties"]["recoveryPointTierDetails"][0]["status"] = "Deleted"
+    assert rules.point_tiers(p) == ["snapshot"]
+    assert rules.point_tiers({"properties": {}}) == []
+
+
+def test_newest_first_reads_seven_fraction_digits_and_puts_unreadable_times_last():
+    points = [point("old", "2026-11-20T02:00:00.1234567Z", "HardenedRP"), point("bad", "yesterday", "HardenedRP"),
+              point("new", "2026-11-21T02:00:00Z", "InstantRP")]
+    assert [p["name"] for p in rules.newest_first(points)] == ["new", "old", "bad"]
+
+
+def test_latest_skips_points_without_a_restorable_tier():
+    points = [point("archived", "2026-11-22T02:00:00Z", "ArchivedRP"), point("vaulted", "2026-11-21T02:00:00Z", "HardenedRP")]
+    assert rules.choose_point(points, "latest")["name"] == "vaulted"
+    assert rules.choose_point([points[0]], "latest") is None
+
+
+def test_a_point_is_found_by_name_or_resource_id():
+    points = [point("111", "2026-11-21T02:00:00Z", "HardenedRP"), point("222", "2026-11-22T02:00:00Z", "HardenedRP")]
+    assert rules.choose_point(points, "111")["name"] == "111"
+    assert rules.choose_point(points, "/subscriptions/s/x/recoveryPoints/222")["name"] == "222"
+    assert rules.choose_point(points, "333") is None
+
+
+def test_describe_point_gives_time_consistency_and_tiers():
+    out = rules.describe_point(point("1", "2026-11-20T02:00:00Z", "InstantRP", "HardenedRP"))
+    assert out["time"] == "2026-11-20T02:00:00Z" and out["consistency"] == "AppConsistent"
+    assert out["tiers"] == ["snapshot", "vault"]
+    assert out["tier_details"][1] == {"type": "HardenedRP", "tier": "vault", "status": "Valid"}
+
+
+# ------------------------------------------------------------------------------------------------ tier rules
+
+
+def test_original_des_restores_from_the_snapshot_tier_when_there_is_one():
+    both = rules.tier_decision(["snapshot", "vault"], ORIGINAL, None)
+    assert both["allowed"] and both["source_tier"] == "snapshot" and both["des"] == ORIGINAL and not both["replacement"]
+    same = rules.tier_decision(["snapshot"], ORIGINAL, ORIGINAL.upper())
+    assert same["allowed"] and same["source_tier"] == "snapshot" and not same["replacement"]
+    vault_only = rules.tier_decision(["vault"], ORIGINAL, None)
+    assert vault_only["allowed"] and vault_only["source_tier"] == "vault"
+
+
+def test_replacement_des_on_a_snapshot_only_point_is_refused_with_the_reason():
+    out = rules.tier_decision(["snapshot"], ORIGINAL, OTHER, key_present=True, original_key=key("kv1"), replacement_key=key("kv1"))
+    assert not out["allowed"]
+    assert "only the snapshot tier" in out["reason"] and "des-cvm-kv" in out["reason"] and "des-cvm-new" in out["reason"]
+
+
+def test_replacement_des_restores_from_the_vault_tier_and_says_so():
+    out = rules.tier_decision(["snapshot", "vault"], ORIGINAL, OTHER, key_present=True, original_key=key("kv1"),
+                              replacement_key=key("kv1"))
+    assert out["allowed"] and out["source_tier"] == "vault" and out["des"] == OTHER and out["replacement"]
+    assert any("vault tier" in note for note in out["notes"])
+
+
+def test_replacement_des_needs_the_original_key_in_its_key_store():
+    out = rules.tier_decision(["vault"], ORIGINAL, OTHER, key_present=False, original_key=key("kv1"),
+                              replacement_key=key("kv2", "other"))
+    assert not out["allowed"]
+    assert "kv2" in out["reason"] and "original key cvm-cmk" in out["reason"]
+
+
+def test_an_unreadable_key_store_is_a_note_not_a_refusal():
+    out = rules.tier_decision(["vault"], ORIGINAL, OTHER, key_present=None, original_key=key("kv1"), replacement_key=key("kv2"))
+    assert out["allowed"] and any("could not be checked" in note for note in out["notes"])
+
+
+def test_a_point_without_snapshot_or_vault_tier_is_refused():
+    out = rules.tier_decision(["archive"], ORIGINAL, None)
+    assert not out["allowed"] and "rehydrated" in out["reason"]
+
+
+def test_a_pmk_vm_given_a_des_is_a_replacement():
+    out = rules.tier_decision(["snapshot"], None, OTHER)
+    assert not out["allowed"] and "the original encryption" in out["reason"]
+    assert rules.tier_decision(["snapshot", "vault"], None, OTHER)["source_tier"] == "vault"
+
+
+def test_des_problem_wants_the_confidential_type():
+    assert rules.des_problem(None, OTHER).endswith("was not found.")
+    sse = {"name": "des-sse-kc", "properties": {"encryptionType": "EncryptionAtRestWithCustomerKey"}}
+    assert "ConfidentialVmEncryptedWithCustomerKey" in rules.des_problem(sse, OTHER)
+    assert rules.des_problem({"properties": {"encryptionType": rules.CVM_DES_TYPE}}, OTHER) is None
+
+
+def test_storage_account_must_be_in_the_vm_region():
+    assert rules.storage_problem({"name": "st", "location": "koreacentral"}, "/st", "koreacentral") is None
+    assert "cross-region" in rules.storage_problem({"name": "st", "location": "uaenorth"}, "/st", "koreacentral")
+    assert "not found" in rules.storage_problem(None, "/st", "koreacentral")
+
+
+def test_des_key_reads_vault_and_hsm_urls():
+    hsm = rules.des_key({"properties": {"activeKey": {"keyUrl": "https://hsm-cvm-uae.managedhsm.azure.net/keys/k/v1"}}})
+    assert hsm["kind"] == "managed_hsm" and hsm["store"] == "hsm-cvm-uae" and hsm["base"] == "https://hsm-cvm-uae.managedhsm.azure.net"
+    assert key("kv-cvm-kc")["kind"] == "key_vault"
+    assert rules.des_key({"properties": {}}) is None
+
+
+# ------------------------------------------------------------------------------------------------ request
+
+
+def test_restore_disks_request_carries_the_os_des_as_secured_vm_details():
+    body = rules.restore_request(restore_type="restore_disks", point_name="123", vm_id=VM, region="koreacentral",
+                                 storage_account_id="/st", target_resource_group_id=f"/subscriptions/{SUB}/resourceGroups/rg-r",
+                                 os_des=ORIGINAL)
+    props = body["properties"]
+    assert props["objectType"] == "IaasVMRestoreRequest" and props["recoveryType"] == "RestoreDisks"
+    assert props["recoveryPointId"] == "123" and props["sourceResourceId"] == VM and props["region"] == "koreacentral"
+    assert props["securedVMDetails"] == {"securedVMOsDiskEncryptionSetId": ORIGINAL}
+    assert "targetVirtualMachineId" not in props
+
+
+def test_alternate_location_request_names_vm_network_and_per_disk_des():
+    body = rules.restore_request(restore_type="alternate_location", point_name="1", vm_id=VM, region="koreacentral",
+                                 storage_account_id="/st", target_resource_group_id="/rg", target_vm_id="/vm2",
+                                 virtual_network_id="/vnet", subnet_id="/vnet/subnets/default",
+                                 per_disk_des=[{"lun": 0, "disk_encryption_set": OTHER}], data_disk_des=ORIGINAL)
+    props = body["properties"]
+    assert (props["targetVirtualMachineId"], props["virtualNetworkId"], props["subnetId"]) == ("/vm2", "/vnet", "/vnet/subnets/default")
+    assert props["securedVMDetails"] == {"dataDiskEncryptionSettings": {
+        "perDiskEncryptionSetIds": [{"lun": 0, "diskEncryptionSetId": OTHER}], "dataDiskEncryptionSetId": ORIGINAL}}
+
+
+def test_original_location_has_no_target_and_pmk_has_no_secured_details():
+    props = rules.restore_request(restore_type="original_location", point_name="1", vm_id=VM, region="koreacentral",
+                                  storage_account_id="/st", target_resource_group_id="/rg")["properties"]
+    assert props["recoveryType"] == "OriginalLocation"
+    assert "targetResourceGroupId" not in props and "securedVMDetails" not in props
+
+
+def test_resource_id_from_name_or_id():
+    assert rules.resource_id("st1", SUB, "rg", "Microsoft.Storage/storageAccounts", "x") == \
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1"
+    assert rules.resource_id(ORIGINAL + "/", SUB, "rg", "Microsoft.Compute/diskEncryptionSets", "x") == ORIGINAL
+    with pytest.raises(ValueError, match="not a Microsoft.Storage/storageAccounts resource id"):
+        rules.resource_id(ORIGINAL, SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
+    with pytest.raises(ValueError):
+        rules.resource_id("a/b", SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
+
+
+def test_parse_vault_forms():
+    rid = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
+    assert rules.parse_vault(rid, SUB) == {"subscription_id": SUB, "resource_group": "rg-backup", "name": "rsv-cvm-kc"}
+    assert rules.parse_vault({"name": "v", "resource_group": "g"}, SUB)["name"] == "v"
+    for bad in ("rsv-cvm-kc", {"name": "v"}, rid + "/backupJobs/x"):
+        with pytest.raises(ValueError):
+            rules.parse_vault(bad, SUB)
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+
+
+def test_jobs_filter_grammar():
+    text = rules.jobs_filter(operation="Restore", status="Failed", start=datetime(2026, 11, 20, 13, 5), end=datetime(2026, 11, 21))
+    assert text == ("startTime eq '2026-11-20 01:05:00 PM' and endTime eq '2026-11-21 12:00:00 AM' and operation eq 'Restore' "
+                    "and backupManagementType eq 'AzureIaasVM' and status eq 'Failed'")
+    assert rules.jobs_filter(backup_management_type=None) is None
+
+
+def restore_job(status: str = "Completed", **bag) -> dict:
+    return {"id": "/v/backupJobs/j1", "name": "j1",
+            "properties": {"operation": "Restore", "status": status, "entityFriendlyName": "cvm-kv-01",
+                           "extendedInfo": {"tasksList": [{"taskId": "Transfer data from vault", "status": status}],
+                                            "propertyBag": bag}}}
+
+
+def target(kind: str = "RestoreDisks", rg: str | None = "/subscriptions/s/resourceGroups/rg-r", vm: str | None = None) -> dict:
+    return {"recovery_point": "123", "restore_type": kind, "target_resource_group_id": rg, "target_vm_id": vm}
+
+
+def test_a_completed_restore_matches_point_type_and_target():
+    job = restore_job(**{"Recovery point ID": "123", "Job Type": "Recover disks", "Target resource group": "rg-r"})
+    assert rules.job_matches(job, target())
+    assert not rules.job_matches(job, target(rg="/subscriptions/s/resourceGroups/rg-other"))
+    assert not rules.job_matches(job, {**target(), "recovery_point": "999"})
+    assert not rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/vm2"))
+
+
+def test_alternate_location_jobs_match_on_the_vm_name():
+    job = restore_job(**{"Recovery point ID": "123", "Job Type": "Restore VM", "Target resource group": "rg-r", "Target VM Name": "vm2"})
+    assert rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/VM2"))
+    assert not rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/vm3"))
+
+
+def test_a_running_job_matches_on_its_point_and_a_job_without_point_never_matches():
+    assert rules.job_matches(restore_job("InProgress", **{"Recovery point ID": "123"}), target())
+    assert not rules.job_matches(restore_job(**{"Job Type": "Recover disks"}), target())
+
+
+def test_job_is_for_vm_by_name_and_container_group():
+    job = restore_job()
+    assert rules.job_is_for_vm(job, "CVM-KV-01", "rg-cvm-kc")
+    job["properties"]["containerName"] = "iaasvmcontainerv2;rg-other;cvm-kv-01"
+    assert not rules.job_is_for_vm(job, "cvm-kv-01", "rg-cvm-kc")
+    assert not rules.job_is_for_vm(restore_job(), "cvm-pmk-01")
+
+
+def test_restored_disk_ids_from_the_property_bag():
+    job = restore_job(**{"Restored disk(s)": "/d/disks/a, /d/disks/b"})
+    assert rules.restored_disk_ids(job) == ["/d/disks/a", "/d/disks/b"]
+    assert rules.restored_disk_ids(restore_job()) == []
+
+
+def test_failure_message_carries_code_recommendations_and_key_recovery():
+    job = restore_job("Failed")
+    job["properties"]["errorDetails"] = [{"errorCode": 400230, "errorTitle": "UserErrorKeyVaultPermissionsNotConfigured",
+                                          "errorString": "Azure Backup cannot read the key.", "recommendations": ["Grant access"]}]
+    text = rules.job_failure_message(job)
+    assert "UserErrorKeyVaultPermissionsNotConfigured (400230)" in text and "Azure recommends: Grant access." in text
+    assert "Restore-AzKeyVaultKey" in text and "Secured Encryption Info Blob Name" in text
+
+
+def test_failure_message_for_other_errors_says_to_run_again():
+    job = restore_job("Failed")
+    job["properties"]["errorDetails"] = [{"errorCode": 400001, "errorTitle": "UserErrorVmAlreadyExists", "errorString": "exists"}]
+    text = rules.job_failure_message(job)
+    assert "UserErrorVmAlreadyExists" in text and "run the restore again" in text and "Restore-AzKeyVaultKey" not in text
+
+
+def test_backup_names_follow_the_azure_backup_naming():
+    names = rules.backup_names({"name": "rsv", "resource_group": "rg-backup"}, {"resource_group": "rg-cvm-kc", "name": "cvm-kv-01"})
+    assert names == ("rsv", "rg-backup", "Azure", "IaasVMContainer;iaasvmcontainerv2;rg-cvm-kc;cvm-kv-01",
+                     "VM;iaasvmcontainerv2;rg-cvm-kc;cvm-kv-01")
