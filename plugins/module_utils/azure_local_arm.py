@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ARM paths and reads for Azure Local VMs (Microsoft.AzureStackHCI has no SDK in our requirements: generic ARM calls
+through the module base). The VM instance is an extension resource of an Arc machine:
+`{machineId}/providers/Microsoft.AzureStackHCI/virtualMachineInstances/default`."""
+
+from __future__ import annotations
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import describe_security, image_kind, image_reason
+
+HCI_API = "2024-01-01"
+MACHINES_API = "2024-07-10"
+CUSTOM_LOCATIONS_API = "2021-08-15"
+HCI = "Microsoft.AzureStackHCI"
+READ_ONLY = ("provisioningState", "instanceView", "status", "vmId", "resourceUid", "guestAgentInstallStatus")
+
+
+def resource_id(value: str, sub: str, rg: str, provider: str, rtype: str) -> str:
+    """`value` as a full resource id: kept when it is one already, else a name in resource group `rg`."""
+    if str(value).startswith("/subscriptions/"):
+        return value
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/{rtype}/{value}"
+
+
+def machine_id(sub: str, rg: str, name: str) -> str:
+    return resource_id(name, sub, rg, "Microsoft.HybridCompute", "machines")
+
+
+def vm_instance_id(machine: str) -> str:
+    return f"{machine}/providers/{HCI}/virtualMachineInstances/default"
+
+
+def get(m, path: str, api_version: str, what: str):
+    """The resource, or None when it does not exist (404)."""
+    try:
+        status, data = m.arm("GET", path, api_version, ok=(200, 404))[:2]
+    except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, described by the base
+        m.azure_failure(exc, f"read {what}", path)
+    return data if status == 200 else None
+
+
+def list_all(m, path: str, api_version: str, what: str) -> list:
+    """Every item of a list call, following the absolute nextLink."""
+    items, url, version = [], path, api_version
+    try:
+        while url:
+            data = m.arm("GET", url, version, ok=(200,))[1] or {}
+            items.extend(data.get("value") or [])
+            url, version = data.get("nextLink"), None  # nextLink already carries api-version
+    except Exception as exc:  # pylint: disable=broad-except
+        m.azure_failure(exc, f"list {what}", path)
+    return items
+
+
+def find_image(m, sub: str, rg: str, image: str, api_version: str = HCI_API):
+    """An image by id, or by name: a Marketplace gallery image first, then a custom gallery image of the same name."""
+    if str(image).startswith("/subscriptions/"):
+        return get(m, image, api_version, "gallery image")
+    for rtype in ("marketplaceGalleryImages", "galleryImages"):
+        found = get(m, resource_id(image, sub, rg, HCI, rtype), api_version, "gallery image")
+        if found:
+            return found
+    return None
+
+
+def image_verdict(m, image_id: str, cache: dict, api_version: str = HCI_API) -> dict:
+    """{image_kind, image_supported, image_reason} for the image a VM was made from (one GET per image, cached)."""
+    if not image_id:
+        return {"image_kind": "none", "image_supported": None, "image_reason": "The VM has no image reference."}
+    key = image_id.lower()
+    if key not in cache:
+        image = get(m, image_id, api_version, "gallery image")
+        if image is None:  # judged by its id alone: a custom image stays unsupported even when it is gone
+            kind = image_kind(image_id)
+            why = image_reason({"id": image_id, "name": image_id.rsplit("/", 1)[-1]}) if kind == "custom" else None
+            cache[key] = {"image_kind": kind, "image_supported": False if why else None,
+                          "image_reason": why or f"The image {image_id} no longer exists; it cannot be checked."}
+        else:
+            why = image_reason(image)
+            cache[key] = {"image_kind": image_kind(image.get("id", image_id)), "image_supported": why is None, "image_reason": why}
+    return cache[key]
+
+
+def summary(rg: str, machine_name: str, vmi: dict) -> dict:
+    """What the modules return about one VM instance."""
+    props = vmi.get("properties") or {}
+    out = {
+        "name": machine_name,
+        "resource_group": rg,
+        "id": vmi.get("id"),
+        "custom_location": (vmi.get("extendedLocation") or {}).get("name"),
+        "image_id": ((props.get("storageProfile") or {}).get("imageReference") or {}).get("id"),
+        "provisioning_state": props.get("provisioningState"),
+        "power_state": (props.get("status") or {}).get("powerState"),
+        "vm_id": props.get("vmId"),
+    }
+    out.update(describe_security(vmi))
+    return out
+
+
+def writable_properties(vmi: dict) -> dict:
+    """The properties of an existing VM instance that a PUT sends back (read-only ones dropped)."""
+    props = dict(vmi.get("properties") or {})
+    for key in READ_ONLY:
+        props.pop(key, None)
+    return props
