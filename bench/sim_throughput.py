@@ -36,14 +36,14 @@ def token(server: SimServer, scope: str) -> str:
 
 def hammer(url: str, headers: dict, count: int, statuses: list):
     with requests.Session() as session:
-        for _ in range(count):
+        for attempt in range(count):
             statuses.append(session.get(url, headers=headers, timeout=30).status_code)
 
 
 def measure(url: str, headers: dict, total: int, sessions: int) -> tuple[float, dict]:
     statuses: list[int] = []
     per = max(1, total // sessions)
-    threads = [threading.Thread(target=hammer, args=(url, headers, per, statuses)) for _ in range(sessions)]
+    threads = [threading.Thread(target=hammer, args=(url, headers, per, statuses)) for session in range(sessions)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

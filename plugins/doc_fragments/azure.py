@@ -68,3 +68,14 @@ requirements:
   - python >= 3.10
   - azure-identity >= 1.15.0
 """
+
+    # The attributes of every _info module: it only reads, so check mode runs it fully and there is no diff.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+"""

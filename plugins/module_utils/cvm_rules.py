@@ -47,6 +47,8 @@ VM_ID_RE = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]
 RG_NAME_RE = re.compile(r"[-\w.()]{0,89}[-\w()]")
 VM_NAME_RE = re.compile(r"[A-Za-z0-9_][-\w.]{0,63}")
 VM_ID_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}"
+VAULT_ID_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{name}"
+VAULT_ID_TYPES = ["subscriptions", "resourcegroups", "providers", "vaults"]
 
 
 def vm_id(subscription_id: str, resource_group: str, name: str) -> str:
@@ -96,6 +98,20 @@ def parse_resource_id(rid: str) -> dict:
     return out
 
 
+def parse_vault(value, subscription_id: str) -> dict:
+    """{subscription_id, resource_group, name} of a `vault` option: a vault resource id (its own subscription) or
+    {name, resource_group} (in `subscription_id`); ValueError with both forms otherwise."""
+    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
+        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
+    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
+        segments = [part for part in value.strip().split("/") if part]
+        if len(segments) == 8 and [part.lower() for part in segments[::2]] == VAULT_ID_TYPES \
+                and segments[5].lower() == "microsoft.recoveryservices":
+            return {"subscription_id": segments[1], "resource_group": segments[3], "name": segments[7]}
+    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_ID_FORM}) or "
+                     "{name, resource_group}.")
+
+
 def container_name(resource_group: str, vm_name: str) -> str:
     return f"IaasVMContainer;iaasvmcontainerv2;{resource_group};{vm_name}"
 
@@ -133,7 +149,8 @@ def normalize_region(region: str) -> str:
 # ------------------------------------------------------------------------------------------------ VM facts
 
 
-def _get(data, *path, default=None):
+def dig(data, *path, default=None):
+    """data[path[0]][path[1]]...; `default` where a step is missing, None or not a dict."""
     for key in path:
         if not isinstance(data, dict):
             return default
@@ -144,18 +161,18 @@ def _get(data, *path, default=None):
 def vm_facts(vm: dict) -> dict:
     """The facts of a VM (REST shape) that the rules use."""
     props = vm.get("properties") or {}
-    os_disk = _get(props, "storageProfile", "osDisk", "managedDisk", default={})
-    des_id = _get(os_disk, "securityProfile", "diskEncryptionSet", "id")
+    os_disk = dig(props, "storageProfile", "osDisk", "managedDisk", default={})
+    des_id = dig(os_disk, "securityProfile", "diskEncryptionSet", "id")
     return {
         "id": vm.get("id"),
         "name": vm.get("name"),
-        "size": _get(props, "hardwareProfile", "vmSize"),
+        "size": dig(props, "hardwareProfile", "vmSize"),
         "region": normalize_region(vm.get("location")),
-        "security_type": _get(props, "securityProfile", "securityType", default="Standard"),
-        "encryption": _get(os_disk, "securityProfile", "securityEncryptionType"),
+        "security_type": dig(props, "securityProfile", "securityType", default="Standard"),
+        "encryption": dig(os_disk, "securityProfile", "securityEncryptionType"),
         "key_type": "CMK" if des_id else "PMK",
         "des_id": des_id,
-        "data_disks": len(_get(props, "storageProfile", "dataDisks", default=[])),
+        "data_disks": len(dig(props, "storageProfile", "dataDisks", default=[])),
     }
 
 
@@ -234,7 +251,7 @@ def check_os_disk_encryption(facts: dict) -> Check:
 def des_facts(des: dict) -> dict:
     """The facts of a DES (REST shape): id, name, type, and the location of its active key."""
     props = des.get("properties") or {}
-    url = _get(props, "activeKey", "keyUrl")
+    url = dig(props, "activeKey", "keyUrl")
     return {"id": des.get("id"), "name": des.get("name"), "type": props.get("encryptionType"),
             "key_url": url, "key_location": key_location(url)}
 
@@ -285,7 +302,7 @@ def check_des_threshold(facts: dict, counts: dict | None, threshold: int = DES_D
 
 
 def feature_state(feature: dict | None) -> str:
-    return _get(feature, "properties", "state", default="NotRegistered")
+    return dig(feature, "properties", "state", default="NotRegistered")
 
 
 def check_restore_point_feature(feature: dict | None, error: str | None = None) -> Check:
@@ -331,7 +348,7 @@ def check_vault_region(facts: dict, vault: dict | None, error: str | None = None
 def check_vault_cross_region_restore(vault: dict | None) -> Check:
     if vault is None:
         return Check("vault_cross_region_restore", NA, "No Recovery Services vault given (or it could not be read).")
-    crr = _get(vault, "properties", "redundancySettings", "crossRegionRestore", default="Disabled")
+    crr = dig(vault, "properties", "redundancySettings", "crossRegionRestore", default="Disabled")
     if crr == "Enabled":
         return Check("vault_cross_region_restore", WARN, f"Vault {vault.get('name')} has cross-region restore enabled: "
                                                          "cross-region restore is not supported for confidential VMs.")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-CVM_DES_TYPE = "ConfidentialVmEncryptedWithCustomerKey"
+from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, dig
+
 TIERS = {"InstantRP": "snapshot", "HardenedRP": "vault", "ArchivedRP": "archive"}
 RESTORE_TYPES = {"restore_disks": "RestoreDisks", "alternate_location": "AlternateLocation", "original_location": "OriginalLocation"}
 JOB_DONE = ("Completed", "CompletedWithWarnings")
@@ -35,14 +36,6 @@ KEY_LOSS_RECOVERY = (
     "restore again with os_disk_encryption_set.")
 
 ARM_ID_RE = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.I)
-
-
-def _get(data, *path, default=None):
-    for key in path:
-        if not isinstance(data, dict):
-            return default
-        data = data.get(key)
-    return default if data is None else data
 
 
 def same_id(a: str | None, b: str | None) -> bool:
@@ -77,32 +70,18 @@ def resource_id(value: str, subscription_id: str, default_rg: str | None, provid
     return f"/subscriptions/{subscription_id}/resourceGroups/{default_rg}/providers/{provider_type}/{value}"
 
 
-def parse_vault(value, subscription_id: str) -> dict:
-    """{subscription_id, resource_group, name} of a vault given as a resource id or {name, resource_group}."""
-    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
-        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
-    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
-        rid = value.strip().rstrip("/")
-        if id_part(rid, "providers") and id_part(rid, "providers").lower() == "microsoft.recoveryservices" \
-                and id_part(rid, "vaults") == id_name(rid) and id_part(rid, "resourceGroups"):
-            return {"subscription_id": id_part(rid, "subscriptions"), "resource_group": id_part(rid, "resourceGroups"),
-                    "name": id_name(rid)}
-    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id (/subscriptions/{{s}}/resourceGroups/"
-                     "{group}/providers/Microsoft.RecoveryServices/vaults/{name}) or {name, resource_group}.")
-
-
 # ------------------------------------------------------------------------------------------------ recovery points
 
 
 def point_tiers(point: dict) -> list[str]:
     """The valid tiers of a recovery point: snapshot (InstantRP), vault (HardenedRP), archive (ArchivedRP)."""
-    found = {TIERS.get(t.get("type")) for t in _get(point, "properties", "recoveryPointTierDetails", default=[])
+    found = {TIERS.get(t.get("type")) for t in dig(point, "properties", "recoveryPointTierDetails", default=[])
              if t.get("status") == "Valid"}
     return [tier for tier in ("snapshot", "vault", "archive") if tier in found]
 
 
 def point_time(point: dict) -> str:
-    return str(_get(point, "properties", "recoveryPointTime", default=""))
+    return str(dig(point, "properties", "recoveryPointTime", default=""))
 
 
 def _time_key(point: dict) -> datetime:
@@ -151,7 +130,7 @@ def des_problem(des: dict | None, des_id: str, purpose: str = "the confidential 
     """Why a DES cannot encrypt a CVM OS disk, or None when it can."""
     if des is None:
         return f"The disk encryption set {des_id} was not found."
-    kind = _get(des, "properties", "encryptionType")
+    kind = dig(des, "properties", "encryptionType")
     if kind != CVM_DES_TYPE:
         return (f"The disk encryption set {des.get('name') or id_name(des_id)} has type {kind}; {purpose} needs a DES of type "
                 f"{CVM_DES_TYPE} ('Confidential disk encryption with a customer-managed key').")
@@ -171,7 +150,7 @@ def storage_problem(account: dict | None, account_id: str, region: str) -> str |
 
 def des_key(des: dict | None) -> dict | None:
     """{store: key vault or HSM host name, kind, name, version, url} of a DES's active key, or None."""
-    url = _get(des, "properties", "activeKey", "keyUrl")
+    url = dig(des, "properties", "activeKey", "keyUrl")
     match = re.match(r"https://(?P<store>[^./]+)\.(?P<host>[^/]+)/keys/(?P<name>[^/]+)(?:/(?P<version>[^/?]+))?", url or "")
     if not match:
         return None
@@ -335,7 +314,7 @@ def _bag_value(bag: dict, *names):
 def job_target(job: dict) -> dict:
     """The recovery point, restore type and target a Restore job records in its propertyBag (None where it records
     nothing: while it runs, only 'VM Name' and 'Recovery point ID' are there)."""
-    bag = _get(job, "properties", "extendedInfo", "propertyBag", default={})
+    bag = dig(job, "properties", "extendedInfo", "propertyBag", default={})
     target_vm = _bag_value(bag, "Target VM Name")
     kind = _bag_value(bag, "Job Type")
     if kind:
@@ -361,7 +340,7 @@ def job_matches(job: dict, target: dict) -> bool:
 
 def restored_disk_ids(job: dict) -> list[str]:
     """The disk ids a finished Restore job lists in its propertyBag ('Restored disk(s)': comma-separated ids)."""
-    bag = _get(job, "properties", "extendedInfo", "propertyBag", default={})
+    bag = dig(job, "properties", "extendedInfo", "propertyBag", default={})
     text = _bag_value(bag, "Restored disk(s)", "Restored disks") or ""
     return [d.strip() for d in text.split(",") if d.strip()]
 

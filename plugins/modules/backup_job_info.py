@@ -59,13 +59,7 @@ options:
     default: 100
 extends_documentation_fragment:
   - azure_cvm.backup.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+  - azure_cvm.backup.azure.info_module
 """
 
 EXAMPLES = r"""
@@ -192,7 +186,7 @@ def read_job(m, vault: dict, name: str) -> dict:
 def run(m) -> dict:
     p = m.params
     try:
-        vault = rules.parse_vault(p["vault"], m.subscription_id)
+        vault = cvm_rules.parse_vault(p["vault"], m.subscription_id)
         vm = cvm_rules.parse_vm_target(p["vm"], m.subscription_id) if p["vm"] else None
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc

@@ -101,13 +101,7 @@ options:
     type: str
 extends_documentation_fragment:
   - azure_cvm.backup.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+  - azure_cvm.backup.azure.info_module
 """
 
 EXAMPLES = r"""
@@ -301,25 +295,8 @@ summary:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 
-VAULT_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{name}"
-
 
 # ------------------------------------------------------------------------------------------------ parameters
-
-
-def parse_vault(value) -> dict | None:
-    """{resource_group, name} of the vault option (id or dict); ValueError when malformed."""
-    if value is None:
-        return None
-    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
-        return {"resource_group": str(value["resource_group"]), "name": str(value["name"])}
-    if isinstance(value, str):
-        parts = rules.parse_resource_id(value)
-        if value.strip().startswith("/subscriptions/") and parts.get("resourcegroups") and parts.get("vaults") \
-                and parts.get("providers", "").lower() == "microsoft.recoveryservices" and len(parts) == 5:
-            return {"resource_group": parts["resourcegroups"], "name": parts["vaults"], "subscription_id": parts["subscriptions"]}
-    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_FORM}) or "
-                     "{name, resource_group}.")
 
 
 def parse_params(params: dict, subscription_id: str) -> dict:
@@ -340,8 +317,8 @@ def parse_params(params: dict, subscription_id: str) -> dict:
             if not ns or not name or "/" in name:
                 raise ValueError(f"blocking_features: '{feature}' is not of the form Namespace/FeatureName "
                                  "(for example Microsoft.Compute/SomeFeature).")
-        vault = parse_vault(params["vault"])
-        if vault and vault.get("subscription_id", subscription_id).lower() != subscription_id.lower():
+        vault = None if params["vault"] is None else rules.parse_vault(params["vault"], subscription_id)
+        if vault and vault["subscription_id"].lower() != subscription_id.lower():
             raise ValueError(f"vault {params['vault']} is in another subscription than {subscription_id}.")
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc

@@ -274,7 +274,7 @@ def parse_options(p: dict, sub: str) -> dict:
                             "over the original VM; restore_disks creates disks only).")
     try:
         vm = cvm_rules.parse_vm_target(p["vm"], sub)
-        vault = rules.parse_vault(p["vault"], sub)
+        vault = cvm_rules.parse_vault(p["vault"], sub)
         for what, item in (("vm", vm), ("vault", vault)):
             if item["subscription_id"].lower() != sub.lower():
                 raise ValueError(f"{what} is in subscription {item['subscription_id']}, the module works in {sub}: set subscription_id.")

@@ -37,13 +37,7 @@ options:
     type: str
 extends_documentation_fragment:
   - azure_cvm.backup.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+  - azure_cvm.backup.azure.info_module
 """
 
 EXAMPLES = r"""
@@ -138,7 +132,7 @@ def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:
     """(vm, vault) from the options, or ModuleFailure before any request."""
     try:
         vm = cvm_rules.parse_vm_target(params["vm"], subscription_id)
-        vault = rules.parse_vault(params["vault"], subscription_id)
+        vault = cvm_rules.parse_vault(params["vault"], subscription_id)
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     return vm, vault

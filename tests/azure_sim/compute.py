@@ -11,7 +11,7 @@ import uuid
 
 from .framework import ARM_HOST, ROUTER, SimError, arm_id, iso, page, seeder
 from .keyvault import key_url_for
-from .resources import arm_call, require_rg, resource_groups, resource_not_found
+from .resources import arm_call, require_resource, require_rg, resource_groups
 
 ARM = ARM_HOST.replace(".", r"\.")
 RG = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -28,14 +28,6 @@ def stable_guid(*parts) -> str:
 
 def in_rg(sim, sub: str, rg: str, rtype: str) -> list[dict]:
     return sim.store.children(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{CP}", rtype)
-
-
-def require(sim, sub: str, rg: str, rtype: str, name: str) -> dict:
-    require_rg(sim, sub, rg)
-    item = sim.store.get(arm_id(sub, rg, CP, rtype, name))
-    if item is None:
-        raise resource_not_found(f"{CP}/{rtype}", name, rg)
-    return item
 
 
 # ------------------------------------------------------------------------------------------------ resource shapes
@@ -238,7 +230,7 @@ def des_users(sim, des_id: str) -> list[str]:
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Compute/" + TYPE_RE + r"/(?P<name>[^/]+)")
 def get_resource(sim, req, sub, rg, rtype, name):
     arm_call(sim, req, sub)
-    item = require(sim, sub, rg, TYPES[rtype.lower()], name)
+    item = require_resource(sim, sub, rg, CP, TYPES[rtype.lower()], name)
     return with_expand(req, item) if item["type"].endswith("virtualMachines") else item
 
 
@@ -259,13 +251,13 @@ def list_sub(sim, req, sub, rtype):
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/instanceView")
 def get_instance_view(sim, req, sub, rg, name):
     arm_call(sim, req, sub)
-    return instance_view(require(sim, sub, rg, "virtualMachines", name))
+    return instance_view(require_resource(sim, sub, rg, CP, "virtualMachines", name))
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Compute/diskEncryptionSets/(?P<name>[^/]+)/associatedResources")
 def list_associated(sim, req, sub, rg, name):
     arm_call(sim, req, sub)
-    des = require(sim, sub, rg, "diskEncryptionSets", name)
+    des = require_resource(sim, sub, rg, CP, "diskEncryptionSets", name)
     return page(sim, req, des_users(sim, des["id"]))
 
 
@@ -315,7 +307,7 @@ def seed_snapshot(sim, sub: str, rg: str, location: str, spec: dict):
 @seeder(order=30)
 def seed_compute(sim, scenario: dict):
     for sub in scenario.get("subscriptions", []):
-        groups = [g for g in sub.get("resource_groups") or []]
+        groups = list(sub.get("resource_groups") or [])
         for group in groups:  # every DES first: VMs may use a DES of another resource group
             for spec in group.get("disk_encryption_sets") or []:
                 seed_des(sim, sub["id"], group["name"], spec.get("location", group.get("location", "koreacentral")), spec)

@@ -151,7 +151,7 @@ def client_credentials(req: Request, form: dict) -> tuple[str, str | None]:
     """client_id and client_secret from the form or from HTTP Basic auth."""
     auth = req.headers.get("authorization", "")
     if auth.lower().startswith("basic "):
-        user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        user, sep, password = base64.b64decode(auth[6:]).decode().partition(":")
         return form.get("client_id") or user, password
     return form.get("client_id", ""), form.get("client_secret")
 

@@ -67,7 +67,7 @@ class Request:
         self.method = method.upper()
         self.host = host.lower().split(":")[0]
         self.target = target
-        raw_path, _, raw_query = target.partition("?")
+        raw_path, sep, raw_query = target.partition("?")
         self.raw_path = raw_path
         # The Python SDK percent-encodes ';' in backup names (%3B); JS sends '///' for HSM scope '/'.
         self.path = re.sub(r"/{2,}", "/", unquote(raw_path)) or "/"
@@ -75,7 +75,7 @@ class Request:
             self.path = self.path.rstrip("/") or "/"
         self.query: dict[str, str] = {}
         for part in raw_query.split("&") if raw_query else []:
-            key, _, value = part.partition("=")
+            key, sep, value = part.partition("=")
             self.query[unquote(key.replace("+", " "))] = unquote(value.replace("+", " "))
         self.headers = {k.lower(): v for k, v in (headers or {}).items()}
         self.body = body or b""
@@ -101,7 +101,7 @@ class Request:
     def form(self) -> dict:
         out = {}
         for part in self.body.decode().split("&") if self.body else []:
-            key, _, value = part.partition("=")
+            key, sep, value = part.partition("=")
             out[unquote(key.replace("+", " "))] = unquote(value.replace("+", " "))
         return out
 
@@ -436,7 +436,7 @@ class Sim:
             self.principals = {p["app_id"].lower(): dict(p) for p in scenario.get("principals", [])}
             self.subscriptions = {s["id"].lower(): s for s in scenario.get("subscriptions", [])}
             self.ext: dict = {}  # per-family scratch state (e.g. {"features": {...}})
-            for _, fn in sorted(SEEDERS, key=lambda pair: pair[0]):
+            for order, fn in sorted(SEEDERS, key=lambda pair: pair[0]):
                 fn(self, scenario)
 
     @property
@@ -478,7 +478,7 @@ class Sim:
         """Apply every timer that is due. Called before each request is handled."""
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            _, _, fn = heapq.heappop(self._timers)
+            due, seq, fn = heapq.heappop(self._timers)
             fn(self)
 
     # ---- auth

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from .framework import (ARM_HOST, HSM_HOST_RE, LOGIN_HOST, ROUTER, VAULT_HOST_RE, Response, SimError, arm_id, bearer,
                         iso, new_guid, page, seeder)
-from .resources import arm_call, require_rg, resource_groups, resource_not_found
+from .resources import arm_call, require_resource, require_rg, resource_groups, resource_not_found
 
 ARM = ARM_HOST.replace(".", r"\.")
 RG = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -123,7 +123,7 @@ def is_guid(value: str) -> bool:
 
 def name_of_role(table: dict, role: str) -> str:
     """A role given by name or id in a scenario -> its id."""
-    for rid, (name, _) in table.items():
+    for rid, (name, actions) in table.items():
         if role.lower() in (rid, name.lower()):
             return rid
     raise ValueError(f"unknown built-in role {role!r}")
@@ -238,14 +238,6 @@ def hsm_body(sim, sub: str, rg: str, location: str, spec: dict) -> dict:
 HSM_ACTIVE = "Your HSM has been activated and can be used for cryptographic operations."
 
 
-def require_resource(sim, sub: str, rg: str, rtype: str, name: str) -> dict:
-    require_rg(sim, sub, rg)
-    item = sim.store.get(arm_id(sub, rg, KV, rtype, name))
-    if item is None:
-        raise resource_not_found(f"{KV}/{rtype}", name, rg)
-    return item
-
-
 def list_in_rg(sim, sub: str, rg: str, rtype: str) -> list[dict]:
     return sim.store.children(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{KV}", rtype)
 
@@ -253,7 +245,7 @@ def list_in_rg(sim, sub: str, rg: str, rtype: str) -> list[dict]:
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.KeyVault/(?P<rtype>vaults|managedHSMs)/(?P<name>[^/]+)")
 def get_kv_resource(sim, req, sub, rg, rtype, name):
     arm_call(sim, req, sub)
-    return require_resource(sim, sub, rg, canonical_type(rtype), name)
+    return require_resource(sim, sub, rg, KV, canonical_type(rtype), name)
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.KeyVault/(?P<rtype>vaults|managedHSMs)")
@@ -277,7 +269,7 @@ def canonical_type(rtype: str) -> str:
 @ROUTER.route("PUT", ARM, RG + r"/providers/Microsoft\.KeyVault/vaults/(?P<name>[^/]+)/accessPolicies/(?P<kind>[^/]+)")
 def update_access_policies(sim, req, sub, rg, name, kind):
     arm_call(sim, req, sub)
-    vault = require_resource(sim, sub, rg, "vaults", name)
+    vault = require_resource(sim, sub, rg, KV, "vaults", name)
     kind = kind.lower()
     if kind not in ("add", "replace", "remove"):
         raise SimError(400, "BadRequest", f"The operation kind '{kind}' is invalid. Valid values are add, replace, remove.")
@@ -356,7 +348,7 @@ def arm_role_definition(sub: str, rid: str) -> dict:
 def list_arm_role_definitions(sim, req, scope, sub):
     arm_call(sim, req, sub)
     wanted = re.search(r"roleName\s+eq\s+'([^']*)'", req.q("$filter", "") or "", re.I)
-    rids = [r for r, (n, _) in KV_ROLES.items() if not wanted or n.lower() == wanted.group(1).lower()]
+    rids = [r for r, (n, actions) in KV_ROLES.items() if not wanted or n.lower() == wanted.group(1).lower()]
     return page(sim, req, [arm_role_definition(sub, r) for r in rids])
 
 
@@ -369,7 +361,7 @@ def get_arm_role_definition(sim, req, scope, sub, rid):
 
 
 def vault_scope(sim, sub, rg, vault, keypath) -> str:
-    scope = require_resource(sim, sub, rg, "vaults", vault)["id"] + (keypath or "")
+    scope = require_resource(sim, sub, rg, KV, "vaults", vault)["id"] + (keypath or "")
     if keypath and not find_key(sim, "vaults", vault, keypath.rsplit("/", 1)[-1]):
         raise resource_not_found(f"{KV}/vaults/keys", f"{vault}/{keypath.rsplit('/', 1)[-1]}", rg)
     return scope
@@ -775,7 +767,7 @@ def hsm_list_keys(sim, req, hsm):
 def principal_can_backup_key(sim, key_url: str, object_id: str) -> bool:
     """May this principal read and back up this key? (what Azure Backup needs on the key store)"""
     try:
-        kind, name, key, _ = parse_key_url(key_url)
+        kind, name, key, version = parse_key_url(key_url)
     except ValueError:
         return False
     holder = state(sim)[kind].get(name.lower())

@@ -872,7 +872,7 @@ def put_item(sim, req, sub, rg, vault, container, item):
 
 @arm_route("GET", ITEM)
 def get_item(sim, req, sub, rg, vault, container, item):
-    _, found = require_item(sim, sub, rg, vault, container, item)
+    vault_res, found = require_item(sim, sub, rg, vault, container, item)
     return item_view(sim, found, "extendedinfo" in (req.q("$filter") or "").lower())
 
 
@@ -1071,7 +1071,7 @@ def require_point(sim, sub, rg, vault, container, item, rp) -> tuple[dict, dict,
 
 @arm_route("GET", ITEM + r"/recoveryPoints")
 def list_points(sim, req, sub, rg, vault, container, item):
-    _, found = require_item(sim, sub, rg, vault, container, item)
+    vault_res, found = require_item(sim, sub, rg, vault, container, item)
     terms = parse_filter(req.q("$filter"))
     start = parse_time(terms["startdate"]) if "startdate" in terms else None
     end = parse_time(terms["enddate"]) if "enddate" in terms else None

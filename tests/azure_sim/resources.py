@@ -6,7 +6,7 @@ Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"
 
 from __future__ import annotations
 
-from .framework import ARM_HOST, ROUTER, Response, SimError, page, seeder
+from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, page, seeder
 
 ARM = ARM_HOST.replace(".", r"\.")
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -51,6 +51,15 @@ def resource_not_found(rtype: str, name: str, rg: str) -> SimError:
     return SimError(404, "ResourceNotFound",
                     f"The Resource '{rtype}/{name}' under resource group '{rg}' was not found. "
                     "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def require_resource(sim, sub: str, rg: str, provider: str, rtype: str, name: str) -> dict:
+    """A resource of a resource group, or ARM's 404: ResourceGroupNotFound first, then ResourceNotFound."""
+    require_rg(sim, sub, rg)
+    item = sim.store.get(arm_id(sub, rg, provider, rtype, name))
+    if item is None:
+        raise resource_not_found(f"{provider}/{rtype}", name, rg)
+    return item
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -276,7 +285,7 @@ def put_rg(sim, req, sub, rg):
 
 
 def feature_seed(ns_name: str, value) -> dict:
-    ns, _, name = ns_name.partition("/")
+    ns, sep, name = ns_name.partition("/")
     spec = value if isinstance(value, dict) else {"state": value}
     return {"namespace": ns, "name": name, "state": spec.get("state", "NotRegistered"),
             "approval_required": bool(spec.get("approval_required"))}

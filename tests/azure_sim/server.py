@@ -515,7 +515,7 @@ class SimServer:
     # ---- the admin API
 
     def admin(self, method: str, target: str, body: bytes) -> tuple[int, object]:
-        path, _, query = target.partition("?")
+        path, sep, query = target.partition("?")
         args = {k: v[-1] for k, v in parse_qs(query).items()}
         route = (method, path.rstrip("/"))
         try:

@@ -25,7 +25,7 @@ def test_health(azure_sim):
 
 
 def test_request_log_since_and_clear(azure_sim):
-    for _ in range(3):
+    for attempt in range(3):
         requests.get(BMS_URL, timeout=10)
     log = admin(azure_sim, "GET", "/requests").json()
     assert [(r["method"], r["host"], r["status"]) for r in log] == [("GET", "graph.microsoft.com", 401)] * 3

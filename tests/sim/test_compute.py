@@ -105,7 +105,7 @@ def test_associated_resources_page_with_absolute_next_link():
     assert (link.scheme, link.hostname) == ("https", "management.azure.com") and "api-version=" in link.query
     seen = list(first["value"])
     url = first["nextLink"]
-    for _ in range(10):
+    for attempt in range(10):
         body = get(sim, url)
         seen += body["value"]
         url = body.get("nextLink")
@@ -169,7 +169,7 @@ def test_sdk_lists_follow_next_links():
     client = ComputeManagementClient(SimCredential(sim), SUB, transport=transport)
     vms = list(client.virtual_machines.list("rg-cvm-kc"))
     assert [v.name for v in vms] == ["cvm-pmk-01", "cvm-kv-01", "cvm-rbac-01", "cvm-v5-01", "cvm-gso-01", "tl-vm-01"]
-    assert sum(1 for m, u, _ in transport.log if "/virtualMachines" in u) == 3
+    assert sum(1 for method, url, status in transport.log if "/virtualMachines" in url) == 3
     assert vms[1].storage_profile.os_disk.managed_disk.security_profile.disk_encryption_set.id == des_id("rg-cvm-kc", "des-cvm-kv")
     assert len(list(client.virtual_machines.list_all())) == 9
     associated = list(client.disk_encryption_sets.list_associated_resources("rg-cvm-uae", "des-cvm-busy"))

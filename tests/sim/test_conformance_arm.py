@@ -171,7 +171,7 @@ def under(path: str, prefixes) -> bool:
 
 def schema_problems(expected, actual) -> set:
     """structure_diff without the keys of `tags`: tag names are customer data, not schema."""
-    return {p for p in structure_diff(expected, actual) if ".tags." not in p.split(":")[0]}
+    return {p for p in structure_diff(expected, actual) if ".tags." not in p.split(":", maxsplit=1)[0]}
 
 
 def load(rel):
@@ -182,7 +182,7 @@ def load(rel):
 def every_example():
     found = []
     for family in ("resources", "compute", "keyvault"):
-        for root, _, files in os.walk(os.path.join(EXAMPLES, family)):
+        for root, dirs, files in os.walk(os.path.join(EXAMPLES, family)):
             found += [os.path.relpath(os.path.join(root, f), EXAMPLES) for f in files if f.endswith(".json")]
     return sorted(found)
 
@@ -194,7 +194,7 @@ def test_every_example_of_these_families_is_covered():
     assert sorted(CASES) == every_example()
 
 
-@pytest.mark.parametrize("rel", sorted(CASES), ids=lambda r: os.path.basename(r))
+@pytest.mark.parametrize("rel", sorted(CASES), ids=os.path.basename)
 def test_example(rel):
     status, build, page_size = CASES[rel]
     sim = new_sim("demo")

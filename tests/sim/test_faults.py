@@ -88,7 +88,7 @@ def test_rates_are_seeded_and_repeatable(azure_sim):
     def run() -> list:
         azure_sim.set_faults({"seed": 7, "rules": [{"kind": "throttle", **GRAPH_ONLY, "rate": 0.5}]})
         with requests.Session() as session:  # no token: the fault decision comes before authentication
-            return [session.get(f"https://graph.microsoft.com{SP_PATH}", timeout=10).status_code for _ in range(12)]
+            return [session.get(f"https://graph.microsoft.com{SP_PATH}", timeout=10).status_code for attempt in range(12)]
 
     first, second = run(), run()
     assert first == second
@@ -99,7 +99,7 @@ def test_write_budget_counts_down_then_throttles(azure_sim):
     azure_sim.set_faults({"write_budget": {"capacity": 2, "refill_per_second": 0}})
     url = "https://management.azure.com/subscriptions/x/resourcegroups/y?api-version=2022-09-01"
     with requests.Session() as session:
-        answers = [session.put(url, json={"location": "koreacentral"}, timeout=10) for _ in range(3)]
+        answers = [session.put(url, json={"location": "koreacentral"}, timeout=10) for attempt in range(3)]
         read = session.get(url, timeout=10)
     assert [a.headers.get("x-ms-ratelimit-remaining-subscription-writes") for a in answers] == ["1", "0", "0"]
     assert answers[2].status_code == 429

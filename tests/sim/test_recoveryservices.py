@@ -71,7 +71,7 @@ def refresh(backup, vault=VAULT, rg=VRG):
     started = backup.protection_containers.refresh(vault, rg, "Azure", filter="backupManagementType eq 'AzureIaasVM'", cls=raw)
     assert started.status_code == 202
     operation = op_id(started.headers["Location"])
-    for _ in range(500):
+    for attempt in range(500):
         status = backup.protection_container_refresh_operation_results.get(vault, rg, "Azure", operation, cls=raw).status_code
         if status == 204:
             return
@@ -88,7 +88,7 @@ def protect(backup, rg: str, vm: str, policy: str = "DefaultPolicy", vault=VAULT
 
 
 def wait_job(backup, job_id: str, vault=VAULT):
-    for _ in range(500):
+    for attempt in range(500):
         job = backup.job_details.get(vault, VRG, job_id)
         if job.properties.status != "InProgress":
             return job
@@ -105,7 +105,7 @@ def back_up(backup, rg: str, vm: str, vault=VAULT):
                                      cls=raw)
     assert started.status_code == 202 and "/operationResults/" in started.headers["Location"]
     operation = op_id(started.headers["Azure-AsyncOperation"])
-    for _ in range(500):
+    for attempt in range(500):
         status = backup.protected_item_operation_statuses.get(vault, VRG, fabric, container, item, operation)
         if status.status != "InProgress":
             break
@@ -151,7 +151,7 @@ def grant_bms(sim: Sim, vault_rg: str, key_vault: str):
 
 
 def test_vault_lifecycle_through_the_sdk(sim):
-    vaults, _ = clients(sim)
+    vaults = clients(sim)[0]
     body = {"location": "Korea Central", "sku": {"name": "Standard"}, "identity": {"type": "SystemAssigned"},
             "properties": {"publicNetworkAccess": "Enabled",
                            "redundancySettings": {"standardTierStorageRedundancy": "LocallyRedundant", "crossRegionRestore": "Disabled"}}}
@@ -170,7 +170,7 @@ def test_vault_lifecycle_through_the_sdk(sim):
 
 
 def test_vault_put_needs_its_resource_group_and_api_version(sim):
-    vaults, _ = clients(sim)
+    vaults = clients(sim)[0]
     with pytest.raises(ResourceNotFoundError) as info:
         vaults.vaults.begin_create_or_update("rg-nope", "v", {"location": "koreacentral", "sku": {"name": "Standard"}})
     assert info.value.error.code == "ResourceGroupNotFound"
@@ -179,7 +179,7 @@ def test_vault_put_needs_its_resource_group_and_api_version(sim):
 
 
 def test_vault_delete_is_refused_while_it_protects_items(sim, backup):
-    vaults, _ = clients(sim)
+    vaults = clients(sim)[0]
     refresh(backup)
     protect(backup, KC, "cvm-pmk-01")
     with pytest.raises(HttpResponseError) as info:
@@ -278,7 +278,7 @@ def test_enable_protection_with_the_poller(backup):
 
 
 def test_protection_rules(sim, backup):
-    vaults, _ = clients(sim)
+    vaults = clients(sim)[0]
     refresh(backup)
     with pytest.raises(HttpResponseError) as info:  # westeurope VM, koreacentral vault
         protect(backup, "rg-cvm-weu", "cvm-weu-01")
@@ -332,7 +332,7 @@ def test_delete_protection_and_data(sim, backup):
     answer = backup.protected_items.delete(VAULT, VRG, fabric, container, item, cls=raw)
     assert answer.status_code == 202 and "/backupOperationResults/" in answer.headers["Location"]
     operation = op_id(answer.headers["Azure-AsyncOperation"])
-    for _ in range(500):
+    for attempt in range(500):
         status = backup.backup_operation_statuses.get(VAULT, VRG, operation)
         if status.status != "InProgress":
             break
@@ -436,7 +436,7 @@ def first_point(backup, rg="rg-cvm-kc", vm="cvm-kv-01") -> str:
 
 def test_seeded_protected_item_and_restore_disks_with_the_original_des(sim):
     sim = seeded()
-    _, backup = clients(sim)
+    backup = clients(sim)[1]
     fabric, container, item = names(KC, "cvm-kv-01")
     props = backup.protected_items.get(VAULT, VRG, fabric, container, item).properties
     assert props["protectionState"] == "Protected" and props["policyName"] == "enhanced" and props["policyType"] == "V2"
@@ -452,7 +452,7 @@ def test_seeded_protected_item_and_restore_disks_with_the_original_des(sim):
 
 def test_restore_with_another_des_on_the_same_key_uses_the_vault_tier(sim):
     sim = seeded()
-    _, backup = clients(sim)
+    backup = clients(sim)[1]
     job = restore(backup, KC, "cvm-kv-01", first_point(backup),
                   securedVMDetails={"securedVMOsDiskEncryptionSetId": des_id(KC, "des-cvm-kv-2")})
     assert job.properties.status == "Completed"
@@ -467,7 +467,7 @@ def test_restore_with_another_des_on_the_same_key_uses_the_vault_tier(sim):
 ])
 def test_confidential_vm_restore_rules_fail_the_job(scenario_changes, des, code):
     sim = seeded(**scenario_changes)
-    _, backup = clients(sim)
+    backup = clients(sim)[1]
     job = restore(backup, KC, "cvm-kv-01", first_point(backup), securedVMDetails={"securedVMOsDiskEncryptionSetId": des_id(KC, des)})
     assert job.properties.status == "Failed"
     (error,) = job.properties.error_details
@@ -477,7 +477,7 @@ def test_confidential_vm_restore_rules_fail_the_job(scenario_changes, des, code)
 
 def test_fail_next_restore_switch_and_plain_bad_input(sim):
     sim = seeded()
-    _, backup = clients(sim)
+    backup = clients(sim)[1]
     rp = first_point(backup)
     sim.ext["recoveryservices"]["fail_next_restore"] = {"errorCode": "UserErrorSomething", "errorString": "forced"}
     failed = restore(backup, KC, "cvm-kv-01", rp)
@@ -494,7 +494,7 @@ def test_fail_next_restore_switch_and_plain_bad_input(sim):
 
 def test_alternate_and_original_location_restore(sim):
     sim = seeded()
-    _, backup = clients(sim)
+    backup = clients(sim)[1]
     rp = first_point(backup)
     target = vm_id(KC, "cvm-kv-restored")
     job = restore(backup, KC, "cvm-kv-01", rp, recoveryType="AlternateLocation", targetVirtualMachineId=target,

@@ -74,6 +74,29 @@ def test_parse_vm_target_rejects(bad):
         r.parse_vm_target(bad, SUB)
 
 
+VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
+
+
+def test_parse_vault_forms():
+    want = {"subscription_id": SUB, "resource_group": "rg-backup", "name": "rsv-cvm-kc"}
+    assert r.parse_vault(VAULT_ID, SUB) == want
+    assert r.parse_vault(f"  {VAULT_ID}/ ", SUB) == want
+    assert r.parse_vault(VAULT_ID.lower().replace("rsv-cvm-kc", "RSV"), SUB)["name"] == "RSV"
+    assert r.parse_vault({"name": "rsv-cvm-kc", "resource_group": "rg-backup"}, SUB) == want
+    # an id keeps its own subscription: the caller decides whether another subscription is acceptable
+    assert r.parse_vault(VAULT_ID.replace(SUB, "other"), SUB)["subscription_id"] == "other"
+
+
+@pytest.mark.parametrize("bad", ["rsv-cvm-kc", "", None, 42, {"name": "v"}, {"name": "v", "resource_group": ""},
+                                 {"name": "v", "resource_group": "g", "x": 1}, VAULT_ID + "/backupJobs/x",
+                                 VAULT_ID + "/backupJobs", VAULT_ID.replace("RecoveryServices", "KeyVault"),
+                                 VAULT_ID.replace("/resourceGroups/rg-backup", "")])
+def test_parse_vault_rejects(bad):
+    with pytest.raises(ValueError, match=r"is not a Recovery Services vault; use a resource id \(/subscriptions/"
+                                         r"\{subscription\}/.*/vaults/\{name\}\) or \{name, resource_group\}"):
+        r.parse_vault(bad, SUB)
+
+
 # ------------------------------------------------------------------------------------------------ sizes, regions, keys
 
 

@@ -172,15 +172,6 @@ def test_resource_id_from_name_or_id():
         rules.resource_id("a/b", SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
 
 
-def test_parse_vault_forms():
-    rid = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
-    assert rules.parse_vault(rid, SUB) == {"subscription_id": SUB, "resource_group": "rg-backup", "name": "rsv-cvm-kc"}
-    assert rules.parse_vault({"name": "v", "resource_group": "g"}, SUB)["name"] == "v"
-    for bad in ("rsv-cvm-kc", {"name": "v"}, rid + "/backupJobs/x"):
-        with pytest.raises(ValueError):
-            rules.parse_vault(bad, SUB)
-
-
 # ------------------------------------------------------------------------------------------------ jobs
 
 
