@@ -305,12 +305,16 @@ def feature_state(feature: dict | None) -> str:
     return dig(feature, "properties", "state", default="NotRegistered")
 
 
-def check_restore_point_feature(feature: dict | None, error: str | None = None) -> Check:
+def check_restore_point_feature(feature: dict | None, error: str | None = None, assume_registered: bool = False) -> Check:
+    """assume_registered: a plan (check mode) in which an earlier task registers the feature counts it as registered."""
     if error:
         return Check("restore_point_feature", FAIL, f"The state of {RESTORE_POINT_FEATURE} could not be read: {error}.")
     state = feature_state(feature)
     if state == "Registered":
         return Check("restore_point_feature", PASS, f"Preview feature {RESTORE_POINT_FEATURE} is Registered.")
+    if assume_registered and state != "Pending":
+        return Check("restore_point_feature", PASS, f"Preview feature {RESTORE_POINT_FEATURE} is {state}; this plan counts "
+                                                    "it as registered because an earlier step registers it.")
     if state in ("Registering", "Pending"):
         return Check("restore_point_feature", FAIL, f"Preview feature {RESTORE_POINT_FEATURE} is {state}: wait until it is "
                                                     "Registered, then re-register the Microsoft.Compute provider.")

@@ -99,6 +99,14 @@ options:
       - The name of a backup policy of O(vault) to check against (not crash-consistent only for VMs with data disks).
       - Requires O(vault).
     type: str
+  assume_feature_registered:
+    description:
+      - Count the preview feature C(RestorePointSupportForConfidentialVMV2) as registered when it is not registered
+        yet, for a plan in check mode in which an earlier task registers it (the role
+        C(azure_cvm.backup.prerequisites) sets this). The check passes and says so. A C(Pending) feature, which needs
+        approval, is never counted as registered.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.info_module
@@ -467,7 +475,7 @@ def cvm_checks(reader: Reader, params: dict, vault_ref: dict | None, facts: dict
         rules.check_os_disk_encryption(facts),
         rules.check_key(facts, des, des_error),
         rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
-        rules.check_restore_point_feature(feature, feature_error),
+        rules.check_restore_point_feature(feature, feature_error, params["assume_feature_registered"]),
         rules.check_blocking_features(blocking),
         rules.check_vault_region(facts, vault, vault_error),
         rules.check_vault_cross_region_restore(vault),
@@ -508,6 +516,7 @@ def main():
         "supported_size_families": {"type": "list", "elements": "str", "default": list(rules.V6_CVM_FAMILIES)},
         "des_disk_threshold": {"type": "int", "default": rules.DES_DISK_THRESHOLD},
         "blocking_features": {"type": "list", "elements": "str", "default": []},
+        "assume_feature_registered": {"type": "bool", "default": False},
         "vault": {"type": "raw"},
         "policy": {"type": "str"},
     }

@@ -226,6 +226,14 @@ def test_check_restore_point_feature():
     assert r.check_restore_point_feature(None, "HTTP 403").status == r.FAIL
 
 
+def test_a_plan_may_count_the_feature_as_registered_but_never_a_pending_one():
+    planned = r.check_restore_point_feature({"properties": {"state": "NotRegistered"}}, assume_registered=True)
+    assert planned.status == r.PASS and "counts it as registered" in planned.message
+    pending = r.check_restore_point_feature({"properties": {"state": "Pending"}}, assume_registered=True)
+    assert pending.status == r.FAIL
+    assert r.check_restore_point_feature(None, "HTTP 403", assume_registered=True).status == r.FAIL
+
+
 def test_check_blocking_features():
     assert r.check_blocking_features({}).status == r.NA
     assert "not documented" in r.check_blocking_features({}).message
