@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import threading
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
@@ -55,6 +56,7 @@ SDK_CLIENTS = {
 # Retries on 429, 5xx and dropped connections, honouring Retry-After (azure-core's RetryPolicy), for every client.
 RETRY = {"retry_total": 8, "retry_backoff_factor": 0.5, "retry_backoff_max": 30, "retry_mode": "exponential"}
 RETRIED_STATUS = (408, 429, 500, 502, 503, 504)
+POLLING_INTERVAL = 2  # seconds
 TERMINAL_ASYNC = ("succeeded", "failed", "canceled", "cancelled")
 USER_AGENT = "ansible-azure_cvm.backup"
 
@@ -120,8 +122,8 @@ class AzureCvmModule:
         self.diff_mode = self.module._diff
         self.retry_counter = RetryCounter()
         self._auth = None
-        self._credential = None
         self._clients = {}
+        self._lock = threading.RLock()
         self._secrets = [self.params.get(k) for k in SECRET_FIELDS if self.params.get(k)]
 
     # ------------------------------------------------------------------ auth
@@ -150,28 +152,35 @@ class AzureCvmModule:
             raise ModuleFailure("No subscription id: set subscription_id or AZURE_SUBSCRIPTION_ID.")
         return sub
 
+    def _cached(self, key: str, make):
+        """One object per key, made once even when fleet code asks from several threads at the same time."""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = make()
+            return self._clients[key]
+
     @property
     def credential(self):
-        if self._credential is None:
-            identity = import_sdk("azure.identity", "azure-identity")
-            a = self.auth
-            common = {"authority": self.cloud["login"]}
-            kind = a["kind"]
-            if kind == "client_secret":
-                self._credential = identity.ClientSecretCredential(a["tenant"], a["client_id"], a["secret"], **common)
-            elif kind == "user_password":
-                self._credential = identity.UsernamePasswordCredential(
-                    a.get("client_id") or AZURE_CLI_CLIENT_ID, a["ad_user"], a["password"], tenant_id=a.get("tenant"), **common)
-            elif kind == "workload_identity":
-                self._credential = identity.WorkloadIdentityCredential(
-                    tenant_id=a["tenant"], client_id=a["client_id"], token_file_path=a["federated_token_file"], **common)
-            elif kind == "cli":
-                self._credential = identity.AzureCliCredential(tenant_id=a.get("tenant"))
-            elif kind == "msi":
-                self._credential = identity.ManagedIdentityCredential(client_id=a.get("client_id"))
-            else:
-                raise ModuleFailure("Incomplete credentials: give client_id, secret and tenant, or ad_user and password.")
-        return self._credential
+        return self._cached("credential", self._make_credential)
+
+    def _make_credential(self):
+        identity = import_sdk("azure.identity", "azure-identity")
+        a = self.auth
+        common = {"authority": self.cloud["login"]}
+        kind = a["kind"]
+        if kind == "client_secret":
+            return identity.ClientSecretCredential(a["tenant"], a["client_id"], a["secret"], **common)
+        if kind == "user_password":
+            return identity.UsernamePasswordCredential(
+                a.get("client_id") or AZURE_CLI_CLIENT_ID, a["ad_user"], a["password"], tenant_id=a.get("tenant"), **common)
+        if kind == "workload_identity":
+            return identity.WorkloadIdentityCredential(
+                tenant_id=a["tenant"], client_id=a["client_id"], token_file_path=a["federated_token_file"], **common)
+        if kind == "cli":
+            return identity.AzureCliCredential(tenant_id=a.get("tenant"))
+        if kind == "msi":
+            return identity.ManagedIdentityCredential(client_id=a.get("client_id"))
+        raise ModuleFailure("Incomplete credentials: give client_id, secret and tenant, or ad_user and password.")
 
     # ------------------------------------------------------------------ clients
 
@@ -180,32 +189,31 @@ class AzureCvmModule:
 
     def client(self, name: str):
         """An ARM SDK client by short name (see SDK_CLIENTS), created once."""
-        if name not in self._clients:
+        def make():
             module_name, class_name, package = SDK_CLIENTS[name]
             cls = getattr(import_sdk(module_name, package), class_name)
             arm = self.cloud["arm"]
-            self._clients[name] = cls(self.credential, self.subscription_id, base_url=arm,
-                                      credential_scopes=[arm + "/.default"], **self.client_kwargs())
-        return self._clients[name]
+            # SDK pollers wait polling_interval between polls when Azure sends no Retry-After (default: 30 s)
+            return cls(self.credential, self.subscription_id, base_url=arm, credential_scopes=[arm + "/.default"],
+                       polling_interval=POLLING_INTERVAL, **self.client_kwargs())
+        return self._cached(name, make)
 
     def hsm_access_control(self, hsm_uri: str):
         """Managed HSM local RBAC client (Key Vault challenge auth; the SDK checks the challenge's resource)."""
-        key = "hsm:" + hsm_uri.lower()
-        if key not in self._clients:
+        def make():
             admin = import_sdk("azure.keyvault.administration", "azure-keyvault-administration")
-            self._clients[key] = admin.KeyVaultAccessControlClient(hsm_uri, self.credential, **self.client_kwargs())
-        return self._clients[key]
+            return admin.KeyVaultAccessControlClient(hsm_uri, self.credential, **self.client_kwargs())
+        return self._cached("hsm:" + hsm_uri.lower(), make)
 
     def _pipeline(self, scope: str):
-        key = "pipeline:" + scope
-        if key not in self._clients:
+        def make():
             core = import_sdk("azure.core", "azure-core")
             policies = import_sdk("azure.core.pipeline.policies", "azure-core")
-            self._clients[key] = core.PipelineClient(base_url="", policies=[
+            return core.PipelineClient(base_url="", policies=[
                 policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
                 self.retry_counter.policy(), policies.BearerTokenCredentialPolicy(self.credential, scope),
                 policies.NetworkTraceLoggingPolicy()])
-        return self._clients[key]
+        return self._cached("pipeline:" + scope, make)
 
     def rest(self, method: str, url: str, scope: str, api_version: str | None = None, body=None, ok=(200, 201, 202, 204)):
         """A REST call with retries and a bearer token for `scope`. Returns (status, json or None, headers).
