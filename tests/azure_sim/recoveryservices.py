@@ -1358,6 +1358,27 @@ def seed_vault(sim, sub: str, group: dict, spec: dict):
         item["properties"]["protectionState"] = wanted
 
 
+# --------------------------------------------------------------------------------------------------- backup status
+
+
+@arm_route("POST", SUB + r"/providers/Microsoft\.RecoveryServices/locations/(?P<region>[^/]+)/backupStatus")
+def backup_status(sim, req, sub, region):
+    """Where a VM is backed up (what the portal asks before it offers protection). A read, though sent as a POST."""
+    body = req.json()
+    vm_id = body.get("resourceId") or ""
+    if (body.get("resourceType") or "VM") != "VM" or not vm_id:
+        raise bad_request("resourceId (a VM resource id) and resourceType 'VM' are required.", CODES["invalid"])
+    vid = state(sim)["vm_vault"].get(norm(vm_id))
+    if not vid:
+        return {"protectionStatus": "NotProtected", "errorCode": "Success", "errorMessage": None}
+    info = parse_id(vm_id)
+    item = sim.store.get(item_id(vid, info["resourcegroups"], info["virtualmachines"]))
+    container = container_of(info["resourcegroups"], info["virtualmachines"])
+    return {"protectionStatus": "Protected", "vaultId": vid, "fabricName": "Azure",
+            "containerName": f"iaasvmcontainer;{container}", "protectedItemName": f"vm;{container}",
+            "policyName": dig(item, "properties", "policyName"), "errorCode": "Success", "errorMessage": None}
+
+
 @seeder(order=70)  # after compute (VMs must exist to seed protected items and their recovery points)
 def seed(sim, scenario: dict):
     st = state(sim)

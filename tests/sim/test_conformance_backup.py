@@ -47,7 +47,6 @@ NOT_REPLAYED = {  # example file -> why the local Azure does not answer it
     "AzureIaasVm/ProtectionIntent_CreateOrUpdate.json": "protection intents (auto-protection) are not modelled",
     "AzureIaasVm/ProtectionIntent_Validate.json": "protection intents (auto-protection) are not modelled",
     "AzureIaasVm/BackupFeature_Validate.json": "location-level feature support queries are not modelled",
-    "AzureIaasVm/GetBackupStatus.json": "location-level backup status queries are not modelled",
     "AzureIaasVm/RecoveryPointsRecommendedForMove_List.json": "archive-tier moves are not modelled",
 }
 
@@ -159,6 +158,8 @@ CASES = [
     ("AzureIaasVm/TriggerRestore_ResourceGuardEnabled.json", "POST", item_path("cvm-kv-01") + "/recoveryPoints/{rp}/restore", 202, "restore"),
     ("AzureIaasVm/StopProtection.json", "PUT", item_path("cvm-pmk-01"), 202,
      {"sourceResourceId": f"{KC}/providers/Microsoft.Compute/virtualMachines/cvm-pmk-01"}),
+    ("AzureIaasVm/GetBackupStatus.json", "POST", f"/subscriptions/{SUB}/providers/Microsoft.RecoveryServices/locations/koreacentral"
+     "/backupStatus", 200, {"resourceId": f"{KC}/providers/Microsoft.Compute/virtualMachines/cvm-kv-01"}),
     ("Common/ListJobs.json", "GET", f"{VAULT}/backupJobs", 200, None),
     ("Common/GetJobDetails.json", "GET", f"{VAULT}/backupJobs/{{job}}", 200, None),
     ("Common/RefreshContainers_OperationResults.json", "GET", f"{VAULT}/backupFabrics/Azure/operationResults/{{refresh_op}}", 204, None),

@@ -298,6 +298,17 @@ def test_protection_rules(sim, backup):
     assert VAULT in info.value.error.message
 
 
+def test_backup_status_says_where_a_vm_is_protected(backup):
+    status = backup.backup_status.get("koreacentral", {"resourceId": vm_id(KC, "cvm-pmk-01"), "resourceType": "VM"})
+    assert (status.protection_status, status.vault_id) == ("NotProtected", None)
+    refresh(backup)
+    protect(backup, KC, "cvm-pmk-01")
+    status = backup.backup_status.get("koreacentral", {"resourceId": vm_id(KC, "cvm-pmk-01"), "resourceType": "VM"})
+    assert (status.protection_status, status.policy_name, status.fabric_name) == ("Protected", "DefaultPolicy", "Azure")
+    assert status.vault_id.lower().endswith(f"/vaults/{VAULT}".lower())
+    assert status.protected_item_name == "vm;iaasvmcontainerv2;rg-cvm-kc;cvm-pmk-01"
+
+
 def test_stop_protection_keeps_data_and_resume(backup):
     refresh(backup)
     protect(backup, KC, "cvm-pmk-01")
