@@ -79,3 +79,20 @@ attributes:
     support: none
     description: Nothing to compare.
 """
+
+    # The Managed HSM a module works on (argspec: module_utils/key_access.py HSM_ARGSPEC).
+    MANAGED_HSM = r"""
+options:
+  hsm:
+    description:
+      - The Managed HSM, by name (with O(resource_group), or alone to search the subscription) or by resource id.
+      - Exactly one of O(hsm) and O(hsm_uri) is required.
+    type: str
+  resource_group:
+    description: The resource group of the HSM named in O(hsm).
+    type: str
+  hsm_uri:
+    description:
+      - The HSM's URI, for example V(https://hsm-cvm-uae.managedhsm.azure.net/). No management-plane read is needed then.
+    type: str
+"""

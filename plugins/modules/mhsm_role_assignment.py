@@ -28,18 +28,6 @@ description:
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
-  hsm:
-    description:
-      - The Managed HSM, by name (with O(resource_group), or alone to search the subscription) or by resource id.
-      - Exactly one of O(hsm) and O(hsm_uri) is required.
-    type: str
-  resource_group:
-    description: The resource group of the HSM named in O(hsm).
-    type: str
-  hsm_uri:
-    description:
-      - The HSM's URI, for example V(https://hsm-cvm-uae.managedhsm.azure.net/). No management-plane read is needed then.
-    type: str
   role:
     description:
       - The role, by name (built-in such as V(Managed HSM Crypto User), or a custom role name), by role definition id
@@ -95,6 +83,7 @@ options:
     default: 0
 extends_documentation_fragment:
   - azure_cvm.backup.azure
+  - azure_cvm.backup.azure.managed_hsm
 attributes:
   check_mode:
     support: full

@@ -17,17 +17,6 @@ description:
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
-  hsm:
-    description:
-      - The Managed HSM, by name (with O(resource_group), or alone to search the subscription) or by resource id.
-      - Exactly one of O(hsm) and O(hsm_uri) is required.
-    type: str
-  resource_group:
-    description: The resource group of the HSM named in O(hsm).
-    type: str
-  hsm_uri:
-    description: The HSM's URI, for example V(https://hsm-cvm-uae.managedhsm.azure.net/).
-    type: str
   scope:
     description: The scope to list, V(/), V(/keys) or V(/keys/<key>). Ignored when O(key) is given.
     type: str
@@ -49,6 +38,7 @@ options:
     type: str
 extends_documentation_fragment:
   - azure_cvm.backup.azure
+  - azure_cvm.backup.azure.managed_hsm
 attributes:
   check_mode:
     support: full
