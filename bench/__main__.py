@@ -10,9 +10,10 @@ import os
 import platform
 import sys
 
-from bench import adhoc_module, sim_throughput
+from bench import adhoc_module, fleet, sim_throughput
 
-BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main)]
+BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main),
+              ("protect_cvm.yml on a fleet", fleet.main)]
 
 
 def main() -> int:

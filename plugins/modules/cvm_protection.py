@@ -29,6 +29,9 @@ description:
     discoverable after the refresh, the module asks Azure Backup's C(backupStatus) API (the one the portal uses: a
     POST that only reads) for that VM, and fails naming the vault that protects it. In check mode no refresh and no
     C(backupStatus) call is made (both are POSTs); such VMs are reported as to be protected, with a warning."
+  - "Check mode with O(vms) plans even when the vault or the policy does not exist yet (an earlier task of the same
+    run would create them): every VM is reported with C(action: protect) and the policy id the policy will have, with
+    a warning; a real run fails instead, before any write."
   - "O(backup_now=true) takes the B(first) backup of every VM that has none yet (and no backup job running), keeps
     it O(backup_retention_days) days and waits for the backup jobs (one jobs list per round). VMs that already have a
     backup are not backed up again, so a second run stays unchanged."
@@ -85,7 +88,8 @@ options:
     type: int
     default: 30
   concurrency:
-    description: How many writes and status reads run at the same time (1-64).
+    description: How many writes and status reads run at the same time (1-64). Fewer writes run at once when Azure says
+      the subscription's write budget runs low (see RV(throttle)).
     type: int
     default: 8
   wait:
@@ -101,7 +105,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads only (no refresh, no backupStatus POST); reports what would change per VM.
+    description: Reads only (no refresh, no backupStatus POST); reports what would change per VM, also for a vault or
+      policy still to be created.
   diff_mode:
     support: full
     description: Shows protection state and policy before and after, for the VMs that change.
@@ -233,6 +238,33 @@ totals:
     backups:
       description: Backups started with O(backup_now).
       type: int
+throttle:
+  description:
+    - How the writes were paced by the writes Azure said were left in the subscription
+      (C(x-ms-ratelimit-remaining-subscription-writes)). Below 100 left, fewer writes run at once; at 5 or fewer, each
+      write waits first (1 s, doubling up to 10 s), so the budget refills instead of Azure answering 429.
+  returned: when Azure sent the header
+  type: dict
+  contains:
+    min_remaining_writes:
+      description: The fewest writes left that Azure reported.
+      type: int
+    concurrency:
+      description: The O(concurrency) asked for.
+      type: int
+    lowest_concurrency:
+      description: The fewest writes allowed at once.
+      type: int
+    pauses:
+      description: How many times a write waited for the budget to refill.
+      type: int
+    paused_seconds:
+      description: The time spent in those waits.
+      type: float
+retries:
+  description: How many answers were retried (throttled or failing answers, dropped connections).
+  returned: when there were any
+  type: int
 """
 
 from datetime import datetime, timedelta, timezone
@@ -243,7 +275,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import protection
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import (
-    BACKUP_API, IAASVM_FILTER, bounded_map, list_rest, poll_in_rounds, read_or_none, vault_protected_items)
+    BACKUP_API, IAASVM_FILTER, WriteGovernor, bounded_map, list_rest, poll_in_rounds, read_or_none, vault_protected_items)
 
 DOING = {rules.PROTECT: "protect VM {}", rules.CHANGE_POLICY: "change the backup policy of VM {}",
          rules.RESUME: "resume the protection of VM {}", rules.STOP: "stop the protection of VM {}",
@@ -359,8 +391,9 @@ def readiness_blockers(m, vms: list, vault: dict, policy: dict | None, skip: boo
                 checks.append(cvm_rules.Check(kind.name, cvm_rules.FAIL, kind.message))
             else:
                 checks += [cvm_rules.check_size(facts), cvm_rules.check_region(facts, m.params["supported_regions"]),
-                           cvm_rules.check_os_disk_encryption(facts), cvm_rules.check_restore_point_feature(feature, feature_error),
-                           cvm_rules.check_policy(facts, policy, m.params["policy"])]
+                           cvm_rules.check_os_disk_encryption(facts), cvm_rules.check_restore_point_feature(feature, feature_error)]
+                if policy is not None:  # None: a policy check mode plans with (it does not exist yet)
+                    checks.append(cvm_rules.check_policy(facts, policy, m.params["policy"]))
         blockers = cvm_rules.verdict(checks)["blockers"]
         if blockers:
             out[vm["id"].lower()] = blockers
@@ -393,7 +426,7 @@ class Backup:
         """Discover new VMs: POST refreshContainers, then its operationResults until 204."""
         path = f"{self.vault_path}/backupFabrics/Azure/refreshContainers?$filter={quote(IAASVM_FILTER)}"
         try:
-            headers = self.m.arm("POST", path, BACKUP_API)[2]
+            headers = self.post_again_if_dropped(path)
             location = headers.get("Location") or headers.get("location")
             if location:
                 self.m.wait(f"the container refresh of vault {self.ref['name']}", lambda: self.m.arm("GET", location, None)[0],
@@ -402,6 +435,17 @@ class Backup:
             raise
         except Exception as exc:  # pylint: disable=broad-except
             self.m.azure_failure(exc, "refresh the backup containers (discover VMs)", f"vault {self.ref['name']}")
+
+    def post_again_if_dropped(self, path: str, attempts: int = 3) -> dict:
+        """A refresh POST whose connection failed or dropped before the answer: azure-core does not resend a POST, but
+        a second refresh is harmless (it only rediscovers). Returns the answer's headers."""
+        for attempt in range(attempts):
+            try:
+                return self.m.arm("POST", path, BACKUP_API)[2]
+            except Exception as exc:  # pylint: disable=broad-except
+                if type(exc).__name__ not in ("ServiceRequestError", "ServiceResponseError") or attempt == attempts - 1:
+                    raise
+        return {}
 
     def backup_status(self, vm: dict) -> dict:
         """Where a VM is protected: the BackupStatus API (POST, reads only)."""
@@ -455,8 +499,9 @@ def error_text(exc, action: str) -> str:
     return describe_error(exc, action)["msg"]
 
 
-def start_write(m, backup: Backup, row: dict):
-    """Send one VM's PUT or DELETE; keep the operation URL to ask when the list cannot tell."""
+def start_write(m, backup: Backup, row: dict) -> dict:
+    """Send one VM's PUT or DELETE; keep the operation URL to ask when the list cannot tell. Returns the answer's
+    headers (the write governor reads the remaining writes from them)."""
     path = backup.item_path(row)
     if row["action"] in PROTECTING:
         status, dummy, headers = m.arm("PUT", path, BACKUP_API, rules.protect_body(row["id"], row["policy_id"]))
@@ -466,6 +511,7 @@ def start_write(m, backup: Backup, row: dict):
         status, dummy, headers = m.arm("DELETE", path, BACKUP_API)
     row["operation"] = (headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")) if status == 202 else None
     row["sync"] = status != 202
+    return headers
 
 
 def operation_status(m, url: str) -> dict:
@@ -576,7 +622,7 @@ def needs_first_backup(row: dict, jobs: list) -> bool:
     return not running
 
 
-def backup_now(m, backup: Backup, rows: list, started: datetime):
+def backup_now(m, backup: Backup, rows: list, started: datetime, governor: WriteGovernor):
     """Trigger the first backup of the VMs without one, then wait for their jobs (one jobs list per round)."""
     p = m.params
     candidates = [r for r in rows if not r.get("error") and r["protection_state"] in rules.ACTIVE_STATES
@@ -595,8 +641,9 @@ def backup_now(m, backup: Backup, rows: list, started: datetime):
     def trigger(row):
         headers = m.arm("POST", backup.item_path(row) + "/backup", BACKUP_API, body)[2]
         row["backup_operation"] = headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")
+        return headers
 
-    for row, (dummy, exc) in zip(todo, bounded_map(trigger, todo, p["concurrency"])):
+    for row, (dummy, exc) in zip(todo, bounded_map(trigger, todo, p["concurrency"], governor)):
         row["changed"] = True
         if exc is not None:
             row["error"] = error_text(exc, f"start a backup of VM {row['label']}")
@@ -678,20 +725,25 @@ def run(m) -> dict:
     where = f"vault {ref['name']}"
     vault = read_or_none(m, lambda: m.client("recoveryservices").vaults.get(ref["resource_group"], ref["name"]),
                          "read the Recovery Services vault", where)
-    if vault is None:
+    # Check mode plans for a vault or policy that an earlier task would create: nothing is protected there yet.
+    planning = m.check_mode and p["state"] == "protected" and bool(parsed["targets"])
+    if vault is None and not planning:
         raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group {ref['resource_group']}: "
                             "create it first (azure_cvm.backup.recovery_vault), in the VMs' region.")
     pid = policy = None
     if p["state"] == "protected":
         policies = m.client("backup").protection_policies
-        policy = read_or_none(m, lambda: policies.get(ref["name"], ref["resource_group"], p["policy"]),
-                              f"read backup policy {p['policy']}", where)
-        if policy is None:
+        policy = None if vault is None else read_or_none(m, lambda: policies.get(ref["name"], ref["resource_group"], p["policy"]),
+                                                         f"read backup policy {p['policy']}", where)
+        if policy is None and not planning:
             raise ModuleFailure(f"The backup policy {p['policy']} was not found in {where}: create it first "
                                 "(azure_cvm.backup.backup_policy). Nothing was changed.")
-        pid = policy.get("id") or rules.policy_id(ref, p["policy"])
-    region = cvm_rules.normalize_region(vault.get("location"))
-    items = {rules.item_key(i): i for i in vault_protected_items(m, ref)}
+        if policy is None:
+            m.warn(f"Check mode: {'vault ' + ref['name'] if vault is None else 'backup policy ' + p['policy']} does not exist "
+                   "yet; the plan uses the id it will have and assumes the policy fits the VMs.")
+        pid = (policy or {}).get("id") or rules.policy_id(ref, p["policy"])
+    region = cvm_rules.normalize_region((vault or {}).get("location"))
+    items = {rules.item_key(i): i for i in vault_protected_items(m, ref)} if vault is not None else {}
     vms, skipped, missing = read_vms(m, parsed["targets"], p["resource_groups"] or [], region)
     for t in missing:  # the backup of a deleted VM can still be stopped or deleted: its item stands in for the VM
         rid = cvm_rules.vm_id(m.subscription_id, t["resource_group"], t["name"])
@@ -712,10 +764,12 @@ def run(m) -> dict:
                             not_ready={r["label"]: blockers[r["id"].lower()] for r in rows if r["id"].lower() in blockers})
 
     backup = Backup(m, ref)
-    discover(m, backup, rows)
+    if vault is not None:  # a vault still to be made discovers every VM on its first refresh
+        discover(m, backup, rows)
     writes = [r for r in rows if r["action"] in WRITING]
+    governor = WriteGovernor(p["concurrency"])
     if writes and not m.check_mode:
-        for row, (dummy, exc) in zip(writes, bounded_map(lambda r: start_write(m, backup, r), writes, p["concurrency"])):
+        for row, (dummy, exc) in zip(writes, bounded_map(lambda r: start_write(m, backup, r), writes, p["concurrency"], governor)):
             if exc is not None:
                 row["error"] = error_text(exc, DOING[row["action"]].format(row["label"]))
                 row["changed"] = False
@@ -729,10 +783,12 @@ def run(m) -> dict:
     if p["backup_now"]:
         for row in rows:
             row["protection_state"] = row["after"]["protection_state"] if row["action"] in WRITING else row["before"]["protection_state"]
-        backup_now(m, backup, rows, started)
+        backup_now(m, backup, rows, started, governor)
 
     results = [output(r) for r in rows]
     result = {"changed": any(r["changed"] for r in rows), "vms": results, "excluded": skipped, "totals": rules.totals(results)}
+    if governor.info():
+        result["throttle"] = governor.info()
     if m.diff_mode:
         changed = {f"{r['resource_group']}/{r['name']}": r for r in results if r["changed"]}
         result["diff"] = {"before": {k: {"protection_state": r["protection_state_before"], "policy": r["policy_before"]}

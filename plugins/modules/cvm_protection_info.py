@@ -66,7 +66,8 @@ EXAMPLES = r"""
 
 - name: Fail when a backup did not complete
   ansible.builtin.assert:
-    that: protection.items | rejectattr('last_backup_status', 'equalto', 'Completed') | list | length == 0
+    # protection['items']: protection.items would be the dict's items method
+    that: protection['items'] | rejectattr('last_backup_status', 'equalto', 'Completed') | list | length == 0
 """
 
 RETURN = r"""

@@ -92,6 +92,17 @@ def test_check_mode_sends_no_write_and_reports_what_would_change(demo):
     assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01") is None
 
 
+@pytest.mark.parametrize("vault,policy", [(KC, "cvm-new"), ({"name": "rsv-new-kc", "resource_group": "rg-backup"}, "cvm-daily")])
+def test_check_mode_plans_with_a_vault_or_policy_still_to_be_created(demo, vault, policy):
+    result = run_module(demo, MODULE, args(KC_VMS, policy=policy, vault=vault), check=True)
+    assert not failed(result), result.get("msg")
+    assert [(v["action"], v["protection_state"], v["policy"]) for v in result["vms"]] == [("protect", "IRPending", policy)] * 2
+    assert result["changed"] is True and any("does not exist yet" in w for w in result.get("warnings", []))
+    assert writes(demo.requests()) == []
+    real = run_module(demo, MODULE, args(KC_VMS, policy=policy, vault=vault))  # a real run still fails before any write
+    assert failed(real) and "was not found" in real["msg"] and writes(demo.requests()) == []
+
+
 def test_apply_protects_then_reapply_is_unchanged_with_no_write(demo):
     result = run_module(demo, MODULE, args(KC_VMS))
     assert not failed(result), result.get("msg")
@@ -225,8 +236,6 @@ def test_vm_protected_in_another_vault_fails_naming_that_vault(demo):
     assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01") is None
 
 
-@pytest.mark.xfail(reason="the local Azure has no POST .../locations/{region}/backupStatus yet (see the report of issue 7); "
-                          "without it the module falls back to the service's answer to the PUT", strict=False)
 def test_vm_protected_in_another_vault_is_found_before_any_protection_write(demo):
     protect_elsewhere(demo.sim)
     result = run_module(demo, MODULE, args(["rg-cvm-kc/cvm-pmk-01", "rg-cvm-kc/cvm-kv-01"]))

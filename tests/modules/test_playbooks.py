@@ -42,8 +42,8 @@ def test_protect_plan_apply_reapply(azure_sim):
 
 
 def test_protect_fails_on_blockers_when_asked(azure_sim):
-    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**DEMO_VARS, "cvm_on_blockers": "fail",
-                                                                     "cvm_vms": ["rg-cvm-kc/cvm-pmk-01", "rg-cvm-kc/cvm-v5-01"]})
+    targets = {"cvm_on_blockers": "fail", "cvm_vms": ["rg-cvm-kc/cvm-pmk-01", "rg-cvm-kc/cvm-v5-01"]}
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**DEMO_VARS, **targets})
     assert rc != 0
     assert "not ready for confidential VM backup" in out and "cvm-v5-01" in out
     assert not [r for r in writes(azure_sim.requests()) if "protectedItems" in r["path"]]

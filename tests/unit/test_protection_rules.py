@@ -110,8 +110,8 @@ def test_hourly_and_long_term_retention_round_trip():
     assert props["schedulePolicy"]["hourlySchedule"] == {"interval": 6, "scheduleWindowStartTime": "2026-01-01T08:00:00Z",
                                                          "scheduleWindowDuration": 12}
     assert props["snapshotConsistencyType"] == "OnlyCrashConsistent"
-    assert props["retentionPolicy"]["yearlySchedule"]["retentionScheduleWeekly"] == {"daysOfTheWeek": ["Sunday"],
-                                                                                   "weeksOfTheMonth": ["First"]}
+    weekly = props["retentionPolicy"]["yearlySchedule"]["retentionScheduleWeekly"]
+    assert weekly == {"daysOfTheWeek": ["Sunday"], "weeksOfTheMonth": ["First"]}
     assert r.policy_settings(body) == s
     assert r.policy_errors(s) == []
 
@@ -232,7 +232,7 @@ def test_bounded_map_keeps_order_reports_errors_and_bounds_concurrency():
         return n * 2
 
     out = fleet.bounded_map(work, list(range(12)), 3)
-    assert [v for v, _ in out] == [0, 2, 4, None, 8, 10, 12, 14, 16, 18, 20, 22]
+    assert [value for value, dummy in out] == [0, 2, 4, None, 8, 10, 12, 14, 16, 18, 20, 22]
     assert isinstance(out[3][1], RuntimeError)
     assert 1 < state["peak"] <= 3
     assert fleet.bounded_map(work, [], 3) == []
@@ -256,3 +256,43 @@ def test_poll_in_rounds_stops_when_done_or_at_timeout():
     clock["t"] = 0.0
     left = fleet.poll_in_rounds(lambda p: set(), [1], timeout=5, interval=1, sleep=sleep, clock=lambda: clock["t"])
     assert left == {1} and clock["t"] == pytest.approx(5)
+
+
+@pytest.mark.parametrize("remaining,in_a_row,pace", [
+    (None, 0, (8, 0.0)), (1199, 0, (8, 0.0)), (100, 0, (8, 0.0)), (50, 0, (4, 0.0)), (12, 0, (1, 0.0)),
+    (5, 0, (1, 1.0)), (0, 0, (1, 1.0)), (0, 2, (1, 4.0)), (0, 9, (1, 10.0)),
+])
+def test_write_pace_slows_down_as_the_write_budget_runs_low(remaining, in_a_row, pace):
+    assert fleet.write_pace(remaining, 8, in_a_row) == pace
+
+
+def test_the_write_governor_lowers_concurrency_and_pauses_by_the_remaining_writes_header():
+    """A fake Azure whose budget goes down by one per write: the governor must never let it reach a 429."""
+    lock, state = threading.Lock(), {"left": 60, "now": 0, "peak_when_low": 0, "refused": 0}
+    pauses = []
+
+    def write(n):
+        with lock:
+            state["now"] += 1
+            if state["left"] < fleet.LOW_WRITES // 2:
+                state["peak_when_low"] = max(state["peak_when_low"], state["now"])
+            state["refused"] += state["left"] == 0
+            state["left"] = max(0, state["left"] - 1)
+            left = state["left"]
+        time.sleep(0.002)
+        with lock:
+            state["now"] -= 1
+        return {"X-Ms-Ratelimit-Remaining-Subscription-Writes": str(left)}
+
+    def sleep(seconds):  # the budget refills while a write waits
+        pauses.append(seconds)
+        with lock:
+            state["left"] += 10
+
+    governor = fleet.WriteGovernor(8, sleep=sleep)
+    out = fleet.bounded_map(write, list(range(80)), 8, governor)
+    assert all(exc is None for dummy, exc in out)
+    assert state["refused"] == 0 and pauses and state["peak_when_low"] <= 4
+    info = governor.info()
+    assert info["lowest_concurrency"] == 1 and info["pauses"] == len(pauses) and info["min_remaining_writes"] <= fleet.PAUSE_WRITES
+    assert fleet.WriteGovernor(8).info() is None
