@@ -15,6 +15,8 @@ import yaml
 from tests.azure_sim.framework import Request, Response, Sim
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "azure_sim", "scenarios")
+# The public Azure REST API spec examples the conformance tests replay (copied unmodified into the repository).
+SPEC_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "azure_sim", "spec_examples")
 AUDIENCE = {
     "management.azure.com": "https://management.azure.com",
     "graph.microsoft.com": "https://graph.microsoft.com",

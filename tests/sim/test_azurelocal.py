@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from tests.sim.inproc import call, new_sim, structure_diff
+from tests.sim.inproc import SPEC_EXAMPLES, call, new_sim, structure_diff
 
-EXAMPLES = os.environ.get("AZURE_REST_EXAMPLES", "/work/shared/azure-rest-examples")
+EXAMPLES = SPEC_EXAMPLES
 HCIVM = os.path.join(EXAMPLES, "azurestackhci/resource-manager/Microsoft.AzureStackHCI/StackHCIVM/stable")
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 RG_ID = f"/subscriptions/{SUB}/resourceGroups/rg-azlocal"

@@ -11,9 +11,9 @@ import os
 import pytest
 
 from tests.azure_sim.compute import make_vm
-from tests.sim.inproc import call, new_sim, structure_diff
+from tests.sim.inproc import SPEC_EXAMPLES, call, new_sim, structure_diff
 
-EXAMPLES = os.environ.get("AZURE_REST_EXAMPLES", "/work/shared/azure-rest-examples")
+EXAMPLES = SPEC_EXAMPLES
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 ARM = f"https://management.azure.com/subscriptions/{SUB}"
 KC = f"{ARM}/resourceGroups/rg-cvm-kc/providers"

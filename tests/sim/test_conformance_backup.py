@@ -15,9 +15,9 @@ import os
 import pytest
 
 from tests.azure_sim.framework import Sim
-from tests.sim.inproc import call, load_scenario, structure_diff
+from tests.sim.inproc import SPEC_EXAMPLES, call, load_scenario, structure_diff
 
-EXAMPLES = "/work/shared/azure-rest-examples"
+EXAMPLES = SPEC_EXAMPLES
 VAULTS = f"{EXAMPLES}/recoveryservices/resource-manager/Microsoft.RecoveryServices/stable"
 BACKUP = f"{EXAMPLES}/recoveryservicesbackup/resource-manager/Microsoft.RecoveryServices/stable/2025-08-01/examples"
 ARM = "https://management.azure.com"
