@@ -353,14 +353,37 @@ def check_key(m, client, hsm: dict, name: str) -> bool | None:
     if response.status_code == 200:
         return True
     if response.status_code == 404:
-        raise ModuleFailure(f"The key '{name}' does not exist in the Managed HSM '{hsm['name']}'. Check the key name "
-                            "(it is the <name> in the DES key URL https://<hsm>.managedhsm.azure.net/keys/<name>/<version>).")
+        raise ModuleFailure(missing_key(hsm, name))
     if response.status_code in (401, 403):
+        # A role manager (Managed HSM Policy Administrator) may not read keys; the management plane can tell instead.
+        found = key_in_management_plane(m, hsm, name)
+        if found is not None:
+            return found
         m.warn(f"Could not check that the key '{name}' exists: the signed-in principal may not read keys of the "
                f"Managed HSM '{hsm['name']}'. The HSM checks it when the role is assigned.")
         return None
     response.raise_for_status()
     return None
+
+
+def missing_key(hsm: dict, name: str) -> str:
+    return (f"The key '{name}' does not exist in the Managed HSM '{hsm['name']}'. Check the key name "
+            "(it is the <name> in the DES key URL https://<hsm>.managedhsm.azure.net/keys/<name>/<version>).")
+
+
+def key_in_management_plane(m, hsm: dict, name: str) -> bool | None:
+    """The key through ARM (Microsoft.KeyVault/managedHSMs/keys, Azure RBAC): True, a failure when it does not exist,
+    or None when the HSM's resource id is unknown (given by hsm_uri) or ARM refuses the read too."""
+    if not hsm.get("id"):
+        return None
+    rg = hsm["id"].split("/")[4]
+    try:
+        m.client("keyvault").managed_hsm_keys.get(rg, hsm["name"], name)
+        return True
+    except Exception as exc:  # pylint: disable=broad-except
+        if status_of(exc) == 404:
+            raise ModuleFailure(missing_key(hsm, name)) from exc
+        return None
 
 
 def resolve_principal(m) -> str:

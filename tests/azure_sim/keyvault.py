@@ -262,6 +262,40 @@ def list_kv_sub(sim, req, sub, rtype):
     return page(sim, req, items)
 
 
+def arm_hsm_key(sub: str, rg: str, hsm: str, holder: dict, entry: dict) -> dict:
+    """A Managed HSM key as the management plane shows it (Microsoft.KeyVault/managedHSMs/keys)."""
+    bundle = key_bundle(key_base_url("hsms", holder["name"]), entry["name"], entry["versions"][-1], True)
+    attrs = bundle["attributes"]
+    return {"id": arm_id(sub, rg, KV, "managedHSMs", hsm, "keys", entry["name"]), "name": entry["name"],
+            "type": "Microsoft.KeyVault/managedHSMs/keys",
+            "properties": {"attributes": {"enabled": attrs["enabled"], "created": attrs["created"], "updated": attrs["updated"],
+                                          "recoveryLevel": attrs["recoveryLevel"], "exportable": attrs["exportable"]},
+                           "kty": "RSA-HSM", "keyOps": bundle["key"]["key_ops"], "keySize": 2048,
+                           "keyUri": f"{key_base_url('hsms', holder['name'])}/keys/{entry['name']}",
+                           "keyUriWithVersion": bundle["key"]["kid"]}}
+
+
+# The management-plane read of HSM keys needs Azure RBAC on the HSM resource (not modelled: any signed-in caller),
+# not the HSM's local RBAC: a principal that may manage role assignments but not read keys can still check a key exists.
+@ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.KeyVault/managedHSMs/(?P<hsm>[^/]+)/keys/(?P<key>[^/]+)")
+def get_arm_hsm_key(sim, req, sub, rg, hsm, key):
+    arm_call(sim, req, sub)
+    require_resource(sim, sub, rg, KV, "managedHSMs", hsm)
+    holder = hsm_holder(sim, hsm)
+    entry = holder["keys"].get(key.lower())
+    if entry is None:  # code and text UNVERIFIED
+        raise SimError(404, "NotFound", f"The key '{key}' was not found in the managed HSM '{hsm}'.")
+    return arm_hsm_key(sub, rg, hsm, holder, entry)
+
+
+@ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.KeyVault/managedHSMs/(?P<hsm>[^/]+)/keys")
+def list_arm_hsm_keys(sim, req, sub, rg, hsm):
+    arm_call(sim, req, sub)
+    require_resource(sim, sub, rg, KV, "managedHSMs", hsm)
+    holder = hsm_holder(sim, hsm)
+    return page(sim, req, [arm_hsm_key(sub, rg, hsm, holder, entry) for entry in holder["keys"].values()])
+
+
 def canonical_type(rtype: str) -> str:
     return "vaults" if rtype.lower() == "vaults" else "managedHSMs"
 

@@ -149,10 +149,22 @@ def test_the_key_is_checked_first_when_the_caller_may_read_keys(azure_sim):
     assert ok["key_checked"] is True and not ok.get("warnings")
 
 
-def test_a_missing_key_unreadable_beforehand_is_still_refused_clearly(azure_sim):
-    # The demo admin holds only 'Managed HSM Administrator', which may not read keys (as in Azure): the HSM refuses
-    # the assignment, nothing is created, and the message names the key.
+def test_a_key_the_caller_may_not_read_is_checked_through_the_management_plane(azure_sim):
+    # The demo admin holds only 'Managed HSM Administrator', which may not read keys (as in Azure); the HSM's
+    # management plane (Microsoft.KeyVault/managedHSMs/keys) still tells whether the key exists, before any write.
     result = run_module(azure_sim, MODULE, {**HSM, "key": "no-such-key"})
+    assert failed(result)
+    assert "The key 'no-such-key' does not exist in the Managed HSM 'hsm-cvm-uae'" in result["msg"]
+    assert writes(azure_sim.requests()) == []
+    assert any(r["path"].endswith("/managedHSMs/hsm-cvm-uae/keys/no-such-key") for r in azure_sim.requests())
+    ok = run_module(azure_sim, MODULE, {**HSM, "key": "cvm-hsm-key"}, check=True)
+    assert ok["key_checked"] is True and not ok.get("warnings")
+
+
+def test_a_missing_key_unreadable_beforehand_is_still_refused_clearly(azure_sim):
+    # Given by hsm_uri only, the HSM's resource id is unknown: the HSM itself refuses the assignment, nothing is
+    # created, and the message names the key.
+    result = run_module(azure_sim, MODULE, {"hsm_uri": HSM_URI, "key": "no-such-key", "principal_id": BMS})
     assert failed(result)
     assert "does not exist in the Managed HSM 'hsm-cvm-uae'" in result["msg"] and "no-such-key" in result["msg"]
     assert any("Could not check that the key 'no-such-key' exists" in w for w in result.get("warnings", []))
