@@ -96,3 +96,38 @@ options:
       - The HSM's URI, for example V(https://hsm-cvm-uae.managedhsm.azure.net/). No management-plane read is needed then.
     type: str
 """
+
+    # The support-matrix options of the readiness checks (argspec: module_utils/readiness.py READINESS_ARGSPEC).
+    READINESS = r"""
+options:
+  supported_regions:
+    description:
+      - The regions where Azure Backup supports confidential VMs, as ARM location names or display names
+        (C(Korea Central) is the same as C(koreacentral)).
+      - The default is the support matrix's list; later versions of the documentation add regions - extend it then.
+    type: list
+    elements: str
+    default: [uaenorth, koreacentral]
+  supported_size_families:
+    description:
+      - The VM size families Azure Backup supports for confidential VMs (the v6 CVM families), compared without case.
+    type: list
+    elements: str
+    default: [DCasv6, DCadsv6, ECasv6, ECadsv6, DCesv6, DCedsv6, ECesv6, ECedsv6]
+  des_disk_threshold:
+    description:
+      - The number of disks (plus snapshots taken outside Azure Backup) associated with one disk encryption set above
+        which key rotation can be slow or fail. Above it the C(des_threshold) check warns.
+    type: int
+    default: 40
+  blocking_features:
+    description:
+      - Preview features, as C(Namespace/FeatureName), whose registration on the subscription makes CVM backup and
+        restore fail.
+      - The support matrix says backup and restore fail when the "CVM v2 opt-out" feature flag is enabled, but the
+        name of that flag is not documented, so the default is empty and the check is V(n/a). Add the name here once
+        you know it; this collection does not invent one.
+    type: list
+    elements: str
+    default: []
+"""

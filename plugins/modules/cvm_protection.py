@@ -15,11 +15,12 @@ description:
     protection stopped and their backup data deleted (O(state=absent), only with O(confirm_delete_backup_data=true)).
   - "Idempotent: a VM already protected with the same policy gets no write; with another policy, its policy is
     changed; a stopped VM is resumed. A second run reports C(changed: false) and sends no write."
-  - "Before any write the readiness checks run and fail the module on a blocker (unless O(skip_readiness=true)):
-    the VM is a CVM, its size is in a supported v6 family, its region is supported, its OS disk has confidential
-    encryption, the preview feature C(Microsoft.Compute/RestorePointSupportForConfidentialVMV2) is C(Registered) and a
-    crash-consistent-only policy is not used for a CVM with data disks. The vault must be in the VM's region: this one
-    is checked even with O(skip_readiness=true), since Azure refuses it anyway."
+  - "Before any write the readiness checks of M(azure_cvm.backup.cvm_readiness_info) run for the VMs to protect and
+    fail the module on a blocker (unless O(skip_readiness=true)): the VM is a CVM, its size is in a supported v6 family,
+    its region is supported, its OS disk has confidential encryption, its key is a PMK or a CMK in a confidential DES,
+    the preview feature C(Microsoft.Compute/RestorePointSupportForConfidentialVMV2) is C(Registered), no blocking
+    feature is registered and a crash-consistent-only policy is not used for a CVM with data disks. The vault must be
+    in the VM's region: this one is checked even with O(skip_readiness=true), since Azure refuses it anyway."
   - "Fleet cost: the vault's protected items are listed once (paged) instead of one read per VM; VMs are read with one
     list per resource group; the vault's protectable items are listed once, and its containers are refreshed (one
     POST, then its operation result) only when a VM to protect is not discoverable yet. Writes (one per VM that
@@ -74,11 +75,6 @@ options:
     description: Skip the readiness checks (the vault region check still runs).
     type: bool
     default: false
-  supported_regions:
-    description: The regions where Azure Backup supports confidential VMs (readiness check).
-    type: list
-    elements: str
-    default: [uaenorth, koreacentral]
   backup_now:
     description: Take a first backup of each VM that has none yet, and wait for its job (with O(wait)).
     type: bool
@@ -102,6 +98,7 @@ options:
     default: 1800
 extends_documentation_fragment:
   - azure_cvm.backup.azure
+  - azure_cvm.backup.azure.readiness
 attributes:
   check_mode:
     support: full
@@ -274,6 +271,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import (
     BACKUP_API, IAASVM_FILTER, WriteGovernor, bounded_map, list_rest, poll_in_rounds, read_or_none, vault_protected_items)
 
@@ -292,6 +290,7 @@ NAMED = 10
 def parse_params(m) -> dict:
     """Validate every option before any request."""
     p = m.params
+    validate_options(p)
     if p["state"] == "protected" and not p["policy"]:
         raise ModuleFailure("policy is required for state: protected.")
     if p["state"] == "absent" and not p["confirm_delete_backup_data"]:
@@ -369,31 +368,21 @@ def read_vms(m, targets: list, groups: list, region: str) -> tuple[list, list, l
 
 
 def readiness_blockers(m, vms: list, vault: dict, policy: dict | None, skip: bool) -> dict:
-    """{vm id (lower): [blocker sentences]} for the VMs about to be protected.
-
-    Uses the pure rules of cvm_rules; the vault region is always checked (Azure refuses a vault in another region).
-    Shared objects are read once (the restore point feature). Swap for the shared readiness module when it exists."""
-    feature = feature_error = None
-    if not skip and vms:
-        ns, name = cvm_rules.RESTORE_POINT_FEATURE.split("/", 1)
-        features = m.client("features").features
-        try:
-            feature = rest_dict(features.get(ns, name))
-        except Exception as exc:  # pylint: disable=broad-except
-            feature_error = describe_error(exc, f"read preview feature {cvm_rules.RESTORE_POINT_FEATURE}")["msg"].rstrip(".")
+    """{vm id (lower): [blocker sentences]} for the VMs about to be protected: the checks of cvm_readiness_info
+    (module_utils/readiness), each shared object read once. The vault region is checked even when readiness is
+    skipped (Azure refuses a vault in another region). policy None: a check-mode plan for a policy still to be made."""
+    reader = Reader(m)
     out = {}
     for vm in vms:
         facts = cvm_rules.vm_facts(vm)
-        checks = [cvm_rules.check_vault_region(facts, vault)]
-        if not skip:
-            kind = cvm_rules.check_security_type(facts)
-            if kind.status != cvm_rules.PASS:
-                checks.append(cvm_rules.Check(kind.name, cvm_rules.FAIL, kind.message))
-            else:
-                checks += [cvm_rules.check_size(facts), cvm_rules.check_region(facts, m.params["supported_regions"]),
-                           cvm_rules.check_os_disk_encryption(facts), cvm_rules.check_restore_point_feature(feature, feature_error)]
-                if policy is not None:  # None: a policy check mode plans with (it does not exist yet)
-                    checks.append(cvm_rules.check_policy(facts, policy, m.params["policy"]))
+        kind = cvm_rules.check_security_type(facts)
+        if skip:
+            checks = [cvm_rules.check_vault_region(facts, vault)]
+        elif kind.status != cvm_rules.PASS:
+            checks = [cvm_rules.Check(kind.name, cvm_rules.FAIL, kind.message), cvm_rules.check_vault_region(facts, vault)]
+        else:
+            checks = cvm_checks(reader, m.params, facts, vault=vault, policy=policy,
+                                policy_name=m.params["policy"] if policy is not None else None)
         blockers = cvm_rules.verdict(checks)["blockers"]
         if blockers:
             out[vm["id"].lower()] = blockers
@@ -809,7 +798,7 @@ def main():
         "state": {"type": "str", "choices": ["protected", "stopped", "absent"], "default": "protected"},
         "confirm_delete_backup_data": {"type": "bool", "default": False},
         "skip_readiness": {"type": "bool", "default": False},
-        "supported_regions": {"type": "list", "elements": "str", "default": list(cvm_rules.SUPPORTED_REGIONS)},
+        **READINESS_ARGSPEC,
         "backup_now": {"type": "bool", "default": False},
         "backup_retention_days": {"type": "int", "default": 30},
         "concurrency": {"type": "int", "default": 8},

@@ -59,36 +59,6 @@ options:
       - Mutually exclusive with O(vms). Without both, every VM of the subscription is checked.
     type: list
     elements: str
-  supported_regions:
-    description:
-      - The regions where Azure Backup supports confidential VMs, as ARM location names or display names
-        (C(Korea Central) is the same as C(koreacentral)).
-      - The default is the support matrix's list; later versions of the documentation add regions - extend it then.
-    type: list
-    elements: str
-    default: [uaenorth, koreacentral]
-  supported_size_families:
-    description:
-      - The VM size families Azure Backup supports for confidential VMs (the v6 CVM families), compared without case.
-    type: list
-    elements: str
-    default: [DCasv6, DCadsv6, ECasv6, ECadsv6, DCesv6, DCedsv6, ECesv6, ECedsv6]
-  des_disk_threshold:
-    description:
-      - The number of disks (plus snapshots taken outside Azure Backup) associated with one disk encryption set above
-        which key rotation can be slow or fail. Above it the C(des_threshold) check warns.
-    type: int
-    default: 40
-  blocking_features:
-    description:
-      - Preview features, as C(Namespace/FeatureName), whose registration on the subscription makes CVM backup and
-        restore fail.
-      - The support matrix says backup and restore fail when the "CVM v2 opt-out" feature flag is enabled, but the
-        name of that flag is not documented, so the default is empty and the check is V(n/a). Add the name here once
-        you know it; this module does not invent one.
-    type: list
-    elements: str
-    default: []
   vault:
     description:
       - A Recovery Services vault to check against (same region as the VM, cross-region restore disabled).
@@ -109,6 +79,7 @@ options:
     default: false
 extends_documentation_fragment:
   - azure_cvm.backup.azure
+  - azure_cvm.backup.azure.readiness
   - azure_cvm.backup.azure.info_module
 """
 
@@ -301,7 +272,8 @@ summary:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
 
 
 # ------------------------------------------------------------------------------------------------ parameters
@@ -320,93 +292,16 @@ def parse_params(params: dict, subscription_id: str) -> dict:
             if key not in seen:
                 seen.add(key)
                 targets.append(target)
-        for feature in params["blocking_features"]:
-            ns, name = feature.split("/", 1) if "/" in feature else (feature, "")
-            if not ns or not name or "/" in name:
-                raise ValueError(f"blocking_features: '{feature}' is not of the form Namespace/FeatureName "
-                                 "(for example Microsoft.Compute/SomeFeature).")
         vault = None if params["vault"] is None else rules.parse_vault(params["vault"], subscription_id)
         if vault and vault["subscription_id"].lower() != subscription_id.lower():
             raise ValueError(f"vault {params['vault']} is in another subscription than {subscription_id}.")
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
-    if params["des_disk_threshold"] < 1:
-        raise ModuleFailure("des_disk_threshold must be at least 1.")
+    validate_options(params)
     return {"targets": targets, "vault": vault}
 
 
 # ------------------------------------------------------------------------------------------------ reading
-
-
-class Reader:
-    """Reads each shared object once. A read that fails (other than sign-in) becomes (None, sentence) for the VMs
-    that depend on it; a 404 becomes (None, None)."""
-
-    def __init__(self, m):
-        self.m = m
-        self.cache = {}
-
-    def once(self, key, action: str, fn):
-        if key not in self.cache:
-            self.cache[key] = self._read(action, fn)
-        return self.cache[key]
-
-    def _read(self, action: str, fn):
-        try:
-            return fn(), None
-        except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
-            status = getattr(exc, "status_code", None)
-            if status is None or status == 401 or not type(exc).__module__.startswith("azure."):
-                raise  # sign-in, network and programming errors end the call (execute reports them)
-            if status == 404:
-                return None, None
-            try:
-                self.m.azure_failure(exc, action)
-            except ModuleFailure as failure:
-                return None, failure.msg.rstrip(".")
-            raise
-
-    # ---- the objects
-
-    def vms_of_group(self, rg: str):
-        compute = self.m.client("compute").virtual_machines
-        return self.once(("rg", rg.lower()), f"list the VMs of resource group {rg}",
-                         lambda: [rest_dict(v) for v in compute.list(rg)])
-
-    def all_vms(self):
-        compute = self.m.client("compute").virtual_machines
-        return self.once("all", f"list the VMs of subscription {self.m.subscription_id}",
-                         lambda: [rest_dict(v) for v in compute.list_all()])
-
-    def des(self, des_id: str):
-        parts = rules.parse_resource_id(des_id)
-        if parts.get("subscriptions", "").lower() != self.m.subscription_id.lower():
-            return None, f"it is in subscription {parts.get('subscriptions')}, outside the one checked"
-        sets = self.m.client("compute").disk_encryption_sets
-        return self.once(("des", des_id.lower()), f"read disk encryption set {parts['name']}",
-                         lambda: rest_dict(sets.get(parts["resourcegroups"], parts["name"])))
-
-    def des_counts(self, des_id: str):
-        parts = rules.parse_resource_id(des_id)
-        sets = self.m.client("compute").disk_encryption_sets
-        return self.once(("assoc", des_id.lower()), f"list the resources associated with disk encryption set {parts['name']}",
-                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resourcegroups"], parts["name"])))
-
-    def feature(self, full_name: str):
-        ns, name = full_name.split("/", 1)
-        features = self.m.client("features").features
-        return self.once(("feature", full_name.lower()), f"read preview feature {full_name}",
-                         lambda: rest_dict(features.get(ns, name)))
-
-    def vault(self, vault: dict):
-        vaults = self.m.client("recoveryservices").vaults
-        return self.once("vault", f"read Recovery Services vault {vault['name']}",
-                         lambda: rest_dict(vaults.get(vault["resource_group"], vault["name"])))
-
-    def policy(self, vault: dict, name: str):
-        policies = self.m.client("backup").protection_policies
-        return self.once("policy", f"read backup policy {name} of vault {vault['name']}",
-                         lambda: rest_dict(policies.get(vault["name"], vault["resource_group"], name)))
 
 
 def collect(reader: Reader, params: dict, targets: list) -> list:
@@ -444,22 +339,8 @@ def target_of(vm: dict) -> dict:
 # ------------------------------------------------------------------------------------------------ checking
 
 
-def cvm_checks(reader: Reader, params: dict, vault_ref: dict | None, facts: dict) -> list:
-    """The checks of a confidential VM, reading shared objects through the reader."""
-    des = counts = des_error = count_error = None
-    if facts["key_type"] == "CMK":
-        des, des_error = reader.des(facts["des_id"])
-        if des is not None:
-            counts, count_error = reader.des_counts(facts["des_id"])
-        facts["des"] = {"id": facts["des_id"], "name": rules.parse_resource_id(facts["des_id"])["name"],
-                        "type": rules.des_facts(des)["type"] if des else None,
-                        "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
-        facts["key_location"] = rules.des_facts(des)["key_location"] if des else None
-    feature, feature_error = reader.feature(rules.RESTORE_POINT_FEATURE)
-    blocking = {}
-    for name in params["blocking_features"]:
-        value, error = reader.feature(name)
-        blocking[name] = error or value
+def checks_of(reader: Reader, params: dict, vault_ref: dict | None, facts: dict) -> list:
+    """The checks of a confidential VM, with the optional vault and policy read once through the reader."""
     vault = vault_error = policy = policy_error = None
     if vault_ref:
         vault, vault_error = reader.vault(vault_ref)
@@ -469,18 +350,8 @@ def cvm_checks(reader: Reader, params: dict, vault_ref: dict | None, facts: dict
             policy, policy_error = reader.policy(vault_ref, params["policy"])
         elif params["policy"]:
             policy_error = "its vault could not be read"
-    return [
-        rules.check_size(facts, params["supported_size_families"]),
-        rules.check_region(facts, params["supported_regions"]),
-        rules.check_os_disk_encryption(facts),
-        rules.check_key(facts, des, des_error),
-        rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
-        rules.check_restore_point_feature(feature, feature_error, params["assume_feature_registered"]),
-        rules.check_blocking_features(blocking),
-        rules.check_vault_region(facts, vault, vault_error),
-        rules.check_vault_cross_region_restore(vault),
-        rules.check_policy(facts, policy, params["policy"], policy_error),
-    ]
+    return cvm_checks(reader, params, facts, vault, vault_error, policy, policy_error, params["policy"],
+                      params["assume_feature_registered"])
 
 
 def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, vm: dict | None, error: str | None) -> dict:
@@ -494,7 +365,7 @@ def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, v
         facts.update({"des": None, "key_location": None})
         checks.append(rules.check_security_type(facts))
         if checks[-1].status != rules.NA:
-            checks.extend(cvm_checks(reader, params, vault_ref, facts))
+            checks.extend(checks_of(reader, params, vault_ref, facts))
         facts = {k: v for k, v in facts.items() if k not in ("id", "name", "des_id")}
     return {**head, **rules.verdict(checks), "checks": [c.as_dict() for c in checks], "facts": facts}
 
@@ -512,10 +383,7 @@ def main():
     argument_spec = {
         "vms": {"type": "list", "elements": "raw"},
         "resource_groups": {"type": "list", "elements": "str"},
-        "supported_regions": {"type": "list", "elements": "str", "default": list(rules.SUPPORTED_REGIONS)},
-        "supported_size_families": {"type": "list", "elements": "str", "default": list(rules.V6_CVM_FAMILIES)},
-        "des_disk_threshold": {"type": "int", "default": rules.DES_DISK_THRESHOLD},
-        "blocking_features": {"type": "list", "elements": "str", "default": []},
+        **READINESS_ARGSPEC,
         "assume_feature_registered": {"type": "bool", "default": False},
         "vault": {"type": "raw"},
         "policy": {"type": "str"},

@@ -19,7 +19,7 @@ description:
   - Idempotent on (scope, role, principal) whatever the assignment's name; an equivalent assignment made by someone
     else is recognised and not duplicated. A new assignment gets a deterministic name (a UUID5 of scope, role and
     principal).
-  - Reads first. The key is checked to exist before anything is written: on the HSM when the signed-in principal may
+  - Reads first. The key is checked to exist before anything is written, on the HSM when the signed-in principal may
     read keys, otherwise through the management plane (C(Microsoft.KeyVault/managedHSMs/keys), Azure RBAC on the HSM
     resource). With only O(hsm_uri) there is no resource id for that; then a warning says so and the HSM checks the key
     when the role is assigned.

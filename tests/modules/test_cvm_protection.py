@@ -199,6 +199,9 @@ def test_backup_now_takes_the_first_backup_and_waits_for_its_job(demo):
     ({"vms": ["rg-cvm-kc/cvm-pmk-01"], "vault": UAE, "skip_readiness": True}, "must be in the same region as the VM"),
     ({"vms": ["rg-cvm-kc/cvm-pmk-01"], "policy": "no-such-policy"}, "backup policy no-such-policy was not found"),
     ({"vms": ["rg-cvm-kc/cvm-pmk-01"], "vault": {"name": "rsv-nope", "resource_group": "rg-backup"}}, "vault rsv-nope was not found"),
+    # the checks shared with cvm_readiness_info: a registered blocking feature, a malformed one
+    ({"vms": ["rg-cvm-kc/cvm-pmk-01"], "blocking_features": ["Microsoft.Compute/UltraSSDWithVMSS"]}, "UltraSSDWithVMSS"),
+    ({"vms": ["rg-cvm-kc/cvm-pmk-01"], "blocking_features": ["NoNamespace"]}, "is not of the form Namespace/FeatureName"),
 ])
 def test_bad_input_fails_before_any_write_with_a_clear_message(demo, case, fragment):
     result = run_module(demo, MODULE, {**args(None), **case})

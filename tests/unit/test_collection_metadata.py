@@ -50,3 +50,20 @@ def test_readme_lists_every_module_and_role():
     roles = os.path.join(ROOT, "roles")
     for role in sorted(os.listdir(roles)) if os.path.isdir(roles) else []:
         assert f"azure_cvm.backup.{role}" in readme, f"README does not list role {role}"
+
+
+def test_every_module_and_doc_fragment_documentation_is_valid_yaml():
+    import ast
+    import importlib
+
+    for name in module_names():
+        with open(os.path.join(ROOT, "plugins", "modules", f"{name}.py"), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        docs = {n.targets[0].id: n.value.value for n in tree.body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) in ("DOCUMENTATION", "EXAMPLES", "RETURN")}
+        assert set(docs) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}, name
+        for key, text in docs.items():
+            assert yaml.safe_load(text) is not None, f"{name}.{key}"
+    fragment = importlib.import_module("ansible_collections.azure_cvm.backup.plugins.doc_fragments.azure").ModuleDocFragment
+    for attr in [a for a in dir(fragment) if a.isupper()]:
+        assert "options" in yaml.safe_load(getattr(fragment, attr)) or attr == "INFO_MODULE", attr

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: azure_cvm.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CVM backup readiness checks of one VM, reading each shared object once: used by cvm_readiness_info (the
+report) and cvm_protection (the gate before any write). The rules themselves are the pure functions of cvm_rules."""
+
+from __future__ import annotations
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import ModuleFailure, rest_dict
+
+# The support-matrix options both modules take (documented once: doc fragment azure_cvm.backup.azure.readiness).
+READINESS_ARGSPEC = {
+    "supported_regions": {"type": "list", "elements": "str", "default": list(rules.SUPPORTED_REGIONS)},
+    "supported_size_families": {"type": "list", "elements": "str", "default": list(rules.V6_CVM_FAMILIES)},
+    "des_disk_threshold": {"type": "int", "default": rules.DES_DISK_THRESHOLD},
+    "blocking_features": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def validate_options(params: dict):
+    """The support-matrix options, before any request; ModuleFailure with the reason otherwise."""
+    for feature in params["blocking_features"]:
+        ns, name = feature.split("/", 1) if "/" in feature else (feature, "")
+        if not ns or not name or "/" in name:
+            raise ModuleFailure(f"blocking_features: '{feature}' is not of the form Namespace/FeatureName "
+                                "(for example Microsoft.Compute/SomeFeature).")
+    if params["des_disk_threshold"] < 1:
+        raise ModuleFailure("des_disk_threshold must be at least 1.")
+
+
+class Reader:
+    """Reads each shared object once. A read that fails (other than sign-in) becomes (None, sentence) for the VMs
+    that depend on it; a 404 becomes (None, None)."""
+
+    def __init__(self, m):
+        self.m = m
+        self.cache = {}
+
+    def once(self, key, action: str, fn):
+        if key not in self.cache:
+            self.cache[key] = self._read(action, fn)
+        return self.cache[key]
+
+    def _read(self, action: str, fn):
+        try:
+            return fn(), None
+        except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
+            status = getattr(exc, "status_code", None)
+            if status is None or status == 401 or not type(exc).__module__.startswith("azure."):
+                raise  # sign-in, network and programming errors end the call (execute reports them)
+            if status == 404:
+                return None, None
+            try:
+                self.m.azure_failure(exc, action)
+            except ModuleFailure as failure:
+                return None, failure.msg.rstrip(".")
+            raise
+
+    # ---- the objects
+
+    def vms_of_group(self, rg: str):
+        compute = self.m.client("compute").virtual_machines
+        return self.once(("rg", rg.lower()), f"list the VMs of resource group {rg}",
+                         lambda: [rest_dict(v) for v in compute.list(rg)])
+
+    def all_vms(self):
+        compute = self.m.client("compute").virtual_machines
+        return self.once("all", f"list the VMs of subscription {self.m.subscription_id}",
+                         lambda: [rest_dict(v) for v in compute.list_all()])
+
+    def des(self, des_id: str):
+        parts = rules.parse_resource_id(des_id)
+        if parts.get("subscriptions", "").lower() != self.m.subscription_id.lower():
+            return None, f"it is in subscription {parts.get('subscriptions')}, outside the one checked"
+        sets = self.m.client("compute").disk_encryption_sets
+        return self.once(("des", des_id.lower()), f"read disk encryption set {parts['name']}",
+                         lambda: rest_dict(sets.get(parts["resourcegroups"], parts["name"])))
+
+    def des_counts(self, des_id: str):
+        parts = rules.parse_resource_id(des_id)
+        sets = self.m.client("compute").disk_encryption_sets
+        return self.once(("assoc", des_id.lower()), f"list the resources associated with disk encryption set {parts['name']}",
+                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resourcegroups"], parts["name"])))
+
+    def feature(self, full_name: str):
+        ns, name = full_name.split("/", 1)
+        features = self.m.client("features").features
+        return self.once(("feature", full_name.lower()), f"read preview feature {full_name}",
+                         lambda: rest_dict(features.get(ns, name)))
+
+    def vault(self, vault: dict):
+        vaults = self.m.client("recoveryservices").vaults
+        return self.once("vault", f"read Recovery Services vault {vault['name']}",
+                         lambda: rest_dict(vaults.get(vault["resource_group"], vault["name"])))
+
+    def policy(self, vault: dict, name: str):
+        policies = self.m.client("backup").protection_policies
+        return self.once("policy", f"read backup policy {name} of vault {vault['name']}",
+                         lambda: rest_dict(policies.get(vault["name"], vault["resource_group"], name)))
+
+
+def cvm_checks(reader: Reader, params: dict, facts: dict, vault=None, vault_error=None, policy=None, policy_error=None,
+               policy_name=None, assume_feature_registered: bool = False) -> list:
+    """Every check of a confidential VM after its security type, reading shared objects through the reader.
+
+    params: the READINESS_ARGSPEC options; vault/policy: as read by the caller (None with no error: not checked).
+    Adds the DES and key location to `facts`.
+    """
+    des = counts = des_error = count_error = None
+    if facts["key_type"] == "CMK":
+        des, des_error = reader.des(facts["des_id"])
+        if des is not None:
+            counts, count_error = reader.des_counts(facts["des_id"])
+        facts["des"] = {"id": facts["des_id"], "name": rules.parse_resource_id(facts["des_id"])["name"],
+                        "type": rules.des_facts(des)["type"] if des else None,
+                        "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
+        facts["key_location"] = rules.des_facts(des)["key_location"] if des else None
+    feature, feature_error = reader.feature(rules.RESTORE_POINT_FEATURE)
+    blocking = {}
+    for name in params["blocking_features"]:
+        value, error = reader.feature(name)
+        blocking[name] = error or value
+    return [
+        rules.check_size(facts, params["supported_size_families"]),
+        rules.check_region(facts, params["supported_regions"]),
+        rules.check_os_disk_encryption(facts),
+        rules.check_key(facts, des, des_error),
+        rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
+        rules.check_restore_point_feature(feature, feature_error, assume_feature_registered),
+        rules.check_blocking_features(blocking),
+        rules.check_vault_region(facts, vault, vault_error),
+        rules.check_vault_cross_region_restore(vault),
+        rules.check_policy(facts, policy, policy_name, policy_error),
+    ]
