@@ -16,7 +16,7 @@ import copy
 import uuid
 
 from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, iso, page, parse_id, seeder
-from .resources import arm_call, require_rg, resource_not_found
+from .resources import arm_call, require_resource, require_rg, resource_not_found
 
 ARM = ARM_HOST.replace(".", r"\.")
 RG = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
@@ -158,11 +158,7 @@ def seed_group(sim, sub: str, rg: str, location: str, spec: dict):
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.ExtendedLocation/customLocations/(?P<name>[^/]+)")
 def get_custom_location(sim, req, sub, rg, name):
     arm_call(sim, req, sub)
-    require_rg(sim, sub, rg)
-    found = sim.store.get(arm_id(sub, rg, "Microsoft.ExtendedLocation", "customLocations", name))
-    if found is None:
-        raise resource_not_found("Microsoft.ExtendedLocation/customLocations", name, rg)
-    return found
+    return require_resource(sim, sub, rg, "Microsoft.ExtendedLocation", "customLocations", name)
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.ExtendedLocation/customLocations")
@@ -176,11 +172,7 @@ def list_custom_locations(sim, req, sub, rg):
 @ROUTER.route("GET", ARM, MACHINE)
 def get_machine(sim, req, sub, rg, machine):
     arm_call(sim, req, sub)
-    require_rg(sim, sub, rg)
-    found = sim.store.get(arm_id(sub, rg, "Microsoft.HybridCompute", "machines", machine))
-    if found is None:
-        raise resource_not_found("Microsoft.HybridCompute/machines", machine, rg)
-    return found
+    return require_resource(sim, sub, rg, "Microsoft.HybridCompute", "machines", machine)
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.HybridCompute/machines")
@@ -193,12 +185,7 @@ def list_machines(sim, req, sub, rg):
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.AzureStackHCI/(?P<kind>marketplaceGalleryImages|galleryImages)/(?P<name>[^/]+)")
 def get_image(sim, req, sub, rg, kind, name):
     arm_call(sim, req, sub)
-    require_rg(sim, sub, rg)
-    rtype = IMAGE_TYPES[kind.lower()]
-    found = sim.store.get(arm_id(sub, rg, HCI, rtype, name))
-    if found is None:
-        raise resource_not_found(f"{HCI}/{rtype}", name, rg)
-    return found
+    return require_resource(sim, sub, rg, HCI, IMAGE_TYPES[kind.lower()], name)
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.AzureStackHCI/(?P<kind>marketplaceGalleryImages|galleryImages)")
