@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import normalize_region, parse_resource_id
+from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import normalize_region, parse_resource_id, parse_vault
 
-VAULT_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{name}"
 REDUNDANCY = ("LocallyRedundant", "GeoRedundant", "ZoneRedundant")
 HOURLY_INTERVALS = (4, 6, 8, 12)
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -45,19 +44,12 @@ def _get(data, *path, default=None):
 
 
 def parse_vault_ref(value, subscription_id: str) -> dict:
-    """{subscription_id, resource_group, name} of a vault option: a resource id or {name, resource_group}."""
-    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
-        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
-    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
-        parts = parse_resource_id(value.strip().rstrip("/"))
-        if parts.get("resourcegroups") and parts.get("vaults") and len(parts) == 5 \
-                and parts.get("providers", "").lower() == "microsoft.recoveryservices":
-            if parts["subscriptions"].lower() != subscription_id.lower():
-                raise ValueError(f"vault {value} is in subscription {parts['subscriptions']}, but the module works in "
-                                 f"subscription {subscription_id}: set subscription_id.")
-            return {"subscription_id": subscription_id, "resource_group": parts["resourcegroups"], "name": parts["vaults"]}
-    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_FORM}) or "
-                     "{name, resource_group}.")
+    """cvm_rules.parse_vault, kept to the module's subscription (its SDK clients work in one)."""
+    ref = parse_vault(value, subscription_id)
+    if ref["subscription_id"].lower() != subscription_id.lower():
+        raise ValueError(f"vault {value} is in subscription {ref['subscription_id']}, but the module works in "
+                         f"subscription {subscription_id}: set subscription_id.")
+    return {**ref, "subscription_id": subscription_id}
 
 
 def vault_id(ref: dict) -> str:
