@@ -1,16 +1,8 @@
-"""Make this checkout importable as `ansible_collections.azure_cvm.backup` for unit tests (a symlink under .build)."""
+"""Make this checkout importable as `ansible_collections.azure_cvm.backup` (a symlink under .build/pytest, made by
+tests/sim_helpers.py); module tests run ansible-playbook with the same path, so every test runs the working tree."""
 
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
-LINK_PARENT = os.path.join(ROOT, ".build", "pytest", "ansible_collections", "azure_cvm")
-LINK = os.path.join(LINK_PARENT, "backup")
+from tests.sim_helpers import link_working_tree
 
-if not os.path.islink(LINK):
-    os.makedirs(LINK_PARENT, exist_ok=True)
-    try:
-        os.symlink(ROOT, LINK)
-    except FileExistsError:  # another xdist worker made it first
-        pass
-sys.path.insert(0, os.path.join(ROOT, ".build", "pytest"))
+sys.path.insert(0, link_working_tree())

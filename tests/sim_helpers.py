@@ -16,7 +16,24 @@ import sys
 import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS_PATH = os.path.join(REPO_ROOT, "collections")
+# The working tree as a collections path: .build/pytest/ansible_collections/azure_cvm/backup is a symlink to this
+# checkout, so unit tests (imports) and module tests (ansible-playbook) run the code as edited, without `make install`.
+COLLECTIONS_PATH = os.path.join(REPO_ROOT, ".build", "pytest")
+TREE_LINK = os.path.join(COLLECTIONS_PATH, "ansible_collections", "azure_cvm", "backup")
+TREE_LINK_TARGET = os.path.join("..", "..", "..", "..")  # relative: a copied checkout links to itself, not the original
+
+
+def link_working_tree() -> str:
+    """Make (or re-point) TREE_LINK to this checkout; the collections path. Safe when xdist workers race."""
+    if not (os.path.islink(TREE_LINK) and os.readlink(TREE_LINK) == TREE_LINK_TARGET):
+        os.makedirs(os.path.dirname(TREE_LINK), exist_ok=True)
+        temporary = f"{TREE_LINK}.{os.getpid()}"
+        os.symlink(TREE_LINK_TARGET, temporary)
+        os.replace(temporary, TREE_LINK)  # atomic: a worker never sees the link missing
+    return COLLECTIONS_PATH
+
+
+link_working_tree()
 COLLECTION = "azure_cvm.backup"
 WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 SIGN_IN_HOST = "login.microsoftonline.com"
