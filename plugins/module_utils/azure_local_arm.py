@@ -6,6 +6,7 @@ through the module base). The VM instance is an extension resource of an Arc mac
 
 from __future__ import annotations
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_of, name_or_id
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import describe_security, image_kind, image_reason
 
 HCI_API = "2024-01-01"
@@ -15,15 +16,8 @@ HCI = "Microsoft.AzureStackHCI"
 READ_ONLY = ("provisioningState", "instanceView", "status", "vmId", "resourceUid", "guestAgentInstallStatus")
 
 
-def resource_id(value: str, sub: str, rg: str, provider: str, rtype: str) -> str:
-    """`value` as a full resource id: kept when it is one already, else a name in resource group `rg`."""
-    if str(value).startswith("/subscriptions/"):
-        return value
-    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/{rtype}/{value}"
-
-
 def machine_id(sub: str, rg: str, name: str) -> str:
-    return resource_id(name, sub, rg, "Microsoft.HybridCompute", "machines")
+    return name_or_id(name, sub, rg, "Microsoft.HybridCompute/machines")
 
 
 def vm_instance_id(machine: str) -> str:
@@ -57,7 +51,7 @@ def find_image(m, sub: str, rg: str, image: str, api_version: str = HCI_API):
     if str(image).startswith("/subscriptions/"):
         return get(m, image, api_version, "gallery image")
     for rtype in ("marketplaceGalleryImages", "galleryImages"):
-        found = get(m, resource_id(image, sub, rg, HCI, rtype), api_version, "gallery image")
+        found = get(m, name_or_id(image, sub, rg, f"{HCI}/{rtype}"), api_version, "gallery image")
         if found:
             return found
     return None
@@ -72,7 +66,7 @@ def image_verdict(m, image_id: str, cache: dict, api_version: str = HCI_API) -> 
         image = get(m, image_id, api_version, "gallery image")
         if image is None:  # judged by its id alone: a custom image stays unsupported even when it is gone
             kind = image_kind(image_id)
-            why = image_reason({"id": image_id, "name": image_id.rsplit("/", 1)[-1]}) if kind == "custom" else None
+            why = image_reason({"id": image_id, "name": name_of(image_id)}) if kind == "custom" else None
             cache[key] = {"image_kind": kind, "image_supported": False if why else None,
                           "image_reason": why or f"The image {image_id} no longer exists; it cannot be checked."}
         else:

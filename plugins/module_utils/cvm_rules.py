@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: azure_cvm.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The confidential VM backup support matrix as pure functions, and the Azure Backup naming of a VM.
+"""The confidential VM backup support matrix as pure functions, and the Azure Backup naming of a VM (resource ids
+and key URLs are parsed in arm_ids).
 
 No SDK imports: every input is a plain dict in the REST (camelCase) shape, exactly as on the wire. Modules get it
 from SDK models with ``model.as_dict()`` (TypeSpec SDKs such as azure-mgmt-compute 39) or
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import key_location, name_of, type_of
 
 # ------------------------------------------------------------------------------------------------ defaults
 
@@ -40,76 +42,7 @@ class Check:
         return {"name": self.name, "status": self.status, "message": self.message}
 
 
-# ------------------------------------------------------------------------------------------------ ids and names
-
-VM_ID_RE = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-                      r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)", re.I)
-RG_NAME_RE = re.compile(r"[-\w.()]{0,89}[-\w()]")
-VM_NAME_RE = re.compile(r"[A-Za-z0-9_][-\w.]{0,63}")
-VM_ID_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/{name}"
-VAULT_ID_FORM = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.RecoveryServices/vaults/{name}"
-VAULT_ID_TYPES = ["subscriptions", "resourcegroups", "providers", "vaults"]
-
-
-def vm_id(subscription_id: str, resource_group: str, name: str) -> str:
-    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Compute/virtualMachines/{name}"
-
-
-def _check_names(text: str, resource_group: str, name: str):
-    if not RG_NAME_RE.fullmatch(resource_group):
-        raise ValueError(f"'{text}': '{resource_group}' is not a valid resource group name.")
-    if not VM_NAME_RE.fullmatch(name):
-        raise ValueError(f"'{text}': '{name}' is not a valid virtual machine name.")
-
-
-def parse_vm_id(rid: str) -> dict:
-    """{subscription_id, resource_group, name} of a VM resource id; ValueError with the expected form otherwise."""
-    match = VM_ID_RE.fullmatch((rid or "").strip().rstrip("/"))
-    if not match:
-        raise ValueError(f"'{rid}' is not a virtual machine resource id; expected {VM_ID_FORM}.")
-    _check_names(rid, match["rg"], match["name"])
-    return {"subscription_id": match["sub"], "resource_group": match["rg"], "name": match["name"]}
-
-
-def parse_vm_target(item, subscription_id: str) -> dict:
-    """A `vms` item (resource id, 'group/name' or {resource_group, name}) as {subscription_id, resource_group, name}."""
-    if isinstance(item, dict):
-        unknown = set(item) - {"resource_group", "name"}
-        if unknown or not item.get("resource_group") or not item.get("name"):
-            raise ValueError(f"{item!r} is not a VM reference; a dict needs exactly the keys resource_group and name.")
-        text, rg, name = f"{item['resource_group']}/{item['name']}", str(item["resource_group"]), str(item["name"])
-    elif isinstance(item, str) and item.strip().startswith("/"):
-        return parse_vm_id(item)
-    elif isinstance(item, str) and item.count("/") == 1:
-        text = item.strip()
-        rg, name = text.split("/")
-    else:
-        raise ValueError(f"{item!r} is not a VM reference; use a resource id ({VM_ID_FORM}), 'group/name' "
-                         "or {resource_group, name}.")
-    _check_names(text, rg, name)
-    return {"subscription_id": subscription_id, "resource_group": rg, "name": name}
-
-
-def parse_resource_id(rid: str) -> dict:
-    """Lower-cased type segments mapped to the name after each, plus 'name' (the last segment)."""
-    parts = [p for p in (rid or "").split("/") if p]
-    out = {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
-    out["name"] = parts[-1] if parts else ""
-    return out
-
-
-def parse_vault(value, subscription_id: str) -> dict:
-    """{subscription_id, resource_group, name} of a `vault` option: a vault resource id (its own subscription) or
-    {name, resource_group} (in `subscription_id`); ValueError with both forms otherwise."""
-    if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
-        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
-    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
-        segments = [part for part in value.strip().split("/") if part]
-        if len(segments) == 8 and [part.lower() for part in segments[::2]] == VAULT_ID_TYPES \
-                and segments[5].lower() == "microsoft.recoveryservices":
-            return {"subscription_id": segments[1], "resource_group": segments[3], "name": segments[7]}
-    raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_ID_FORM}) or "
-                     "{name, resource_group}.")
+# ------------------------------------------------------------------------------------------------ Azure Backup names
 
 
 def container_name(resource_group: str, vm_name: str) -> str:
@@ -176,28 +109,10 @@ def vm_facts(vm: dict) -> dict:
     }
 
 
-def key_location(key_url: str) -> dict | None:
-    """Where a DES key lives, from its keyUrl: {kind: key_vault | managed_hsm, vault, key_name, key_version, key_url}.
-    None when the URL is not a Key Vault or Managed HSM key URL. A versionless URL gives key_version None."""
-    parts = urlsplit(key_url or "")
-    host = (parts.hostname or "").lower()
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.scheme != "https" or len(segments) not in (2, 3) or segments[0] != "keys":
-        return None
-    if ".managedhsm." in host:
-        kind = "managed_hsm"
-    elif ".vault." in host:
-        kind = "key_vault"
-    else:
-        return None
-    return {"kind": kind, "vault": host.split(".")[0], "key_name": segments[1],
-            "key_version": segments[2] if len(segments) == 3 else None, "key_url": key_url}
-
-
 def associated_counts(resource_ids) -> dict:
     """Disks and snapshots among a DES's associatedResources (other types, e.g. restore points, are not counted)."""
-    kinds = [parse_resource_id(rid) for rid in resource_ids]
-    return {"disks": sum(1 for k in kinds if "disks" in k), "snapshots": sum(1 for k in kinds if "snapshots" in k)}
+    kinds = [type_of(rid) for rid in resource_ids]
+    return {"disks": kinds.count("disks"), "snapshots": kinds.count("snapshots")}
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -260,7 +175,7 @@ def check_key(facts: dict, des: dict | None, error: str | None = None) -> Check:
     """PMK passes; CMK needs a readable DES of type ConfidentialVmEncryptedWithCustomerKey with a Key Vault/HSM key."""
     if facts["key_type"] == "PMK":
         return Check("key", PASS, "The OS disk is encrypted with a platform-managed key (PMK).")
-    des_name = parse_resource_id(facts["des_id"])["name"]
+    des_name = name_of(facts["des_id"])
     if des is None:
         return Check("key", FAIL, f"The disk encryption set {des_name} could not be read: {error or 'not found'}.")
     info = des_facts(des)
@@ -282,7 +197,7 @@ def check_des_threshold(facts: dict, counts: dict | None, threshold: int = DES_D
     Backup count against the same threshold. Warn (never fail: backup itself works) when disks + snapshots exceed it."""
     if facts["key_type"] == "PMK":
         return Check("des_threshold", NA, "No disk encryption set (platform-managed key).")
-    des_name = parse_resource_id(facts["des_id"])["name"]
+    des_name = name_of(facts["des_id"])
     if counts is None:
         return Check("des_threshold", WARN, f"The resources associated with DES {des_name} could not be listed "
                                             f"({error or 'unknown error'}); the {threshold}-disk threshold was not checked.")

@@ -14,7 +14,7 @@ import re
 import uuid
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import import_sdk
-from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import key_location, parse_resource_id
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, key_location, parse_key_store_id, store_name
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 BACKUP_MANAGEMENT_SERVICE = "backup_management_service"
@@ -204,16 +204,6 @@ def sorted_permissions(perms: dict | None) -> dict:
     return {kind: sorted({str(v).lower() for v in values}) for kind, values in sorted((perms or {}).items()) if values}
 
 
-def parse_key_store_id(rid: str, rtype: str) -> dict:
-    """{'name', 'resource_group', 'subscription_id'} of a Microsoft.KeyVault/{rtype} resource id, or ValueError."""
-    segments = [s for s in rid.split("/") if s]
-    parts = parse_resource_id(rid)
-    if len(segments) != 8 or segments[-2].lower() != rtype.lower() or "resourcegroups" not in parts or "subscriptions" not in parts:
-        raise ValueError(f"'{rid}' is not a {rtype} resource id (/subscriptions/<id>/resourceGroups/<group>"
-                         f"/providers/Microsoft.KeyVault/{rtype}/<name>).")
-    return {"name": segments[-1], "resource_group": parts["resourcegroups"], "subscription_id": parts["subscriptions"]}
-
-
 def hsm_reference(hsm: str | None, resource_group: str | None, hsm_uri: str | None, subscription_id=None) -> dict:
     """Where the HSM is: {'uri'} when hsm_uri is given, else {'name', 'resource_group', 'subscription_id'} from a
     name (+ resource group, or None to search the subscription) or a resource id."""
@@ -221,7 +211,7 @@ def hsm_reference(hsm: str | None, resource_group: str | None, hsm_uri: str | No
         uri = hsm_uri.strip()
         if not uri.lower().startswith("https://") or ".managedhsm." not in uri.lower():
             raise ValueError(f"hsm_uri '{hsm_uri}' is not a Managed HSM URI (https://<name>.managedhsm.azure.net/).")
-        return {"uri": uri.rstrip("/") + "/", "name": uri.split("//", 1)[1].split(".", 1)[0]}
+        return {"uri": uri.rstrip("/") + "/", "name": store_name(uri)}
     if not hsm:
         raise ValueError("Name the Managed HSM: hsm (a name or a resource id) or hsm_uri.")
     if hsm.startswith("/"):
@@ -376,7 +366,7 @@ def key_in_management_plane(m, hsm: dict, name: str) -> bool | None:
     or None when the HSM's resource id is unknown (given by hsm_uri) or ARM refuses the read too."""
     if not hsm.get("id"):
         return None
-    rg = hsm["id"].split("/")[4]
+    rg = group_of(hsm["id"])
     try:
         m.client("keyvault").managed_hsm_keys.get(rg, hsm["name"], name)
         return True

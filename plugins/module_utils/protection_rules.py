@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import normalize_region, parse_resource_id, parse_vault
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_of, same
+from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import dig, normalize_region
 
 REDUNDANCY = ("LocallyRedundant", "GeoRedundant", "ZoneRedundant")
 HOURLY_INTERVALS = (4, 6, 8, 12)
@@ -32,48 +33,14 @@ NONE, PROTECT, CHANGE_POLICY, RESUME, STOP, DELETE, SOFT_DELETED = (
     "none", "protect", "change_policy", "resume", "stop", "delete", "soft_deleted")
 
 
-def _get(data, *path, default=None):
-    for key in path:
-        if not isinstance(data, dict):
-            return default
-        data = data.get(key)
-    return default if data is None else data
-
-
-# ------------------------------------------------------------------------------------------------ vault references
-
-
-def parse_vault_ref(value, subscription_id: str) -> dict:
-    """cvm_rules.parse_vault, kept to the module's subscription (its SDK clients work in one)."""
-    ref = parse_vault(value, subscription_id)
-    if ref["subscription_id"].lower() != subscription_id.lower():
-        raise ValueError(f"vault {value} is in subscription {ref['subscription_id']}, but the module works in "
-                         f"subscription {subscription_id}: set subscription_id.")
-    return {**ref, "subscription_id": subscription_id}
-
-
-def vault_id(ref: dict) -> str:
-    return (f"/subscriptions/{ref['subscription_id']}/resourceGroups/{ref['resource_group']}"
-            f"/providers/Microsoft.RecoveryServices/vaults/{ref['name']}")
-
-
-def policy_id(ref: dict, policy_name: str) -> str:
-    return f"{vault_id(ref)}/backupPolicies/{policy_name}"
-
-
-def same_id(a: str | None, b: str | None) -> bool:
-    """ARM ids compare without case (Azure echoes '/Subscriptions/' and lower-cased names)."""
-    return bool(a and b) and a.rstrip("/").lower() == b.rstrip("/").lower()
-
-
 # ------------------------------------------------------------------------------------------------ vault
 
 
 def vault_settings(vault: dict) -> dict:
     """The managed settings of a vault (REST shape)."""
-    redundancy = _get(vault, "properties", "redundancySettings", default={})
+    redundancy = dig(vault, "properties", "redundancySettings", default={})
     return {"location": normalize_region(vault.get("location")),
-            "sku": _get(vault, "sku", "name", default="Standard").replace("RS0", "Standard"),
+            "sku": dig(vault, "sku", "name", default="Standard").replace("RS0", "Standard"),
             "storage_redundancy": redundancy.get("standardTierStorageRedundancy"),
             "cross_region_restore": redundancy.get("crossRegionRestore") == "Enabled",
             "tags": vault.get("tags") or {}}
@@ -251,14 +218,14 @@ def policy_settings(policy: dict) -> dict:
     retention = props.get("retentionPolicy") or {}
     hourly = schedule.get("scheduleRunFrequency") == "Hourly"
     if hourly:
-        start = _get(schedule, "hourlySchedule", "scheduleWindowStartTime")
+        start = dig(schedule, "hourlySchedule", "scheduleWindowStartTime")
     else:
-        times = _get(schedule, "dailySchedule", "scheduleRunTimes") or schedule.get("scheduleRunTimes") or []
+        times = dig(schedule, "dailySchedule", "scheduleRunTimes") or schedule.get("scheduleRunTimes") or []
         start = times[0] if times else None
     weekly, monthly, yearly = (retention.get(k) for k in ("weeklySchedule", "monthlySchedule", "yearlySchedule"))
 
     def weekly_format(sched):
-        return _get(sched, "retentionScheduleWeekly", default={})
+        return dig(sched, "retentionScheduleWeekly", default={})
 
     return {
         "policy_type": "V2" if props.get("policyType") == "V2" else "V1",
@@ -267,15 +234,15 @@ def policy_settings(policy: dict) -> dict:
         "snapshot_consistency": "crash_consistent_only" if props.get("snapshotConsistencyType") == CRASH_ONLY else "default",
         "frequency": "hourly" if hourly else "daily",
         "schedule_time": time_of_day(start),
-        "hourly_interval": _get(schedule, "hourlySchedule", "interval") if hourly else None,
-        "hourly_window_hours": _get(schedule, "hourlySchedule", "scheduleWindowDuration") if hourly else None,
-        "daily_days": _get(retention, "dailySchedule", "retentionDuration", "count"),
-        "weekly": {"count": _get(weekly, "retentionDuration", "count"),
+        "hourly_interval": dig(schedule, "hourlySchedule", "interval") if hourly else None,
+        "hourly_window_hours": dig(schedule, "hourlySchedule", "scheduleWindowDuration") if hourly else None,
+        "daily_days": dig(retention, "dailySchedule", "retentionDuration", "count"),
+        "weekly": {"count": dig(weekly, "retentionDuration", "count"),
                    "days_of_week": list(weekly.get("daysOfTheWeek") or [])} if weekly else None,
-        "monthly": {"count": _get(monthly, "retentionDuration", "count"),
+        "monthly": {"count": dig(monthly, "retentionDuration", "count"),
                     "weeks_of_month": list(weekly_format(monthly).get("weeksOfTheMonth") or []),
                     "days_of_week": list(weekly_format(monthly).get("daysOfTheWeek") or [])} if monthly else None,
-        "yearly": {"count": _get(yearly, "retentionDuration", "count"), "months_of_year": list(yearly.get("monthsOfYear") or []),
+        "yearly": {"count": dig(yearly, "retentionDuration", "count"), "months_of_year": list(yearly.get("monthsOfYear") or []),
                    "weeks_of_month": list(weekly_format(yearly).get("weeksOfTheMonth") or []),
                    "days_of_week": list(weekly_format(yearly).get("daysOfTheWeek") or [])} if yearly else None,
     }
@@ -316,7 +283,7 @@ def item_view(item: dict | None) -> dict:
     props = item.get("properties") or {}
     pid = props.get("policyId") or None
     return {"protection_state": props.get("protectionState") or "Invalid", "policy_id": pid,
-            "policy": props.get("policyName") or (parse_resource_id(pid)["name"] if pid else None),
+            "policy": props.get("policyName") or (name_of(pid) if pid else None),
             "soft_deleted": bool(props.get("isScheduledForDeferredDelete"))}
 
 
@@ -331,7 +298,7 @@ def protection_action(want: str, item: dict | None, wanted_policy_id: str | None
             return SOFT_DELETED
         if view["protection_state"] == STOPPED:
             return RESUME
-        return NONE if same_id(view["policy_id"], wanted_policy_id) else CHANGE_POLICY
+        return NONE if same(view["policy_id"], wanted_policy_id) else CHANGE_POLICY
     if want == "stopped":
         return STOP if exists and view["protection_state"] != STOPPED else NONE
     if want == "absent":
@@ -343,7 +310,7 @@ def action_done(action: str, item: dict | None, wanted_policy_id: str | None) ->
     """Whether a listed item shows that the action has taken effect."""
     view = item_view(item)
     if action in (PROTECT, CHANGE_POLICY, RESUME):
-        return item is not None and view["protection_state"] in ACTIVE_STATES and same_id(view["policy_id"], wanted_policy_id)
+        return item is not None and view["protection_state"] in ACTIVE_STATES and same(view["policy_id"], wanted_policy_id)
     if action == STOP:
         return view["protection_state"] == STOPPED
     if action == DELETE:

@@ -6,6 +6,7 @@ report) and cvm_protection (the gate before any write). The rules themselves are
 
 from __future__ import annotations
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import ModuleFailure, rest_dict
 
@@ -70,18 +71,18 @@ class Reader:
                          lambda: [rest_dict(v) for v in compute.list_all()])
 
     def des(self, des_id: str):
-        parts = rules.parse_resource_id(des_id)
-        if parts.get("subscriptions", "").lower() != self.m.subscription_id.lower():
-            return None, f"it is in subscription {parts.get('subscriptions')}, outside the one checked"
+        parts = arm_ids.parse(des_id) or {}
+        if parts.get("subscription", "").lower() != self.m.subscription_id.lower():
+            return None, f"it is in subscription {parts.get('subscription')}, outside the one checked"
         sets = self.m.client("compute").disk_encryption_sets
         return self.once(("des", des_id.lower()), f"read disk encryption set {parts['name']}",
-                         lambda: rest_dict(sets.get(parts["resourcegroups"], parts["name"])))
+                         lambda: rest_dict(sets.get(parts["resource_group"], parts["name"])))
 
     def des_counts(self, des_id: str):
-        parts = rules.parse_resource_id(des_id)
+        parts = arm_ids.parse(des_id) or {}
         sets = self.m.client("compute").disk_encryption_sets
         return self.once(("assoc", des_id.lower()), f"list the resources associated with disk encryption set {parts['name']}",
-                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resourcegroups"], parts["name"])))
+                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resource_group"], parts["name"])))
 
     def feature(self, full_name: str):
         ns, name = full_name.split("/", 1)
@@ -91,12 +92,12 @@ class Reader:
 
     def vault(self, vault: dict):
         vaults = self.m.client("recoveryservices").vaults
-        return self.once("vault", f"read Recovery Services vault {vault['name']}",
+        return self.once(("vault", arm_ids.vault_id(vault).lower()), f"read Recovery Services vault {vault['name']}",
                          lambda: rest_dict(vaults.get(vault["resource_group"], vault["name"])))
 
     def policy(self, vault: dict, name: str):
         policies = self.m.client("backup").protection_policies
-        return self.once("policy", f"read backup policy {name} of vault {vault['name']}",
+        return self.once(("policy", arm_ids.policy_id(vault, name).lower()), f"read backup policy {name} of vault {vault['name']}",
                          lambda: rest_dict(policies.get(vault["name"], vault["resource_group"], name)))
 
 
@@ -112,7 +113,7 @@ def cvm_checks(reader: Reader, params: dict, facts: dict, vault=None, vault_erro
         des, des_error = reader.des(facts["des_id"])
         if des is not None:
             counts, count_error = reader.des_counts(facts["des_id"])
-        facts["des"] = {"id": facts["des_id"], "name": rules.parse_resource_id(facts["des_id"])["name"],
+        facts["des"] = {"id": facts["des_id"], "name": arm_ids.name_of(facts["des_id"]),
                         "type": rules.des_facts(des)["type"] if des else None,
                         "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
         facts["key_location"] = rules.des_facts(des)["key_location"] if des else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, name_of, same
 from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, dig
 
 TIERS = {"InstantRP": "snapshot", "HardenedRP": "vault", "ArchivedRP": "archive"}
@@ -34,41 +35,6 @@ KEY_LOSS_RECOVERY = (
     "a key backup to restore with Restore-AzKeyVaultKey -VaultName (or -HsmName for a Managed HSM), then create a disk "
     "encryption set of type ConfidentialVmEncryptedWithCustomerKey on the restored key, grant it key access and run the "
     "restore again with os_disk_encryption_set.")
-
-ARM_ID_RE = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.I)
-
-
-def same_id(a: str | None, b: str | None) -> bool:
-    """ARM ids compare without case and trailing slash."""
-    return bool(a) and bool(b) and a.rstrip("/").lower() == b.rstrip("/").lower()
-
-
-def id_name(rid: str | None) -> str:
-    return (rid or "").rstrip("/").split("/")[-1]
-
-
-def id_part(rid: str | None, segment: str) -> str | None:
-    """The name after a type segment of an ARM id ('resourceGroups', 'vaults', ...), case-insensitive."""
-    parts = [p for p in (rid or "").split("/") if p]
-    for i in range(len(parts) - 1):
-        if parts[i].lower() == segment.lower():
-            return parts[i + 1]
-    return None
-
-
-def resource_id(value: str, subscription_id: str, default_rg: str | None, provider_type: str, what: str) -> str:
-    """A full ARM id from an id or a name (resolved in `default_rg`); ValueError with the expected forms otherwise."""
-    value = (value or "").strip().rstrip("/")
-    if value.startswith("/"):
-        if not ARM_ID_RE.match(value) or f"/providers/{provider_type}/".lower() not in value.lower() + "/":
-            raise ValueError(f"{what}: '{value}' is not a {provider_type} resource id.")
-        return value
-    if not value or "/" in value:
-        raise ValueError(f"{what}: give a {provider_type} resource id or a name.")
-    if not default_rg:
-        raise ValueError(f"{what}: '{value}' is a name; give the resource id (no resource group to find it in).")
-    return f"/subscriptions/{subscription_id}/resourceGroups/{default_rg}/providers/{provider_type}/{value}"
-
 
 # ------------------------------------------------------------------------------------------------ recovery points
 
@@ -119,7 +85,7 @@ def choose_point(points: list[dict], wanted: str) -> dict | None:
     if wanted == "latest":
         usable = [p for p in newest_first(points) if {"snapshot", "vault"} & set(point_tiers(p))]
         return usable[0] if usable else None
-    name = id_name(wanted)
+    name = name_of(wanted)
     return next((p for p in points if str(p.get("name", "")).lower() == name.lower()), None)
 
 
@@ -132,7 +98,7 @@ def des_problem(des: dict | None, des_id: str, purpose: str = "the confidential 
         return f"The disk encryption set {des_id} was not found."
     kind = dig(des, "properties", "encryptionType")
     if kind != CVM_DES_TYPE:
-        return (f"The disk encryption set {des.get('name') or id_name(des_id)} has type {kind}; {purpose} needs a DES of type "
+        return (f"The disk encryption set {des.get('name') or name_of(des_id)} has type {kind}; {purpose} needs a DES of type "
                 f"{CVM_DES_TYPE} ('Confidential disk encryption with a customer-managed key').")
     return None
 
@@ -173,23 +139,23 @@ def tier_decision(tiers: list[str], original_des: str | None, requested_des: str
         return {"allowed": False, "source_tier": None, "des": requested_des or original_des, "replacement": False, "notes": notes,
                 "reason": "The recovery point has no snapshot or vault tier (tiers: " + (", ".join(tiers) or "none") +
                           "); an archived point must be rehydrated to the vault tier first."}
-    if not requested_des or same_id(requested_des, original_des):
+    if not requested_des or same(requested_des, original_des):
         source = "snapshot" if "snapshot" in restorable else "vault"
         return {"allowed": True, "source_tier": source, "des": original_des, "replacement": False, "notes": notes,
-                "reason": f"Restore from the {source} tier" + (f" with the original disk encryption set {id_name(original_des)}."
+                "reason": f"Restore from the {source} tier" + (f" with the original disk encryption set {name_of(original_des)}."
                                                                if original_des else " with the original encryption.")}
-    original_text = f"the original disk encryption set {id_name(original_des)}" if original_des else "the original encryption"
+    original_text = f"the original disk encryption set {name_of(original_des)}" if original_des else "the original encryption"
     if "vault" not in restorable:
         return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
                 "reason": f"The recovery point has only the snapshot tier (InstantRP): a snapshot-tier restore succeeds only with "
-                          f"{original_text}, and a replacement disk encryption set ({id_name(requested_des)}) needs a point "
+                          f"{original_text}, and a replacement disk encryption set ({name_of(requested_des)}) needs a point "
                           "in the vault tier (HardenedRP). Omit os_disk_encryption_set (or give the original DES), or restore "
                           "a point that has reached the vault tier."}
     if original_key and replacement_key:
         store = f"{'Managed HSM' if replacement_key['kind'] == 'managed_hsm' else 'key vault'} {replacement_key['store']}"
         if key_present is False:
             return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
-                    "reason": f"The {store} of the replacement disk encryption set {id_name(requested_des)} does not hold the "
+                    "reason": f"The {store} of the replacement disk encryption set {name_of(requested_des)} does not hold the "
                               f"original key {original_key['name']}: a vault-tier restore with a replacement DES needs the "
                               "original key in that DES's key store (if the wrap key differs, both keys must be in the same "
                               "key vault). Restore the original key there from its backup, or use the original DES."}
@@ -203,7 +169,7 @@ def tier_decision(tiers: list[str], original_des: str | None, requested_des: str
         notes.append("The point also has a snapshot tier, but with a replacement disk encryption set Azure Backup restores "
                      "from the vault tier (slower).")
     return {"allowed": True, "source_tier": "vault", "des": requested_des, "replacement": True, "notes": notes,
-            "reason": f"Restore from the vault tier with the replacement disk encryption set {id_name(requested_des)}."}
+            "reason": f"Restore from the vault tier with the replacement disk encryption set {name_of(requested_des)}."}
 
 
 # ------------------------------------------------------------------------------------------------ the request
@@ -327,15 +293,15 @@ def job_matches(job: dict, target: dict) -> bool:
     """Whether a Restore job restores the same recovery point to the same target (see restore_target). What the job does
     not record yet (a running job) does not count against it; a job that does not record its recovery point never matches."""
     recorded = job_target(job)
-    if not recorded["recovery_point"] or id_name(recorded["recovery_point"]).lower() != str(target["recovery_point"]).lower():
+    if not recorded["recovery_point"] or name_of(recorded["recovery_point"]).lower() != str(target["recovery_point"]).lower():
         return False
     if recorded["restore_type"] and recorded["restore_type"].lower() != target["restore_type"].lower():
         return False
-    want_rg = id_part(target.get("target_resource_group_id"), "resourceGroups")
-    if want_rg and recorded["target_resource_group"] and id_name(recorded["target_resource_group"]).lower() != want_rg.lower():
+    want_rg = group_of(target.get("target_resource_group_id"))
+    if want_rg and recorded["target_resource_group"] and name_of(recorded["target_resource_group"]).lower() != want_rg.lower():
         return False
-    want_vm = id_name(target.get("target_vm_id"))
-    return not (want_vm and recorded["target_vm"] and id_name(recorded["target_vm"]).lower() != want_vm.lower())
+    want_vm = name_of(target.get("target_vm_id"))
+    return not (want_vm and recorded["target_vm"] and name_of(recorded["target_vm"]).lower() != want_vm.lower())
 
 
 def restored_disk_ids(job: dict) -> list[str]:

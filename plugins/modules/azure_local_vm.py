@@ -195,8 +195,9 @@ vm:
       type: bool
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_or_id
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_arm import (
-    CUSTOM_LOCATIONS_API, HCI, MACHINES_API, find_image, get, machine_id, resource_id, summary, vm_instance_id,
+    CUSTOM_LOCATIONS_API, HCI, MACHINES_API, find_image, get, machine_id, summary, vm_instance_id,
     writable_properties)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import (
     describe_security, image_reason, security_profile_body, security_profile_reason)
@@ -235,11 +236,11 @@ def new_body(m, sub: str, rg: str, cl_id: str, image: dict) -> dict:
         os_profile["adminPassword"] = p["admin_password"]
     storage = {"imageReference": {"id": image["id"]}}
     if p["storage_path"]:
-        storage["vmConfigStoragePathId"] = resource_id(p["storage_path"], sub, rg, HCI, "storageContainers")
+        storage["vmConfigStoragePathId"] = name_or_id(p["storage_path"], sub, rg, f"{HCI}/storageContainers")
     props = {"hardwareProfile": hardware, "osProfile": os_profile, "storageProfile": storage,
              "securityProfile": security_profile_body(p["security_type"], p["secure_boot"], p["tpm"])}
     if p["network_interfaces"]:
-        props["networkProfile"] = {"networkInterfaces": [{"id": resource_id(n, sub, rg, HCI, "networkInterfaces")}
+        props["networkProfile"] = {"networkInterfaces": [{"id": name_or_id(n, sub, rg, f"{HCI}/networkInterfaces")}
                                                          for n in p["network_interfaces"]]}
     return {"extendedLocation": {"type": "CustomLocation", "name": cl_id}, "properties": props}
 
@@ -250,7 +251,7 @@ def creation_inputs(m, sub: str, rg: str):
     missing = [opt for opt in ("custom_location", "image") if not p[opt]]
     if missing:
         raise ModuleFailure(f"The VM instance {p['name']} does not exist; to create it give {' and '.join(missing)}.")
-    cl_id = resource_id(p["custom_location"], sub, rg, "Microsoft.ExtendedLocation", "customLocations")
+    cl_id = name_or_id(p["custom_location"], sub, rg, "Microsoft.ExtendedLocation/customLocations")
     if get(m, cl_id, CUSTOM_LOCATIONS_API, "custom location") is None:
         raise ModuleFailure(f"The custom location {cl_id} does not exist.")
     image = find_image(m, sub, rg, p["image"], p["api_version"])
@@ -270,13 +271,13 @@ def check_immutable(p: dict, sub: str, rg: str, current: dict):
         raise ModuleFailure(f"The VM {p['name']} exists with security type {current['security_type']}: the security type "
                             "is chosen when a VM is created. Create a new Trusted launch VM and move the workload.")
     if p["image"] and not p["image"].startswith("/subscriptions/"):
-        wanted = {resource_id(p["image"], sub, rg, HCI, t).lower() for t in ("marketplaceGalleryImages", "galleryImages")}
+        wanted = {name_or_id(p["image"], sub, rg, f"{HCI}/{t}").lower() for t in ("marketplaceGalleryImages", "galleryImages")}
     else:
         wanted = {(p["image"] or "").lower()}
     if p["image"] and (current["image_id"] or "").lower() not in wanted:
         raise ModuleFailure(f"The VM {p['name']} was made from {current['image_id']}; the image of an existing VM cannot change.")
     if p["custom_location"]:
-        cl_id = resource_id(p["custom_location"], sub, rg, "Microsoft.ExtendedLocation", "customLocations")
+        cl_id = name_or_id(p["custom_location"], sub, rg, "Microsoft.ExtendedLocation/customLocations")
         if cl_id.lower() != (current["custom_location"] or "").lower():
             raise ModuleFailure(f"The VM {p['name']} is on custom location {current['custom_location']}; it cannot move.")
 

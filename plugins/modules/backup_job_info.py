@@ -159,7 +159,7 @@ filter:
 
 from datetime import datetime, timezone
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 
@@ -186,12 +186,12 @@ def read_job(m, vault: dict, name: str) -> dict:
 def run(m) -> dict:
     p = m.params
     try:
-        vault = cvm_rules.parse_vault(p["vault"], m.subscription_id)
-        vm = cvm_rules.parse_vm_target(p["vm"], m.subscription_id) if p["vm"] else None
+        vault = arm_ids.parse_vault(p["vault"], m.subscription_id)
+        vm = arm_ids.parse_vm_target(p["vm"], m.subscription_id) if p["vm"] else None
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     if p["job_id"]:
-        return {"jobs": [rules.describe_job(read_job(m, vault, rules.id_name(p["job_id"])))], "filter": None}
+        return {"jobs": [rules.describe_job(read_job(m, vault, arm_ids.name_of(p["job_id"])))], "filter": None}
     start, end = parse_time("start_time", p["start_time"]), parse_time("end_time", p["end_time"])
     if start and end and start > end:
         raise ModuleFailure("start_time is after end_time.")

@@ -220,6 +220,7 @@ changes:
   sample: [instant_restore_days]
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
@@ -236,18 +237,18 @@ def weeks() -> dict:
 
 def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
     """For a crash-consistent-only policy: the CVMs with data disks it protects (one list of items, one list per RG)."""
-    items = [i for i in vault_protected_items(m, ref) if rules.same_id((i.get("properties") or {}).get("policyId"), pid)]
+    items = [i for i in vault_protected_items(m, ref) if arm_ids.same((i.get("properties") or {}).get("policyId"), pid)]
     vm_ids = {rules.item_key(i) for i in items} - {None}
     compute = m.client("compute").virtual_machines
     facts = []
-    for rg in sorted({cvm_rules.parse_resource_id(v)["resourcegroups"].lower() for v in vm_ids}):
+    for rg in sorted({arm_ids.group_of(v).lower() for v in vm_ids}):
         vms = list_rest(m, lambda rg=rg: compute.list(rg), "list the VMs", f"resource group {rg}")
         facts.extend(cvm_rules.vm_facts(v) for v in vms if (v.get("id") or "").lower() in vm_ids)
     return rules.crash_consistent_blockers({"snapshotConsistencyType": rules.CRASH_ONLY}, facts)
 
 
 def put_policy(m, ref: dict, name: str, body: dict):
-    path = rules.policy_id(ref, name)
+    path = arm_ids.policy_id(ref, name)
     try:
         status, dummy, headers = m.arm("PUT", path, BACKUP_API, body)
         if status == 202 and m.params["wait"]:
@@ -264,13 +265,13 @@ def put_policy(m, ref: dict, name: str, body: dict):
 def describe(ref: dict, name: str, settings: dict | None, count) -> dict | None:
     if settings is None:
         return None
-    return {"id": rules.policy_id(ref, name), "name": name, "settings": settings, "protected_items_count": count}
+    return {"id": arm_ids.policy_id(ref, name), "name": name, "settings": settings, "protected_items_count": count}
 
 
 def run(m) -> dict:
     p = m.params
     try:
-        ref = rules.parse_vault_ref(p["vault"], m.subscription_id)
+        ref = arm_ids.parse_vault_ref(p["vault"], m.subscription_id)
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     name = p["name"]
@@ -309,7 +310,7 @@ def run(m) -> dict:
             raise ModuleFailure(f"Backup policy {name}: " + " ".join(errors))
         changes = rules.policy_changes(desired, actual)
         if desired["snapshot_consistency"] == "crash_consistent_only":
-            blockers = crash_consistency_blockers(m, ref, rules.policy_id(ref, name)) if current else []
+            blockers = crash_consistency_blockers(m, ref, arm_ids.policy_id(ref, name)) if current else []
             if blockers:
                 raise ModuleFailure(f"Backup policy {name} cannot be crash-consistent only: " + " ".join(blockers))
             m.warn("A crash-consistent-only policy must not be used for confidential VMs with data disks "

@@ -267,6 +267,7 @@ retries:
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
@@ -303,10 +304,10 @@ def parse_params(m) -> dict:
     if not 1 <= p["backup_retention_days"] <= 99 * 365:
         raise ModuleFailure(f"backup_retention_days must be 1-36135, got {p['backup_retention_days']}.")
     try:
-        ref = rules.parse_vault_ref(p["vault"], m.subscription_id)
+        ref = arm_ids.parse_vault_ref(p["vault"], m.subscription_id)
         targets, seen = [], set()
         for item in p["vms"] or []:
-            target = cvm_rules.parse_vm_target(item, m.subscription_id)
+            target = arm_ids.parse_vm_target(item, m.subscription_id)
             if target["subscription_id"].lower() != m.subscription_id.lower():
                 raise ValueError(f"VM {item} is in subscription {target['subscription_id']}, not in {m.subscription_id}: "
                                  "the vault protects VMs of its own subscription.")
@@ -398,7 +399,7 @@ class Backup:
     def __init__(self, m, ref: dict):
         self.m = m
         self.ref = ref
-        self.vault_path = rules.vault_id(ref)
+        self.vault_path = arm_ids.vault_id(ref)
 
     def item_path(self, row: dict) -> str:
         container = quote(cvm_rules.container_name(row["resource_group"], row["name"]), safe="")
@@ -466,8 +467,8 @@ def discover(m, backup: Backup, rows: list):
         if exc is not None:  # the PUT's own answer will say why (Azure names the vault that protects it)
             m.warn(f"VM {label} is not discoverable by vault {backup.ref['name']} and its backup status could not be read "
                    f"({describe_error(exc, 'read the backup status')['msg'].rstrip('.')}); trying to protect it anyway.")
-        elif (status or {}).get("protectionStatus") == "Protected" and not rules.same_id(status.get("vaultId"), backup.vault_path):
-            vault_name = cvm_rules.parse_resource_id(status.get("vaultId") or "")["name"] or "another vault"
+        elif (status or {}).get("protectionStatus") == "Protected" and not arm_ids.same(status.get("vaultId"), backup.vault_path):
+            vault_name = arm_ids.name_of(status.get("vaultId")) or "another vault"
             problems.append(f"VM {label} is already protected by vault {vault_name} ({status.get('vaultId')}, policy "
                             f"{status.get('policyName')}): a VM can be protected by one vault only; stop its protection there "
                             "first (cvm_protection with state: absent on that vault).")
@@ -680,11 +681,11 @@ def backup_now(m, backup: Backup, rows: list, started: datetime, governor: Write
 
 
 def new_row(vm: dict, item: dict | None, state: str, pid: str | None, policy_name: str | None) -> dict:
-    target = cvm_rules.parse_resource_id(vm["id"])
+    group = arm_ids.group_of(vm["id"])
     before = rules.item_view(item)
     action = rules.protection_action(state, item, pid)
-    return {"vm": vm, "id": vm["id"], "name": vm["name"], "resource_group": target["resourcegroups"],
-            "label": f"{target['resourcegroups']}/{vm['name']}", "item": item, "action": action, "policy_id": pid,
+    return {"vm": vm, "id": vm["id"], "name": vm["name"], "resource_group": group,
+            "label": f"{group}/{vm['name']}", "item": item, "action": action, "policy_id": pid,
             "changed": action in WRITING, "before": before, "after": rules.state_after(action, before, policy_name),
             "job_ids": [], "operation": None, "sync": False}
 
@@ -730,12 +731,12 @@ def run(m) -> dict:
         if policy is None:
             m.warn(f"Check mode: {'vault ' + ref['name'] if vault is None else 'backup policy ' + p['policy']} does not exist "
                    "yet; the plan uses the id it will have and assumes the policy fits the VMs.")
-        pid = (policy or {}).get("id") or rules.policy_id(ref, p["policy"])
+        pid = (policy or {}).get("id") or arm_ids.policy_id(ref, p["policy"])
     region = cvm_rules.normalize_region((vault or {}).get("location"))
     items = {rules.item_key(i): i for i in vault_protected_items(m, ref)} if vault is not None else {}
     vms, skipped, missing = read_vms(m, parsed["targets"], p["resource_groups"] or [], region)
     for t in missing:  # the backup of a deleted VM can still be stopped or deleted: its item stands in for the VM
-        rid = cvm_rules.vm_id(m.subscription_id, t["resource_group"], t["name"])
+        rid = arm_ids.vm_id(m.subscription_id, t["resource_group"], t["name"])
         if p["state"] == "protected" or rid.lower() not in items:
             labels = ", ".join(f"{x['resource_group']}/{x['name']}" for x in missing)
             raise ModuleFailure(f"VM(s) not found: {labels}. Check the names and resource groups; nothing was changed.")

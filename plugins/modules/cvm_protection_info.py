@@ -147,7 +147,7 @@ count:
   sample: {total: 3, Protected: 2, ProtectionStopped: 1}
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
@@ -157,8 +157,8 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import boun
 def describe(item: dict) -> dict:
     props = item.get("properties") or {}
     view = rules.item_view(item)
-    vm = cvm_rules.parse_resource_id(props.get("sourceResourceId") or props.get("virtualMachineId") or "")
-    return {"name": props.get("friendlyName") or vm["name"], "resource_group": vm.get("resourcegroups"),
+    vm = arm_ids.parse(props.get("sourceResourceId") or props.get("virtualMachineId")) or {}
+    return {"name": props.get("friendlyName") or vm.get("name", ""), "resource_group": vm.get("resource_group"),
             "vm_id": props.get("sourceResourceId") or props.get("virtualMachineId"), "item_name": item.get("name"),
             "protection_state": view["protection_state"], "protection_status": props.get("protectionStatus"),
             "health_status": props.get("healthStatus"), "last_backup_status": props.get("lastBackupStatus"),
@@ -169,14 +169,14 @@ def describe(item: dict) -> dict:
 
 def not_protected(target: dict) -> dict:
     return {"name": target["name"], "resource_group": target["resource_group"],
-            "vm_id": cvm_rules.vm_id(target["subscription_id"], target["resource_group"], target["name"]), "item_name": None,
+            "vm_id": arm_ids.vm_id(target["subscription_id"], target["resource_group"], target["name"]), "item_name": None,
             "protection_state": "NotProtected", "protection_status": None, "health_status": None, "last_backup_status": None,
             "last_backup_time": None, "latest_recovery_point": None, "policy": None, "policy_id": None, "soft_deleted": False}
 
 
 def latest_point(m, ref: dict, item: dict) -> tuple[dict | None, int]:
     """The newest recovery point of an item (one paged list) and how many there are."""
-    parts = cvm_rules.parse_resource_id(item["id"])
+    parts = arm_ids.names_by_type(item["id"])
     points = m.client("backup").recovery_points
     pager = points.list(ref["name"], ref["resource_group"], "Azure", parts["protectioncontainers"], parts["protecteditems"])
     listed = [rest_dict(p) for p in pager]
@@ -191,8 +191,8 @@ def latest_point(m, ref: dict, item: dict) -> tuple[dict | None, int]:
 def run(m) -> dict:
     p = m.params
     try:
-        ref = rules.parse_vault_ref(p["vault"], m.subscription_id)
-        targets = [cvm_rules.parse_vm_target(v, m.subscription_id) for v in p["vms"] or []]
+        ref = arm_ids.parse_vault_ref(p["vault"], m.subscription_id)
+        targets = [arm_ids.parse_vm_target(v, m.subscription_id) for v in p["vms"] or []]
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     if not 1 <= p["concurrency"] <= 64:
@@ -210,7 +210,7 @@ def run(m) -> dict:
             raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group {ref['resource_group']}.")
     by_vm = {rules.item_key(i): i for i in items}
     if targets:
-        wanted = [(t, by_vm.get(cvm_rules.vm_id(t["subscription_id"], t["resource_group"], t["name"]).lower())) for t in targets]
+        wanted = [(t, by_vm.get(arm_ids.vm_id(t["subscription_id"], t["resource_group"], t["name"]).lower())) for t in targets]
     else:
         groups = {g.lower() for g in p["resource_groups"] or []}
         wanted = [(None, i) for i in items if not groups or (describe(i)["resource_group"] or "").lower() in groups]

@@ -271,6 +271,7 @@ summary:
       sample: 1
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
@@ -292,7 +293,7 @@ def parse_params(params: dict, subscription_id: str) -> dict:
             if key not in seen:
                 seen.add(key)
                 targets.append(target)
-        vault = None if params["vault"] is None else rules.parse_vault(params["vault"], subscription_id)
+        vault = None if params["vault"] is None else arm_ids.parse_vault(params["vault"], subscription_id)
         if vault and vault["subscription_id"].lower() != subscription_id.lower():
             raise ValueError(f"vault {params['vault']} is in another subscription than {subscription_id}.")
     except ValueError as exc:
@@ -332,8 +333,8 @@ def collect(reader: Reader, params: dict, targets: list) -> list:
 
 
 def target_of(vm: dict) -> dict:
-    parts = rules.parse_resource_id(vm["id"])
-    return {"subscription_id": parts["subscriptions"], "resource_group": parts["resourcegroups"], "name": vm["name"]}
+    parts = arm_ids.parse(vm["id"])
+    return {"subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "name": vm["name"]}
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -356,7 +357,7 @@ def checks_of(reader: Reader, params: dict, vault_ref: dict | None, facts: dict)
 
 def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, vm: dict | None, error: str | None) -> dict:
     label = f"{target['resource_group']}/{target['name']}"
-    head = {"id": vm["id"] if vm else rules.vm_id(target["subscription_id"], target["resource_group"], target["name"]),
+    head = {"id": vm["id"] if vm else arm_ids.vm_id(target["subscription_id"], target["resource_group"], target["name"]),
             "name": vm["name"] if vm else target["name"], "resource_group": target["resource_group"]}
     checks = [rules.check_exists(label, vm, error)]
     facts = {}

@@ -245,6 +245,7 @@ restored_vm_id:
   type: str
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
@@ -273,22 +274,22 @@ def parse_options(p: dict, sub: str) -> dict:
         raise ModuleFailure(f"restore_type {kind} does not use {', '.join(extra)}: remove them (original_location restores "
                             "over the original VM; restore_disks creates disks only).")
     try:
-        vm = cvm_rules.parse_vm_target(p["vm"], sub)
-        vault = cvm_rules.parse_vault(p["vault"], sub)
+        vm = arm_ids.parse_vm_target(p["vm"], sub)
+        vault = arm_ids.parse_vault(p["vault"], sub)
         for what, item in (("vm", vm), ("vault", vault)):
             if item["subscription_id"].lower() != sub.lower():
                 raise ValueError(f"{what} is in subscription {item['subscription_id']}, the module works in {sub}: set subscription_id.")
         rg = vm["resource_group"]
         target_rg = p["target_resource_group"]
         out = {"vm": vm, "vault": vault, "restore_type": kind,
-               "vm_id": cvm_rules.vm_id(sub, rg, vm["name"]),
-               "storage_id": rules.resource_id(p["staging_storage_account"], sub, rg, "Microsoft.Storage/storageAccounts",
+               "vm_id": arm_ids.vm_id(sub, rg, vm["name"]),
+               "storage_id": arm_ids.resource_id(p["staging_storage_account"], sub, rg, "Microsoft.Storage/storageAccounts",
                                                "staging_storage_account"),
-               "os_des": p["os_disk_encryption_set"] and rules.resource_id(p["os_disk_encryption_set"], sub, rg, DES_TYPE,
+               "os_des": p["os_disk_encryption_set"] and arm_ids.resource_id(p["os_disk_encryption_set"], sub, rg, DES_TYPE,
                                                                            "os_disk_encryption_set"),
-               "data_des": p["data_disk_encryption_set"] and rules.resource_id(p["data_disk_encryption_set"], sub, rg, DES_TYPE,
+               "data_des": p["data_disk_encryption_set"] and arm_ids.resource_id(p["data_disk_encryption_set"], sub, rg, DES_TYPE,
                                                                                "data_disk_encryption_set"),
-               "per_disk": [{"lun": d["lun"], "disk_encryption_set": rules.resource_id(d["disk_encryption_set"], sub, rg, DES_TYPE,
+               "per_disk": [{"lun": d["lun"], "disk_encryption_set": arm_ids.resource_id(d["disk_encryption_set"], sub, rg, DES_TYPE,
                                                                                        f"data_disk_encryption_sets (lun {d['lun']})")}
                             for d in p["data_disk_encryption_sets"] or []],
                "target_rg_id": f"/subscriptions/{sub}/resourceGroups/{target_rg}" if target_rg else None,
@@ -297,14 +298,14 @@ def parse_options(p: dict, sub: str) -> dict:
         if len(luns) != len(set(luns)):
             raise ValueError("data_disk_encryption_sets: each lun may appear once.")
         if kind == "alternate_location":
-            if not cvm_rules.VM_NAME_RE.fullmatch(p["target_vm_name"]):
+            if not arm_ids.VM_NAME_RE.fullmatch(p["target_vm_name"]):
                 raise ValueError(f"target_vm_name: '{p['target_vm_name']}' is not a valid virtual machine name.")
-            out["target_vm_id"] = cvm_rules.vm_id(sub, target_rg, p["target_vm_name"])
-            out["vnet_id"] = rules.resource_id(p["virtual_network"], sub, target_rg, "Microsoft.Network/virtualNetworks",
+            out["target_vm_id"] = arm_ids.vm_id(sub, target_rg, p["target_vm_name"])
+            out["vnet_id"] = arm_ids.resource_id(p["virtual_network"], sub, target_rg, "Microsoft.Network/virtualNetworks",
                                                "virtual_network")
             subnet = p["subnet"].strip().rstrip("/")
             out["subnet_id"] = subnet if subnet.startswith("/") else f"{out['vnet_id']}/subnets/{subnet}"
-            if rules.id_part(out["subnet_id"], "subnets") is None:
+            if arm_ids.type_of(out["subnet_id"]) != "subnets":
                 raise ValueError(f"subnet: '{p['subnet']}' is not a subnet id or name.")
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
@@ -330,7 +331,7 @@ def read_vm(m, o: dict) -> dict | None:
 
 def read_des(m, des_id: str) -> dict | None:
     try:
-        return rest_dict(m.client("compute").disk_encryption_sets.get(rules.id_part(des_id, "resourceGroups"), rules.id_name(des_id)))
+        return rest_dict(m.client("compute").disk_encryption_sets.get(arm_ids.group_of(des_id), arm_ids.name_of(des_id)))
     except Exception as exc:  # pylint: disable=broad-except
         if status_of(exc) == 404:
             return None
@@ -356,7 +357,7 @@ def read_storage(m, storage_id: str) -> dict | None:
 
 
 def check_resource_group(m, rg_id: str):
-    name = rules.id_part(rg_id, "resourceGroups")
+    name = arm_ids.group_of(rg_id)
     try:
         m.client("resources").resource_groups.get(name)
     except Exception as exc:  # pylint: disable=broad-except
@@ -411,8 +412,8 @@ def validate(m, o: dict, point: dict) -> dict:
                          "confidential VM rules below do not apply to it.")
     problems = []
     requested = o["os_des"]
-    replacement_des = read_des(m, requested) if requested and not rules.same_id(requested, original) else None
-    if requested and not rules.same_id(requested, original):
+    replacement_des = read_des(m, requested) if requested and not arm_ids.same(requested, original) else None
+    if requested and not arm_ids.same(requested, original):
         problem = rules.des_problem(replacement_des, requested)
         if problem:
             problems.append(problem)

@@ -165,8 +165,8 @@ role_assignment:
 
 import time
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, import_sdk, rest_dict
-from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import parse_resource_id
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 
 AUTHZ_MODELS = "azure.mgmt.authorization.v2022_04_01.models"
@@ -176,7 +176,7 @@ def get_vault(m) -> dict:
     p = m.params
     if p["vault"].startswith("/"):
         try:
-            ref = ka.parse_key_store_id(p["vault"], "vaults")
+            ref = arm_ids.parse_key_store_id(p["vault"], "vaults")
         except ValueError as exc:
             raise ModuleFailure(str(exc)) from exc
         ka.require_subscription(m, ref)
@@ -200,11 +200,10 @@ def get_vault(m) -> dict:
 
 
 def send_policy(m, vault: dict, kind: str, principal: str, perms: dict):
-    parts = parse_resource_id(vault["id"])
     body = {"properties": {"accessPolicies": [{"tenantId": vault["properties"]["tenantId"], "objectId": principal,
                                                "permissions": perms}]}}
     try:
-        m.client("keyvault").vaults.update_access_policy(parts["resourcegroups"], parts["vaults"], kind, body)
+        m.client("keyvault").vaults.update_access_policy(arm_ids.group_of(vault["id"]), arm_ids.name_of(vault["id"]), kind, body)
     except Exception as exc:  # pylint: disable=broad-except
         m.azure_failure(exc, f"{kind} access policy permissions", f"Key Vault {vault['name']}",
                         hint="the signed-in principal needs Microsoft.KeyVault/vaults/accessPolicies/write on the vault "

@@ -227,7 +227,7 @@ def run(m) -> dict:
         m.warn(f"Scope '{scope}' grants the role on every key of the HSM '{hsm['name']}', which is broader than Azure "
                "Backup needs: prefer the key of the VM (key: <name>).")
     client = ka.hsm_client(m, hsm)
-    key_checked = ka.check_key(m, client, hsm, scope.split("/")[2]) if scope.startswith("/keys/") else None
+    key_checked = ka.check_key(m, client, hsm, scope[len("/keys/"):]) if scope.startswith("/keys/") else None
     definitions = ka.list_definitions(m, client, hsm)
     role = ka.role_of(m, p["role"], definitions)
     principal = ka.resolve_principal(m)

@@ -67,13 +67,14 @@ features:
       sample: Registered
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 
 
 def describe(feature) -> dict:
     ns, name = feature.name.rpartition("/")[::2]
     if not ns:  # some API versions return the bare name; the id always carries the namespace
-        ns = feature.id.split("/providers/")[-1].split("/")[0] if "/providers/" in feature.id else None
+        ns = arm_ids.feature_namespace(feature.id)
     return {"name": name, "provider_namespace": ns, "id": feature.id,
             "state": (feature.properties.state if feature.properties else None) or "NotRegistered"}
 

@@ -123,7 +123,7 @@ recovery_points:
       sample: false
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 
@@ -131,8 +131,8 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.base import Azure
 def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:
     """(vm, vault) from the options, or ModuleFailure before any request."""
     try:
-        vm = cvm_rules.parse_vm_target(params["vm"], subscription_id)
-        vault = cvm_rules.parse_vault(params["vault"], subscription_id)
+        vm = arm_ids.parse_vm_target(params["vm"], subscription_id)
+        vault = arm_ids.parse_vault(params["vault"], subscription_id)
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     return vm, vault
@@ -160,7 +160,7 @@ def run(m) -> dict:
             raise ModuleFailure(f"Recovery point '{wanted}' of VM {vm['name']} was not found in vault {vault['name']} "
                                 f"(newest points: {known}).")
         points = [point]
-    return {"vm_id": cvm_rules.vm_id(vm["subscription_id"], vm["resource_group"], vm["name"]),
+    return {"vm_id": arm_ids.vm_id(vm["subscription_id"], vm["resource_group"], vm["name"]),
             "protected_item": rules.backup_names(vault, vm)[4],
             "recovery_points": [rules.describe_point(p) for p in points]}
 

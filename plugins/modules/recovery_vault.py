@@ -139,6 +139,7 @@ changes:
   sample: [cross_region_restore]
 """
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import read_or_none, vault_protected_items
@@ -151,7 +152,7 @@ POLL = {"polling_interval": 2}
 def describe(ref: dict, settings: dict | None) -> dict | None:
     if settings is None:
         return None
-    return {"id": rules.vault_id(ref), "name": ref["name"], "resource_group": ref["resource_group"], **settings}
+    return {"id": arm_ids.vault_id(ref), "name": ref["name"], "resource_group": ref["resource_group"], **settings}
 
 
 def items_sentence(items: list) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids as ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as r
 
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
@@ -19,7 +20,7 @@ def vm(size="Standard_DC4as_v6", location="koreacentral", security_type="Confide
     managed = {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/vm1-os"}
     if sec:
         managed["securityProfile"] = sec
-    return {"id": r.vm_id(SUB, "rg", "vm1"), "name": "vm1", "location": location,
+    return {"id": ids.vm_id(SUB, "rg", "vm1"), "name": "vm1", "location": location,
             "properties": {"hardwareProfile": {"vmSize": size},
                            "securityProfile": {"securityType": security_type} if security_type else {},
                            "storageProfile": {"osDisk": {"managedDisk": managed},
@@ -43,10 +44,10 @@ def test_backup_names():
 
 
 def test_vm_id_round_trip():
-    rid = r.vm_id(SUB, "rg-a", "vm-1")
+    rid = ids.vm_id(SUB, "rg-a", "vm-1")
     assert rid == f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/vm-1"
-    assert r.parse_vm_id(rid) == {"subscription_id": SUB, "resource_group": "rg-a", "name": "vm-1"}
-    assert r.parse_vm_id(rid.lower().replace("virtualmachines", "VIRTUALMACHINES") + "/")["name"] == "vm-1"
+    assert ids.parse_vm_id(rid) == {"subscription_id": SUB, "resource_group": "rg-a", "name": "vm-1"}
+    assert ids.parse_vm_id(rid.lower().replace("virtualmachines", "VIRTUALMACHINES") + "/")["name"] == "vm-1"
 
 
 @pytest.mark.parametrize("bad", [
@@ -57,21 +58,21 @@ def test_vm_id_round_trip():
 ])
 def test_parse_vm_id_rejects_malformed(bad):
     with pytest.raises(ValueError, match="not a virtual machine resource id|not a valid"):
-        r.parse_vm_id(bad)
+        ids.parse_vm_id(bad)
 
 
 def test_parse_vm_target_forms():
     want = {"subscription_id": SUB, "resource_group": "rg-a", "name": "vm-1"}
-    assert r.parse_vm_target(r.vm_id(SUB, "rg-a", "vm-1"), "other") == want
-    assert r.parse_vm_target("rg-a/vm-1", SUB) == want
-    assert r.parse_vm_target({"resource_group": "rg-a", "name": "vm-1"}, SUB) == want
+    assert ids.parse_vm_target(ids.vm_id(SUB, "rg-a", "vm-1"), "other") == want
+    assert ids.parse_vm_target("rg-a/vm-1", SUB) == want
+    assert ids.parse_vm_target({"resource_group": "rg-a", "name": "vm-1"}, SUB) == want
 
 
 @pytest.mark.parametrize("bad", ["vm-1", "a/b/c", {"name": "vm-1"}, {"resource_group": "rg", "name": "v", "x": 1}, 42,
                                  "rg/bad name", "/subscriptions/x/resourceGroups/rg"])
 def test_parse_vm_target_rejects(bad):
     with pytest.raises(ValueError):
-        r.parse_vm_target(bad, SUB)
+        ids.parse_vm_target(bad, SUB)
 
 
 VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
@@ -79,12 +80,12 @@ VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.R
 
 def test_parse_vault_forms():
     want = {"subscription_id": SUB, "resource_group": "rg-backup", "name": "rsv-cvm-kc"}
-    assert r.parse_vault(VAULT_ID, SUB) == want
-    assert r.parse_vault(f"  {VAULT_ID}/ ", SUB) == want
-    assert r.parse_vault(VAULT_ID.lower().replace("rsv-cvm-kc", "RSV"), SUB)["name"] == "RSV"
-    assert r.parse_vault({"name": "rsv-cvm-kc", "resource_group": "rg-backup"}, SUB) == want
+    assert ids.parse_vault(VAULT_ID, SUB) == want
+    assert ids.parse_vault(f"  {VAULT_ID}/ ", SUB) == want
+    assert ids.parse_vault(VAULT_ID.lower().replace("rsv-cvm-kc", "RSV"), SUB)["name"] == "RSV"
+    assert ids.parse_vault({"name": "rsv-cvm-kc", "resource_group": "rg-backup"}, SUB) == want
     # an id keeps its own subscription: the caller decides whether another subscription is acceptable
-    assert r.parse_vault(VAULT_ID.replace(SUB, "other"), SUB)["subscription_id"] == "other"
+    assert ids.parse_vault(VAULT_ID.replace(SUB, "other"), SUB)["subscription_id"] == "other"
 
 
 @pytest.mark.parametrize("bad", ["rsv-cvm-kc", "", None, 42, {"name": "v"}, {"name": "v", "resource_group": ""},
@@ -94,7 +95,7 @@ def test_parse_vault_forms():
 def test_parse_vault_rejects(bad):
     with pytest.raises(ValueError, match=r"is not a Recovery Services vault; use a resource id \(/subscriptions/"
                                          r"\{subscription\}/.*/vaults/\{name\}\) or \{name, resource_group\}"):
-        r.parse_vault(bad, SUB)
+        ids.parse_vault(bad, SUB)
 
 
 # ------------------------------------------------------------------------------------------------ sizes, regions, keys
@@ -124,13 +125,13 @@ def test_normalize_region():
 
 
 def test_key_location():
-    assert r.key_location("https://kv1.vault.azure.net/keys/k1/abc") == {
+    assert ids.key_location("https://kv1.vault.azure.net/keys/k1/abc") == {
         "kind": "key_vault", "vault": "kv1", "key_name": "k1", "key_version": "abc", "key_url": "https://kv1.vault.azure.net/keys/k1/abc"}
-    hsm = r.key_location("https://hsm1.managedhsm.azure.net/keys/k2/0f9e")
+    hsm = ids.key_location("https://hsm1.managedhsm.azure.net/keys/k2/0f9e")
     assert (hsm["kind"], hsm["vault"], hsm["key_name"], hsm["key_version"]) == ("managed_hsm", "hsm1", "k2", "0f9e")
-    assert r.key_location("https://kv1.vault.usgovcloudapi.net/keys/k1")["key_version"] is None
+    assert ids.key_location("https://kv1.vault.usgovcloudapi.net/keys/k1")["key_version"] is None
     for bad in (None, "", "http://kv1.vault.azure.net/keys/k1/v", "https://kv1.vault.azure.net/secrets/s/v", "https://example.com/keys/k/v"):
-        assert r.key_location(bad) is None
+        assert ids.key_location(bad) is None
 
 
 def test_associated_counts():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids as ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as k
 
 CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
@@ -186,7 +187,7 @@ def test_the_hsm_is_named_by_uri_id_or_name():
 
 def test_key_store_ids_must_name_exactly_the_resource():
     rid = "/subscriptions/s1/resourceGroups/rg-cvm-kc/providers/Microsoft.KeyVault/vaults/kv-cvm-kc"
-    assert k.parse_key_store_id(rid, "vaults") == {"name": "kv-cvm-kc", "resource_group": "rg-cvm-kc", "subscription_id": "s1"}
+    assert ids.parse_key_store_id(rid, "vaults") == {"name": "kv-cvm-kc", "resource_group": "rg-cvm-kc", "subscription_id": "s1"}
     for wrong in (rid + "/keys/cvm-cmk", rid.replace("/vaults/", "/managedHSMs/"), "/subscriptions/s1/resourceGroups/rg"):
         with pytest.raises(ValueError, match="is not a vaults resource id"):
-            k.parse_key_store_id(wrong, "vaults")
+            ids.parse_key_store_id(wrong, "vaults")

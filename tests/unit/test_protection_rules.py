@@ -7,12 +7,13 @@ import time
 
 import pytest
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids as ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import fleet
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as r
 
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 REF = {"subscription_id": SUB, "resource_group": "rg-backup", "name": "rsv-cvm-kc"}
-PID = r.policy_id(REF, "cvm-daily")
+PID = ids.policy_id(REF, "cvm-daily")
 VM = f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-pmk-01"
 
 
@@ -25,19 +26,19 @@ def item(state="Protected", policy=PID, **extra):
 
 
 def test_vault_ref_forms():
-    vid = r.vault_id(REF)
-    assert r.parse_vault_ref(vid, SUB) == REF
-    assert r.parse_vault_ref({"name": "rsv-cvm-kc", "resource_group": "rg-backup"}, SUB) == REF
+    vid = ids.vault_id(REF)
+    assert ids.parse_vault_ref(vid, SUB) == REF
+    assert ids.parse_vault_ref({"name": "rsv-cvm-kc", "resource_group": "rg-backup"}, SUB) == REF
     with pytest.raises(ValueError, match="subscription"):
-        r.parse_vault_ref(vid.replace(SUB, "0" * 8), SUB)
+        ids.parse_vault_ref(vid.replace(SUB, "0" * 8), SUB)
     for bad in ("rsv-cvm-kc", {"name": "x"}, vid + "/backupPolicies/p", vid.replace("RecoveryServices", "Compute")):
         with pytest.raises(ValueError, match="not a Recovery Services vault"):
-            r.parse_vault_ref(bad, SUB)
+            ids.parse_vault_ref(bad, SUB)
 
 
 def test_same_id_ignores_case_and_trailing_slash():
-    assert r.same_id(PID, PID.replace("/subscriptions/", "/Subscriptions/").lower() + "/")
-    assert not r.same_id(PID, None) and not r.same_id(PID, PID + "x")
+    assert ids.same(PID, PID.replace("/subscriptions/", "/Subscriptions/").lower() + "/")
+    assert not ids.same(PID, None) and not ids.same(PID, PID + "x")
 
 
 # ------------------------------------------------------------------------------------------------ vault
@@ -171,7 +172,7 @@ def test_crash_consistent_rule_only_for_cvms_with_data_disks():
     ("protected", item(), r.NONE),
     ("protected", item(policy=PID.upper()), r.NONE),
     ("protected", item("IRPending"), r.NONE),
-    ("protected", item(policy=r.policy_id(REF, "other")), r.CHANGE_POLICY),
+    ("protected", item(policy=ids.policy_id(REF, "other")), r.CHANGE_POLICY),
     ("protected", item("ProtectionStopped", policy=None), r.RESUME),
     ("protected", item("ProtectionStopped", isScheduledForDeferredDelete=True), r.SOFT_DELETED),
     ("stopped", None, r.NONE),
@@ -188,7 +189,7 @@ def test_protection_action(want, current, action):
 def test_action_done_reads_the_listed_item():
     assert r.action_done(r.PROTECT, item("IRPending"), PID)
     assert not r.action_done(r.PROTECT, None, PID)
-    assert not r.action_done(r.CHANGE_POLICY, item(policy=r.policy_id(REF, "other")), PID)
+    assert not r.action_done(r.CHANGE_POLICY, item(policy=ids.policy_id(REF, "other")), PID)
     assert not r.action_done(r.RESUME, item("ProtectionStopped"), PID)
     assert r.action_done(r.STOP, item("ProtectionStopped"), None)
     assert r.action_done(r.DELETE, None, None) and not r.action_done(r.DELETE, item(), None)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids as ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
 
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
@@ -163,13 +164,13 @@ def test_original_location_has_no_target_and_pmk_has_no_secured_details():
 
 
 def test_resource_id_from_name_or_id():
-    assert rules.resource_id("st1", SUB, "rg", "Microsoft.Storage/storageAccounts", "x") == \
+    assert ids.resource_id("st1", SUB, "rg", "Microsoft.Storage/storageAccounts", "x") == \
         f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1"
-    assert rules.resource_id(ORIGINAL + "/", SUB, "rg", "Microsoft.Compute/diskEncryptionSets", "x") == ORIGINAL
+    assert ids.resource_id(ORIGINAL + "/", SUB, "rg", "Microsoft.Compute/diskEncryptionSets", "x") == ORIGINAL
     with pytest.raises(ValueError, match="not a Microsoft.Storage/storageAccounts resource id"):
-        rules.resource_id(ORIGINAL, SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
+        ids.resource_id(ORIGINAL, SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
     with pytest.raises(ValueError):
-        rules.resource_id("a/b", SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
+        ids.resource_id("a/b", SUB, "rg", "Microsoft.Storage/storageAccounts", "x")
 
 
 # ------------------------------------------------------------------------------------------------ jobs
