@@ -86,7 +86,6 @@ class RetryCounter:
 
     def __init__(self):
         self.retries = 0
-        self.min_remaining_writes = None
 
     def policy(self):
         from azure.core.pipeline.policies import SansIOHTTPPolicy  # pylint: disable=import-outside-toplevel
@@ -97,11 +96,6 @@ class RetryCounter:
             def on_response(self, request, response):
                 if response.http_response.status_code in RETRIED_STATUS:
                     counter.retries += 1
-                remaining = response.http_response.headers.get("x-ms-ratelimit-remaining-subscription-writes")
-                if remaining and remaining.isdigit():
-                    value = int(remaining)
-                    if counter.min_remaining_writes is None or value < counter.min_remaining_writes:
-                        counter.min_remaining_writes = value
 
             def on_exception(self, request):
                 counter.retries += 1
@@ -254,6 +248,25 @@ class AzureCvmModule:
         graph = self.cloud["graph"]
         url = f"{graph}/v1.0{path}" + (f"?{params}" if params else "")
         return self.rest("GET", url, graph + "/.default", ok=(200,))[1]
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, fn, what: str, where: str | None = None):
+        """fn()'s REST dict, or None when Azure answers 404; any other error fails the module with a sentence
+        ("Could not read {what} ({where}): ..."). fn is an SDK get or an m.arm GET (pass its body)."""
+        try:
+            return rest_dict(fn())
+        except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
+            if getattr(exc, "status_code", None) == 404:
+                return None
+            self.azure_failure(exc, f"read {what}", where)
+
+    def read_all(self, fn, what: str, where: str | None = None) -> list:
+        """Every item of fn() (a paged SDK list, followed through nextLink) as REST dicts; errors as in read."""
+        try:
+            return [rest_dict(x) for x in fn()]
+        except Exception as exc:  # pylint: disable=broad-except
+            self.azure_failure(exc, f"list {what}", where)
 
     # ------------------------------------------------------------------ flow
 

@@ -68,6 +68,16 @@ def _service_error(exc) -> tuple[str | None, str]:
     return code, message
 
 
+def status_of(exc):
+    """The HTTP status of an azure-core error (None for errors without a response)."""
+    return getattr(exc, "status_code", None)
+
+
+def service_error_code(exc):
+    """The error code in the service's answer (ARM, Key Vault, Graph, OAuth), or None."""
+    return _service_error(exc)[0]
+
+
 def describe_error(exc, action: str, resource: str | None = None, hint: str | None = None, plane: str = "arm",
                    secrets=()) -> dict:
     """fail_json keyword arguments for an azure-core/azure-identity exception.

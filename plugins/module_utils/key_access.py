@@ -15,7 +15,7 @@ import uuid
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import import_sdk
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, key_location, parse_key_store_id, store_name
-from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, service_error_code, status_of
 
 BACKUP_MANAGEMENT_SERVICE = "backup_management_service"
 BACKUP_MANAGEMENT_SERVICE_APP_ID = "262044b1-e2ce-469f-a196-69ab7ada62d3"
@@ -28,6 +28,7 @@ HSM_RBAC_MANAGER_ROLES = ("Managed HSM Policy Administrator", "Managed HSM Admin
 # Access-policy permissions Azure Backup needs on a Key Vault (backup-azure-vms-automation.md).
 BACKUP_POLICY_PERMISSIONS = {"keys": ["get", "list", "backup"], "secrets": ["get", "list"]}
 DEFAULT_VAULT_ROLE = "Key Vault Crypto User"
+KEYVAULT_API = "7.5"  # the Key Vault / Managed HSM data-plane api-version of the key reads
 KEY_NAME_RE = re.compile(r"[0-9A-Za-z-]{1,127}")
 HSM_SCOPES = "'/' (the whole HSM), '/keys' (all keys) or '/keys/<key name>'"
 # A fixed namespace so that names are the same on every controller (uuid5 of NAMESPACE_URL and the collection).
@@ -229,22 +230,6 @@ HSM_ARGSPEC = {
 PRINCIPAL_CHOICES = [BACKUP_MANAGEMENT_SERVICE]
 
 
-def status_of(exc):
-    return getattr(exc, "status_code", None)
-
-
-def error_code(exc):
-    code = getattr(getattr(exc, "error", None), "code", None)
-    if code:
-        return code
-    response = getattr(exc, "response", None)
-    try:
-        body = response.json() if response is not None else None
-    except Exception:  # pylint: disable=broad-except  # a body that is not JSON
-        body = None
-    return ((body or {}).get("error") or {}).get("code") if isinstance(body, dict) else None
-
-
 def manager_hint(hsm_name: str) -> str:
     roles = " or ".join(f"'{r}'" for r in HSM_RBAC_MANAGER_ROLES)
     return (f"the signed-in principal needs the Managed HSM local RBAC role {roles} at scope '/' of HSM '{hsm_name}' "
@@ -332,7 +317,7 @@ def role_of(m, role: str, definitions: list[dict]) -> dict:
         raise ModuleFailure(f"Unknown Managed HSM role: {exc}") from exc
 
 
-def check_key(m, client, hsm: dict, name: str) -> bool | None:
+def hsm_key_exists(m, client, hsm: dict, name: str) -> bool | None:
     """Does the key exist? True, or None when the caller may not read keys (then Managed HSM checks at write time).
     Fails when the HSM says the key does not exist."""
     rest = import_sdk("azure.core.rest", "azure-core")
@@ -390,7 +375,7 @@ def resolve_principal(m) -> str:
     try:
         found = m.graph_get("/servicePrincipals", f"$filter=appId eq '{app}'&$select=id,appId,displayName")
     except Exception as exc:  # pylint: disable=broad-except
-        status, code = status_of(exc), error_code(exc)
+        status, code = status_of(exc), service_error_code(exc)
         if status in (401, 403):
             raise ModuleFailure(f"Microsoft Graph refused to look up the Backup Management Service (app id {app}) "
                                 f"for the signed-in principal (HTTP {status}{', ' + code if code else ''}). {instead} "
@@ -401,3 +386,16 @@ def resolve_principal(m) -> str:
     if not values:
         raise ModuleFailure(f"The Backup Management Service (app id {app}) has no service principal in this tenant. {instead}")
     return values[0]["id"].lower()
+
+
+def key_in_store(m, store_key: dict, key_name: str) -> bool | None:
+    """Is a key of this name in the key vault / Managed HSM of `store_key` (a restore_rules.des_key dict: kind, base)?
+    None when it cannot be read (Key Vault data plane, GET /keys/{name})."""
+    suffix = m.cloud["hsm_suffix"] if store_key["kind"] == "managed_hsm" else m.cloud["vault_suffix"]
+    try:
+        m.rest("GET", f"{store_key['base']}/keys/{key_name}", f"https://{suffix}/.default", KEYVAULT_API, ok=(200,))
+        return True
+    except Exception as exc:  # pylint: disable=broad-except
+        if status_of(exc) == 404:
+            return False
+        return None

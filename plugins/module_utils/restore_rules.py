@@ -18,11 +18,11 @@ import re
 from datetime import datetime, timezone
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, name_of, same
-from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, dig
+from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, container_name, dig, protected_item_name
 
 TIERS = {"InstantRP": "snapshot", "HardenedRP": "vault", "ArchivedRP": "archive"}
 RESTORE_TYPES = {"restore_disks": "RestoreDisks", "alternate_location": "AlternateLocation", "original_location": "OriginalLocation"}
-JOB_DONE = ("Completed", "CompletedWithWarnings")
+JOB_SUCCEEDED = ("Completed", "CompletedWithWarnings")  # JOB_RUNNING: not finished yet; anything else failed
 JOB_RUNNING = ("InProgress", "Cancelling")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 JOB_FILTER_TIME = "%Y-%m-%d %I:%M:%S %p"  # the jobs $filter time form: '2016-01-01 00:00:00 AM'
@@ -311,7 +311,7 @@ def restored_disk_ids(job: dict) -> list[str]:
     return [d.strip() for d in text.split(",") if d.strip()]
 
 
-def error_code(error: dict) -> str:
+def job_error_code(error: dict) -> str:
     """A job error's code for people: the string title (UserError...) with the numeric errorCode, as the service gives them."""
     title, number = error.get("title"), error.get("code")
     if title and number not in (None, "") and str(number) != title:
@@ -326,7 +326,7 @@ def job_failure_message(job: dict, action: str = "Restore") -> str:
     text = f"The {action} job {info['name']} ended {info['status']}"
     if errors:
         first = errors[0]
-        text += f" with error code {error_code(first)}: {first['message'] or 'no message'}"
+        text += f" with error code {job_error_code(first)}: {first['message'] or 'no message'}"
         recommendations = [r for e in errors for r in e["recommendations"]]
         if recommendations:
             text += ". Azure recommends: " + " ".join(r.rstrip(".") + "." for r in recommendations)
@@ -346,10 +346,4 @@ def job_failure_message(job: dict, action: str = "Restore") -> str:
 def backup_names(vault: dict, vm: dict) -> tuple:
     """(vault, vault group, fabric, container, protected item) of a VM in a vault, as the backup SDK operations take them."""
     rg, name = vm["resource_group"], vm["name"]
-    return (vault["name"], vault["resource_group"], "Azure", f"IaasVMContainer;iaasvmcontainerv2;{rg};{name}",
-            f"VM;iaasvmcontainerv2;{rg};{name}")
-
-
-def list_points(backup, vault: dict, vm: dict, as_rest) -> list[dict]:
-    """Every recovery point of the VM's protected item, newest first (backup: a RecoveryServicesBackupClient)."""
-    return newest_first([as_rest(p) for p in backup.recovery_points.list(*backup_names(vault, vm))])
+    return vault["name"], vault["resource_group"], "Azure", container_name(rg, name), protected_item_name(rg, name)

@@ -1,7 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: azure_cvm.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Waiting as data: poll something until a condition holds or the time is up. Used by every long operation."""
+"""The one way the collection waits: every loop that sleeps until Azure is done is here.
+
+- wait_for: poll one thing until a condition holds; WaitTimeout (a ModuleFailure) when the time is up. The module
+  base uses it for ARM long operations (m.arm_wait follows Azure-AsyncOperation) and job polls (m.wait).
+- poll_in_rounds: many pending things at once, one check per round (a fleet of VMs: one list call answers for
+  every pending item). Why rounds and not one SDK poller per item: ARMPolling follows Retry-After (Azure Backup
+  sends 60 s for protected items) and polls each operation separately.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +40,21 @@ def wait_for(what: str, poll, done, timeout: float, interval: float = 2.0, max_i
         interval = min(interval * 1.5, max_interval)
         value = poll()
     return value
+
+
+def poll_in_rounds(check, pending, timeout: float, interval: float = 1.0, max_interval: float = 10.0,
+                   sleep=time.sleep, clock=time.monotonic) -> set:
+    """Call check(frozenset of pending keys) -> keys now done, until nothing is pending or `timeout` seconds pass.
+
+    The first round runs at once; the pause between rounds grows by half up to max_interval. Returns the keys
+    still pending (empty when everything finished)."""
+    deadline = clock() + timeout
+    pending = set(pending)
+    while pending:
+        pending -= set(check(frozenset(pending)))
+        remaining = deadline - clock()
+        if not pending or remaining <= 0:
+            break
+        sleep(min(interval, remaining))
+        interval = min(interval * 1.5, max_interval)
+    return pending

@@ -160,6 +160,7 @@ filter:
 from datetime import datetime, timezone
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
+from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 
@@ -174,15 +175,6 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed
 
 
-def read_job(m, vault: dict, name: str) -> dict:
-    try:
-        return rest_dict(m.client("backup").job_details.get(vault["name"], vault["resource_group"], name))
-    except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "status_code", None) == 404:
-            raise ModuleFailure(f"Job {name} was not found in Recovery Services vault {vault['name']}.") from exc
-        m.azure_failure(exc, f"read backup job {name}", f"vault {vault['name']}")
-
-
 def run(m) -> dict:
     p = m.params
     try:
@@ -191,7 +183,7 @@ def run(m) -> dict:
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     if p["job_id"]:
-        return {"jobs": [rules.describe_job(read_job(m, vault, arm_ids.name_of(p["job_id"])))], "filter": None}
+        return {"jobs": [rules.describe_job(service.job_details(m, vault, arm_ids.name_of(p["job_id"])))], "filter": None}
     start, end = parse_time("start_time", p["start_time"]), parse_time("end_time", p["end_time"])
     if start and end and start > end:
         raise ModuleFailure("start_time is after end_time.")
@@ -209,7 +201,7 @@ def run(m) -> dict:
     except Exception as exc:  # pylint: disable=broad-except
         m.azure_failure(exc, "list backup jobs", f"vault {vault['name']}")
     if p["details"]:
-        jobs = [read_job(m, vault, job["name"]) for job in jobs]
+        jobs = [service.job_details(m, vault, job["name"]) for job in jobs]
     return {"jobs": [rules.describe_job(job) for job in jobs], "filter": text}
 
 

@@ -221,10 +221,10 @@ changes:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
+from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
-from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import BACKUP_API, list_rest, read_or_none, vault_protected_items
 
 
 def weekdays() -> dict:
@@ -237,12 +237,12 @@ def weeks() -> dict:
 
 def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
     """For a crash-consistent-only policy: the CVMs with data disks it protects (one list of items, one list per RG)."""
-    items = [i for i in vault_protected_items(m, ref) if arm_ids.same((i.get("properties") or {}).get("policyId"), pid)]
+    items = [i for i in service.protected_items(m, ref) if arm_ids.same((i.get("properties") or {}).get("policyId"), pid)]
     vm_ids = {rules.item_key(i) for i in items} - {None}
     compute = m.client("compute").virtual_machines
     facts = []
     for rg in sorted({arm_ids.group_of(v).lower() for v in vm_ids}):
-        vms = list_rest(m, lambda rg=rg: compute.list(rg), "list the VMs", f"resource group {rg}")
+        vms = m.read_all(lambda rg=rg: compute.list(rg), "the VMs", f"resource group {rg}")
         facts.extend(cvm_rules.vm_facts(v) for v in vms if (v.get("id") or "").lower() in vm_ids)
     return rules.crash_consistent_blockers({"snapshotConsistencyType": rules.CRASH_ONLY}, facts)
 
@@ -250,7 +250,7 @@ def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
 def put_policy(m, ref: dict, name: str, body: dict):
     path = arm_ids.policy_id(ref, name)
     try:
-        status, dummy, headers = m.arm("PUT", path, BACKUP_API, body)
+        status, dummy, headers = m.arm("PUT", path, service.BACKUP_API, body)
         if status == 202 and m.params["wait"]:
             op = m.arm_wait(headers, f"backup policy {name} to be applied", m.params["timeout"])
             if op and str(op.get("status")).lower() != "succeeded":
@@ -277,10 +277,9 @@ def run(m) -> dict:
     name = p["name"]
     policies = m.client("backup").protection_policies
     where = f"vault {ref['name']}"
-    current = read_or_none(m, lambda: policies.get(ref["name"], ref["resource_group"], name), f"read backup policy {name}", where)
+    current = service.read_policy(m, ref, name)
     if current is None:
-        vault = read_or_none(m, lambda: m.client("recoveryservices").vaults.get(ref["resource_group"], ref["name"]),
-                             "read the Recovery Services vault", where)
+        vault = service.read_vault(m, ref)
         if vault is None:
             raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group "
                                 f"{ref['resource_group']}: create it first (azure_cvm.backup.recovery_vault).")

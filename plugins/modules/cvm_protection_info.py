@@ -148,10 +148,11 @@ count:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
+from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
-from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import bounded_map, read_or_none, vault_protected_items
+from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import bounded_map
 
 
 def describe(item: dict) -> dict:
@@ -198,14 +199,13 @@ def run(m) -> dict:
     if not 1 <= p["concurrency"] <= 64:
         raise ModuleFailure(f"concurrency must be 1-64, got {p['concurrency']}.")
     try:
-        items = vault_protected_items(m, ref)
+        items = service.protected_items(m, ref)
     except ModuleFailure as exc:
         if exc.extra.get("status_code") == 404:
             raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group {ref['resource_group']}.") from exc
         raise
     if not items:  # an empty list may also mean a wrong vault name: say so rather than report nothing
-        vault = read_or_none(m, lambda: m.client("recoveryservices").vaults.get(ref["resource_group"], ref["name"]),
-                             "read the Recovery Services vault", f"vault {ref['name']}")
+        vault = service.read_vault(m, ref)
         if vault is None:
             raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group {ref['resource_group']}.")
     by_vm = {rules.item_key(i): i for i in items}

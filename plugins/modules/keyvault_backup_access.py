@@ -168,6 +168,7 @@ import time
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, import_sdk, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import status_of
 
 AUTHZ_MODELS = "azure.mgmt.authorization.v2022_04_01.models"
 
@@ -188,7 +189,7 @@ def get_vault(m) -> dict:
     try:
         found = vaults.get(group, name) if group else next((v for v in vaults.list_by_subscription() if v.name.lower() == name.lower()), None)
     except Exception as exc:  # pylint: disable=broad-except
-        if ka.status_of(exc) != 404:
+        if status_of(exc) != 404:
             m.azure_failure(exc, f"read Key Vault {name}", where)
         found = None
     if found is None:
@@ -241,7 +242,7 @@ def vault_role(m, scope: str, role: str) -> dict:
         else:
             found = list(definitions.list(scope, filter=f"roleName eq '{role}'"))
     except Exception as exc:  # pylint: disable=broad-except
-        if ka.status_of(exc) != 404:
+        if status_of(exc) != 404:
             m.azure_failure(exc, f"look up Azure role '{role}'", scope)
         found = []
     if not found:

@@ -169,6 +169,7 @@ import time
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import service_error_code, status_of
 
 
 def planned(scope: str, role: dict, principal: str) -> dict:
@@ -184,10 +185,10 @@ def create(m, client, hsm: dict, wanted: dict) -> dict:
                                              name=wanted["name"])
         return ka.assignment_dict(made)
     except Exception as exc:  # pylint: disable=broad-except
-        if ka.error_code(exc) == "KeyNotFound":
+        if service_error_code(exc) == "KeyNotFound":
             raise ModuleFailure(f"The key of scope '{wanted['scope']}' does not exist in the Managed HSM '{hsm['name']}'. "
                                 "Check the key name.", error_code="KeyNotFound") from exc
-        if ka.status_of(exc) == 409:  # made by someone else since we listed: theirs is the one
+        if status_of(exc) == 409:  # made by someone else since we listed: theirs is the one
             return None
         ka.hsm_failure(m, exc, f"assign role at scope '{wanted['scope']}'", hsm)
 
@@ -205,7 +206,7 @@ def wait_visible(m, client, hsm: dict, assignment: dict, present: bool, timeout:
             client.get_role_assignment(assignment["scope"], assignment["name"])
             return True
         except Exception as exc:  # pylint: disable=broad-except
-            if ka.status_of(exc) == 404:
+            if status_of(exc) == 404:
                 return False
             ka.hsm_failure(m, exc, f"read role assignment {assignment['name']}", hsm)
 
@@ -227,7 +228,7 @@ def run(m) -> dict:
         m.warn(f"Scope '{scope}' grants the role on every key of the HSM '{hsm['name']}', which is broader than Azure "
                "Backup needs: prefer the key of the VM (key: <name>).")
     client = ka.hsm_client(m, hsm)
-    key_checked = ka.check_key(m, client, hsm, scope[len("/keys/"):]) if scope.startswith("/keys/") else None
+    key_checked = ka.hsm_key_exists(m, client, hsm, scope[len("/keys/"):]) if scope.startswith("/keys/") else None
     definitions = ka.list_definitions(m, client, hsm)
     role = ka.role_of(m, p["role"], definitions)
     principal = ka.resolve_principal(m)

@@ -124,8 +124,9 @@ recovery_points:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
+from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 
 
 def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:
@@ -138,20 +139,10 @@ def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:
     return vm, vault
 
 
-def read_points(m, vault: dict, vm: dict) -> list[dict]:
-    try:
-        return rules.list_points(m.client("backup"), vault, vm, rest_dict)
-    except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "status_code", None) == 404:
-            raise ModuleFailure(f"VM {vm['resource_group']}/{vm['name']} is not protected in Recovery Services vault "
-                                f"{vault['resource_group']}/{vault['name']} (or the vault does not exist): enable protection "
-                                "first (azure_cvm.backup.cvm_protection).") from exc
-        m.azure_failure(exc, f"list the recovery points of VM {vm['name']}", f"vault {vault['name']}")
-
-
 def run(m) -> dict:
     vm, vault = parse_targets(m.params, m.subscription_id)
-    points = read_points(m, vault, vm)
+    points = service.recovery_points(m, vault, vm, " (or the vault does not exist): enable protection first "
+                                     "(azure_cvm.backup.cvm_protection).")
     wanted = m.params["recovery_point"]
     if wanted:
         point = rules.choose_point(points, wanted)

@@ -140,9 +140,9 @@ changes:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
+from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
-from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import read_or_none, vault_protected_items
 
 ITEMS_NAMED = 10
 # The SDK polls every 30 s when Azure sends no (or a zero) Retry-After; vault operations take seconds.
@@ -177,13 +177,13 @@ def run(m) -> dict:
     ref = {"subscription_id": m.subscription_id, "resource_group": p["resource_group"], "name": p["name"]}
     vaults = m.client("recoveryservices").vaults
     where = f"vault {p['name']} in resource group {p['resource_group']}"
-    current = read_or_none(m, lambda: vaults.get(p["resource_group"], p["name"]), "read the Recovery Services vault", where)
+    current = m.read(lambda: vaults.get(p["resource_group"], p["name"]), "the Recovery Services vault", where)
     actual = rules.vault_settings(current) if current else None
 
     if p["state"] == "absent":
         result = {"changed": actual is not None, "vault": None, "changes": ["deleted"] if actual else []}
         if actual:
-            items = vault_protected_items(m, ref, vm_only=False)
+            items = service.protected_items(m, ref, vm_only=False)
             if items:
                 raise ModuleFailure(f"The vault {p['name']} still holds {len(items)} backup item(s): {items_sentence(items)}. "
                                     "Stop protection and delete their backup data first (cvm_protection with state: absent), "
@@ -198,7 +198,7 @@ def run(m) -> dict:
     else:
         desired = rules.desired_vault_settings(p, actual)
         changes = rules.vault_changes(desired, actual)
-        held = len(vault_protected_items(m, ref, vm_only=False)) if actual and "storage_redundancy" in changes else 0
+        held = len(service.protected_items(m, ref, vm_only=False)) if actual and "storage_redundancy" in changes else 0
         errors = rules.vault_errors(desired, actual, held)
         if errors:
             raise ModuleFailure(f"Cannot apply the settings of {where}: " + " ".join(errors))

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids as ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import fleet
+from ansible_collections.azure_cvm.backup.plugins.module_utils import waiting
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as r
 
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
@@ -250,12 +251,12 @@ def test_poll_in_rounds_stops_when_done_or_at_timeout():
         calls.append(sorted(pending))
         return {k for k in pending if k <= len(calls)}
 
-    left = fleet.poll_in_rounds(check, [1, 2, 3], timeout=100, sleep=sleep, clock=lambda: clock["t"])
+    left = waiting.poll_in_rounds(check, [1, 2, 3], timeout=100, sleep=sleep, clock=lambda: clock["t"])
     assert left == set() and calls == [[1, 2, 3], [2, 3], [3]]
 
     calls.clear()
     clock["t"] = 0.0
-    left = fleet.poll_in_rounds(lambda p: set(), [1], timeout=5, interval=1, sleep=sleep, clock=lambda: clock["t"])
+    left = waiting.poll_in_rounds(lambda p: set(), [1], timeout=5, interval=1, sleep=sleep, clock=lambda: clock["t"])
     assert left == {1} and clock["t"] == pytest.approx(5)
 
 
