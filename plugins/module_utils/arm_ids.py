@@ -231,6 +231,12 @@ def key_location(key_url: str) -> dict | None:
             "key_version": segments[2] if len(segments) == 3 else None, "key_url": key_url}
 
 
+def store_uri(url: str) -> str:
+    """'https://hsm1.managedhsm.azure.net/' of a key URL or key store URI (scheme and host, with a slash)."""
+    parts = urlsplit(str(url or ""))
+    return f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc else ""
+
+
 def store_name(uri: str) -> str:
     """'hsm1' of a key store URI https://hsm1.managedhsm.azure.net/ (or of a vault URI)."""
     return (urlsplit(str(uri or "")).hostname or "").split(".")[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import key_location, name_of, type_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import key_location, name_of, store_uri, type_of
 
 # ------------------------------------------------------------------------------------------------ defaults
 
@@ -305,6 +305,29 @@ def verdict(checks) -> dict:
     else:
         result = READY_WITH_WARNINGS if warnings else READY
     return {"verdict": result, "ready": result in (READY, READY_WITH_WARNINGS), "blockers": blockers, "warnings": warnings}
+
+
+def distinct_keys(reports) -> list:
+    """The distinct customer-managed keys of VM reports (of cvm_readiness_info), in first-seen order: {kind, vault,
+    key_name, store_uri, vms, ready_vms}; vms and ready_vms are 'group/name' labels of the VMs that use the key."""
+    keys = {}
+    for report in reports:
+        where = (report.get("facts") or {}).get("key_location")
+        if not where:
+            continue
+        key = keys.setdefault((where["kind"], where["vault"].lower(), where["key_name"].lower()), {
+            "kind": where["kind"], "vault": where["vault"], "key_name": where["key_name"],
+            "store_uri": store_uri(where["key_url"]), "vms": [], "ready_vms": []})
+        label = f"{report['resource_group']}/{report['name']}"
+        key["vms"].append(label)
+        if report.get("ready"):
+            key["ready_vms"].append(label)
+    return list(keys.values())
+
+
+def distinct_regions(reports) -> list:
+    """The regions of the VMs of reports that were read, sorted."""
+    return sorted({(r.get("facts") or {}).get("region") for r in reports} - {None, ""})
 
 
 def summary(reports) -> dict:

@@ -182,7 +182,7 @@ def readiness_blockers(m, vms: list, vault: dict, policy: dict | None, skip: boo
         else:
             checks = cvm_checks(reader, m.params, facts, vault=vault, policy=policy,
                                 policy_name=m.params["policy"] if policy is not None else None,
-                                assume_feature_registered=m.params.get("assume_feature_registered", False))
+                                assume_feature_registered=m.params["assume_feature_registered"])
         blockers = cvm_rules.verdict(checks)["blockers"]
         if blockers:
             out[vm["id"].lower()] = blockers

@@ -218,6 +218,13 @@ changes:
   type: list
   elements: str
   sample: [instant_restore_days]
+created:
+  description:
+    - Whether the run created the policy (in check mode, would create it), that is, it did not exist before. False
+      when it existed, and for O(state=absent).
+  returned: always
+  type: bool
+  sample: false
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
@@ -291,7 +298,7 @@ def run(m) -> dict:
     count = props.get("protectedItemsCount") if current else None
 
     if p["state"] == "absent":
-        result = {"changed": current is not None, "policy": None, "changes": ["deleted"] if current else []}
+        result = {"changed": current is not None, "policy": None, "changes": ["deleted"] if current else [], "created": False}
         if current and count:
             raise ModuleFailure(f"Backup policy {name} still protects {count} item(s) in {where}: move them to another policy "
                                 "or stop their protection (cvm_protection) first.")
@@ -314,7 +321,8 @@ def run(m) -> dict:
                 raise ModuleFailure(f"Backup policy {name} cannot be crash-consistent only: " + " ".join(blockers))
             m.warn("A crash-consistent-only policy must not be used for confidential VMs with data disks "
                    "(multi-disk crash-consistent backup is not supported).")
-        result = {"changed": bool(changes), "policy": describe(ref, name, desired, count), "changes": changes}
+        result = {"changed": bool(changes), "policy": describe(ref, name, desired, count), "changes": changes,
+                  "created": current is None}
         if changes and not m.check_mode:
             put_policy(m, ref, name, rules.policy_body(desired))
     if m.diff_mode:

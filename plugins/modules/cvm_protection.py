@@ -75,6 +75,14 @@ options:
     description: Skip the readiness checks (the vault region check still runs).
     type: bool
     default: false
+  assume_feature_registered:
+    description:
+      - Count the preview feature C(RestorePointSupportForConfidentialVMV2) as registered when it is not registered
+        yet, for a plan in check mode in which an earlier task registers it (the role C(azure_cvm.backup.protect)
+        passes what C(azure_cvm.backup.prerequisites) decided). The other readiness checks still run. A C(Pending)
+        feature, which needs approval, is never counted as registered.
+    type: bool
+    default: false
   backup_now:
     description: Take a first backup of each VM that has none yet, and wait for its job (with O(wait)).
     type: bool
@@ -283,6 +291,7 @@ def main():
         "state": {"type": "str", "choices": ["protected", "stopped", "absent"], "default": "protected"},
         "confirm_delete_backup_data": {"type": "bool", "default": False},
         "skip_readiness": {"type": "bool", "default": False},
+        "assume_feature_registered": {"type": "bool", "default": False},
         **READINESS_ARGSPEC,
         "backup_now": {"type": "bool", "default": False},
         "backup_retention_days": {"type": "int", "default": 30},

@@ -244,6 +244,46 @@ vms:
               description: The key URL of the DES's active key.
               type: str
               sample: https://kv-cvm-kc.vault.azure.net/keys/cvm-cmk/8f1e2d3c4b5a69788796a5b4c3d2e1f0
+keys:
+  description:
+    - The distinct customer-managed keys of the target VMs (from their DES key locations), so that a play grants key
+      access once per key. Empty when every VM uses a platform-managed key.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: C(key_vault) or C(managed_hsm).
+      type: str
+      sample: managed_hsm
+    vault:
+      description: The Key Vault or Managed HSM name.
+      type: str
+      sample: hsm-cvm-uae
+    key_name:
+      description: The key name.
+      type: str
+      sample: cvm-hsm-key
+    store_uri:
+      description: The URI of the Key Vault or Managed HSM that holds the key.
+      type: str
+      sample: https://hsm-cvm-uae.managedhsm.azure.net/
+    vms:
+      description: The target VMs (C(group/name)) whose DES uses the key.
+      type: list
+      elements: str
+      sample: [rg-cvm-uae/cvm-hsm-01]
+    ready_vms:
+      description: Those of these VMs that are ready for confidential VM backup.
+      type: list
+      elements: str
+      sample: [rg-cvm-uae/cvm-hsm-01]
+regions:
+  description: The distinct regions of the target VMs that were read (ARM location names), sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [koreacentral, uaenorth]
 summary:
   description: Counts of the VMs by verdict.
   returned: always
@@ -285,7 +325,7 @@ def parse_params(params: dict, subscription_id: str) -> dict:
     try:
         targets, seen = [], set()
         for item in params["vms"] or []:
-            target = rules.parse_vm_target(item, subscription_id)
+            target = arm_ids.parse_vm_target(item, subscription_id)
             if target["subscription_id"].lower() != subscription_id.lower():
                 raise ValueError(f"VM {item} is in subscription {target['subscription_id']}, but the module works in "
                                  f"subscription {subscription_id}: set subscription_id, or check each subscription separately.")
@@ -377,7 +417,8 @@ def run(m) -> dict:
     reader = Reader(m)
     reports = [report(reader, params, parsed["vault"], target, vm, error)
                for target, vm, error in collect(reader, params, parsed["targets"])]
-    return {"changed": False, "vms": reports, "summary": rules.summary(reports)}
+    return {"changed": False, "vms": reports, "summary": rules.summary(reports), "keys": rules.distinct_keys(reports),
+            "regions": rules.distinct_regions(reports)}
 
 
 def main():

@@ -64,6 +64,11 @@ vm_id:
   returned: always
   type: str
   sample: /subscriptions/xxx/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-kv-01
+resource_group:
+  description: The resource group of the protected VM.
+  returned: always
+  type: str
+  sample: rg-cvm-kc
 protected_item:
   description: The name of the VM's protected item in the vault.
   returned: always
@@ -152,7 +157,7 @@ def run(m) -> dict:
                                 f"(newest points: {known}).")
         points = [point]
     return {"vm_id": arm_ids.vm_id(vm["subscription_id"], vm["resource_group"], vm["name"]),
-            "protected_item": rules.backup_names(vault, vm)[4],
+            "resource_group": vm["resource_group"], "protected_item": rules.backup_names(vault, vm)[4],
             "recovery_points": [rules.describe_point(p) for p in points]}
 
 

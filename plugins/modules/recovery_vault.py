@@ -137,6 +137,13 @@ changes:
   type: list
   elements: str
   sample: [cross_region_restore]
+created:
+  description:
+    - Whether the run created the vault (in check mode, would create it), that is, it did not exist before. False
+      when it existed, and for O(state=absent).
+  returned: always
+  type: bool
+  sample: false
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
@@ -181,7 +188,7 @@ def run(m) -> dict:
     actual = rules.vault_settings(current) if current else None
 
     if p["state"] == "absent":
-        result = {"changed": actual is not None, "vault": None, "changes": ["deleted"] if actual else []}
+        result = {"changed": actual is not None, "vault": None, "changes": ["deleted"] if actual else [], "created": False}
         if actual:
             items = service.protected_items(m, ref, vm_only=False)
             if items:
@@ -204,7 +211,7 @@ def run(m) -> dict:
             raise ModuleFailure(f"Cannot apply the settings of {where}: " + " ".join(errors))
         if desired["cross_region_restore"]:
             m.warn(f"Cross-region restore is enabled on vault {p['name']}: it is not supported for confidential VMs.")
-        result = {"changed": bool(changes), "vault": describe(ref, desired), "changes": changes}
+        result = {"changed": bool(changes), "vault": describe(ref, desired), "changes": changes, "created": actual is None}
         if changes and not m.check_mode:
             try:
                 if actual is None:
