@@ -7,14 +7,14 @@ report) and cvm_protection (the gate before any write). The rules themselves are
 from __future__ import annotations
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
-from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import ModuleFailure, rest_dict
 
 # The support-matrix options both modules take (documented once: doc fragment azure_cvm.backup.azure.readiness).
 READINESS_ARGSPEC = {
-    "supported_regions": {"type": "list", "elements": "str", "default": list(rules.SUPPORTED_REGIONS)},
-    "supported_size_families": {"type": "list", "elements": "str", "default": list(rules.V6_CVM_FAMILIES)},
-    "des_disk_threshold": {"type": "int", "default": rules.DES_DISK_THRESHOLD},
+    "supported_regions": {"type": "list", "elements": "str", "default": list(cvm_rules.SUPPORTED_REGIONS)},
+    "supported_size_families": {"type": "list", "elements": "str", "default": list(cvm_rules.V6_CVM_FAMILIES)},
+    "des_disk_threshold": {"type": "int", "default": cvm_rules.DES_DISK_THRESHOLD},
     "blocking_features": {"type": "list", "elements": "str", "default": []},
 }
 
@@ -82,7 +82,7 @@ class Reader:
         parts = arm_ids.parse(des_id) or {}
         sets = self.m.client("compute").disk_encryption_sets
         return self.once(("assoc", des_id.lower()), f"list the resources associated with disk encryption set {parts['name']}",
-                         lambda: rules.associated_counts(sets.list_associated_resources(parts["resource_group"], parts["name"])))
+                         lambda: cvm_rules.associated_counts(sets.list_associated_resources(parts["resource_group"], parts["name"])))
 
     def feature(self, full_name: str):
         ns, name = full_name.split("/", 1)
@@ -114,23 +114,23 @@ def cvm_checks(reader: Reader, params: dict, facts: dict, vault=None, vault_erro
         if des is not None:
             counts, count_error = reader.des_counts(facts["des_id"])
         facts["des"] = {"id": facts["des_id"], "name": arm_ids.name_of(facts["des_id"]),
-                        "type": rules.des_facts(des)["type"] if des else None,
+                        "type": cvm_rules.des_facts(des)["type"] if des else None,
                         "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
-        facts["key_location"] = rules.des_facts(des)["key_location"] if des else None
-    feature, feature_error = reader.feature(rules.RESTORE_POINT_FEATURE)
+        facts["key_location"] = cvm_rules.des_facts(des)["key_location"] if des else None
+    feature, feature_error = reader.feature(cvm_rules.RESTORE_POINT_FEATURE)
     blocking = {}
     for name in params["blocking_features"]:
         value, error = reader.feature(name)
         blocking[name] = error or value
     return [
-        rules.check_size(facts, params["supported_size_families"]),
-        rules.check_region(facts, params["supported_regions"]),
-        rules.check_os_disk_encryption(facts),
-        rules.check_key(facts, des, des_error),
-        rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
-        rules.check_restore_point_feature(feature, feature_error, assume_feature_registered),
-        rules.check_blocking_features(blocking),
-        rules.check_vault_region(facts, vault, vault_error),
-        rules.check_vault_cross_region_restore(vault),
-        rules.check_policy(facts, policy, policy_name, policy_error),
+        cvm_rules.check_size(facts, params["supported_size_families"]),
+        cvm_rules.check_region(facts, params["supported_regions"]),
+        cvm_rules.check_os_disk_encryption(facts),
+        cvm_rules.check_key(facts, des, des_error),
+        cvm_rules.check_des_threshold(facts, counts, params["des_disk_threshold"], count_error or des_error),
+        cvm_rules.check_restore_point_feature(feature, feature_error, assume_feature_registered),
+        cvm_rules.check_blocking_features(blocking),
+        cvm_rules.check_vault_region(facts, vault, vault_error),
+        cvm_rules.check_vault_cross_region_restore(vault),
+        cvm_rules.check_policy(facts, policy, policy_name, policy_error),
     ]

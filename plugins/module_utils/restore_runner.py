@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.key_access import key_in_store
 
@@ -45,16 +45,17 @@ def parse_options(p: dict, sub: str) -> dict:
                 raise ValueError(f"{what} is in subscription {item['subscription_id']}, the module works in {sub}: set subscription_id.")
         rg = vm["resource_group"]
         target_rg = p["target_resource_group"]
+
+        def des(value: str, what: str) -> str:
+            return arm_ids.resource_id(value, sub, rg, DES_TYPE, what)
+
         out = {"vm": vm, "vault": vault, "restore_type": kind,
                "vm_id": arm_ids.vm_id(sub, rg, vm["name"]),
                "storage_id": arm_ids.resource_id(p["staging_storage_account"], sub, rg, "Microsoft.Storage/storageAccounts",
-                                               "staging_storage_account"),
-               "os_des": p["os_disk_encryption_set"] and arm_ids.resource_id(p["os_disk_encryption_set"], sub, rg, DES_TYPE,
-                                                                           "os_disk_encryption_set"),
-               "data_des": p["data_disk_encryption_set"] and arm_ids.resource_id(p["data_disk_encryption_set"], sub, rg, DES_TYPE,
-                                                                               "data_disk_encryption_set"),
-               "per_disk": [{"lun": d["lun"], "disk_encryption_set": arm_ids.resource_id(d["disk_encryption_set"], sub, rg, DES_TYPE,
-                                                                                       f"data_disk_encryption_sets (lun {d['lun']})")}
+                                                 "staging_storage_account"),
+               "os_des": p["os_disk_encryption_set"] and des(p["os_disk_encryption_set"], "os_disk_encryption_set"),
+               "data_des": p["data_disk_encryption_set"] and des(p["data_disk_encryption_set"], "data_disk_encryption_set"),
+               "per_disk": [{"lun": d["lun"], "disk_encryption_set": des(d["disk_encryption_set"], f"data_disk_encryption_sets (lun {d['lun']})")}
                             for d in p["data_disk_encryption_sets"] or []],
                "target_rg_id": f"/subscriptions/{sub}/resourceGroups/{target_rg}" if target_rg else None,
                "target_vm_id": None, "vnet_id": None, "subnet_id": None}
@@ -66,7 +67,7 @@ def parse_options(p: dict, sub: str) -> dict:
                 raise ValueError(f"target_vm_name: '{p['target_vm_name']}' is not a valid virtual machine name.")
             out["target_vm_id"] = arm_ids.vm_id(sub, target_rg, p["target_vm_name"])
             out["vnet_id"] = arm_ids.resource_id(p["virtual_network"], sub, target_rg, "Microsoft.Network/virtualNetworks",
-                                               "virtual_network")
+                                                 "virtual_network")
             subnet = p["subnet"].strip().rstrip("/")
             out["subnet_id"] = subnet if subnet.startswith("/") else f"{out['vnet_id']}/subnets/{subnet}"
             if arm_ids.type_of(out["subnet_id"]) != "subnets":
@@ -123,31 +124,31 @@ def validate(m, o: dict, point: dict) -> dict:
     requested = o["os_des"]
     replacement_des = read_des(m, requested) if requested and not arm_ids.same(requested, original) else None
     if requested and not arm_ids.same(requested, original):
-        problem = rules.des_problem(replacement_des, requested)
+        problem = restore_rules.des_problem(replacement_des, requested)
         if problem:
             problems.append(problem)
     for des_id in {d for d in [o["data_des"]] + [d["disk_encryption_set"] for d in o["per_disk"]] if d}:
         if read_des(m, des_id) is None:
             problems.append(f"The data disk encryption set {des_id} was not found.")
     original_key = replacement_key = key_present = None
-    tiers = rules.point_tiers(point)
+    tiers = restore_rules.point_tiers(point)
     if replacement_des and not problems and "vault" in tiers and original:
-        original_key = rules.des_key(read_des(m, original))
-        replacement_key = rules.des_key(replacement_des)
+        original_key = restore_rules.des_key(read_des(m, original))
+        replacement_key = restore_rules.des_key(replacement_des)
         if original_key and replacement_key:
             key_present = key_in_store(m, replacement_key, original_key["name"])
-    decision = rules.tier_decision(tiers, original, requested, key_present, original_key, replacement_key)
+    decision = restore_rules.tier_decision(tiers, original, requested, key_present, original_key, replacement_key)
     if not decision["allowed"]:
         problems.insert(0, decision["reason"])
     storage = m.read(lambda: m.arm("GET", o["storage_id"], STORAGE_API, ok=(200,))[1], "the staging storage account", o["storage_id"])
-    storage_problem = rules.storage_problem(storage, o["storage_id"], region)
+    storage_problem = restore_rules.storage_problem(storage, o["storage_id"], region)
     if storage_problem:
         problems.append(storage_problem)
     if o["target_rg_id"]:
         check_resource_group(m, o["target_rg_id"])
     if problems:
         raise ModuleFailure("The restore was not started: " + " ".join(problems), problems=problems,
-                            recovery_point=rules.describe_point(point))
+                            recovery_point=restore_rules.describe_point(point))
     decision["notes"] = notes + decision["notes"]
     decision["region"] = region
     return decision
@@ -159,24 +160,24 @@ def validate(m, o: dict, point: dict) -> dict:
 def earlier_restore(m, o: dict, target: dict) -> dict | None:
     """The newest Restore job of this VM that restores the same point to the same target and has not failed."""
     vault = o["vault"]
-    listed = service.list_jobs(m, vault, rules.jobs_filter(operation="Restore"))
-    mine = [j for j in listed if rules.job_is_for_vm(j, o["vm"]["name"], o["vm"]["resource_group"])
-            and j.get("properties", {}).get("status") in rules.JOB_SUCCEEDED + rules.JOB_RUNNING]
+    listed = service.list_jobs(m, vault, restore_rules.jobs_filter(operation="Restore"))
+    mine = [j for j in listed if restore_rules.job_is_for_vm(j, o["vm"]["name"], o["vm"]["resource_group"])
+            and j.get("properties", {}).get("status") in restore_rules.JOB_SUCCEEDED + restore_rules.JOB_RUNNING]
     for job in mine[:MAX_JOB_DETAILS]:
         detail = service.job_details(m, vault, job["name"])
-        if rules.job_matches(detail, target):
+        if restore_rules.job_matches(detail, target):
             return detail
     return None
 
 
 def wait_job(m, vault: dict, job: dict, timeout: int) -> dict:
     return m.wait(f"restore job {job['name']}", lambda: service.job_details(m, vault, job["name"]),
-                  lambda j: j.get("properties", {}).get("status") not in rules.JOB_RUNNING, timeout)
+                  lambda j: j.get("properties", {}).get("status") not in restore_rules.JOB_RUNNING, timeout)
 
 
 def start_restore(m, o: dict, point: dict, request: dict) -> str:
     """POST the restore; the job id from the operation status (properties.jobId). Returns the job name."""
-    names = rules.backup_names(o["vault"], o["vm"])
+    names = restore_rules.backup_names(o["vault"], o["vm"])
     try:
         poller = m.client("backup").restores.begin_trigger(*names, point["name"], request, polling=False,
                                                            cls=lambda response, _body, _headers: dict(response.http_response.headers))
@@ -199,11 +200,11 @@ def start_restore(m, o: dict, point: dict, request: dict) -> str:
 
 
 def job_result(o: dict, job: dict, request: dict) -> dict:
-    info = rules.describe_job(job)
-    done = info["status"] in rules.JOB_SUCCEEDED
+    info = restore_rules.describe_job(job)
+    done = info["status"] in restore_rules.JOB_SUCCEEDED
     vm_id = {"alternate_location": o["target_vm_id"], "original_location": o["vm_id"]}.get(o["restore_type"])
     return {"job": {k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")},
-            "restored_disk_ids": rules.restored_disk_ids(job) if done else [],
+            "restored_disk_ids": restore_rules.restored_disk_ids(job) if done else [],
             "restored_vm_id": vm_id if done else None}
 
 
@@ -215,28 +216,28 @@ def run(m) -> dict:
     p = m.params
     o = parse_options(p, m.subscription_id)
     points = service.recovery_points(m, o["vault"], o["vm"])
-    point = rules.choose_point(points, p["recovery_point"])
+    point = restore_rules.choose_point(points, p["recovery_point"])
     if point is None:
-        known = ", ".join(f"{x['name']} ({'/'.join(rules.point_tiers(x)) or 'no valid tier'})" for x in points[:10]) or "none"
+        known = ", ".join(f"{x['name']} ({'/'.join(restore_rules.point_tiers(x)) or 'no valid tier'})" for x in points[:10]) or "none"
         raise ModuleFailure(f"Recovery point '{p['recovery_point']}' of VM {o['vm']['name']} was not found in vault "
                             f"{o['vault']['name']} (newest points: {known}).")
     decision = validate(m, o, point)
     os_des = decision["des"]
-    request = rules.restore_request(restore_type=o["restore_type"], point_name=point["name"], vm_id=o["vm_id"],
-                                    region=decision["region"], storage_account_id=o["storage_id"],
-                                    target_resource_group_id=o["target_rg_id"], target_vm_id=o["target_vm_id"],
-                                    virtual_network_id=o["vnet_id"], subnet_id=o["subnet_id"], os_des=os_des,
-                                    data_disk_des=o["data_des"], per_disk_des=o["per_disk"])
-    target = rules.restore_target(request)
-    result = {"changed": False, "reused": False, "recovery_point": rules.describe_point(point),
+    request = restore_rules.restore_request(
+        restore_type=o["restore_type"], point_name=point["name"], vm_id=o["vm_id"], region=decision["region"],
+        storage_account_id=o["storage_id"], target_resource_group_id=o["target_rg_id"], target_vm_id=o["target_vm_id"],
+        virtual_network_id=o["vnet_id"], subnet_id=o["subnet_id"], os_des=os_des, data_disk_des=o["data_des"],
+        per_disk_des=o["per_disk"])
+    target = restore_rules.restore_target(request)
+    result = {"changed": False, "reused": False, "recovery_point": restore_rules.describe_point(point),
               "source_tier": decision["source_tier"], "os_disk_encryption_set": os_des,
               "replacement_des": decision["replacement"], "notes": decision["notes"], "request": request,
               "restored_disk_ids": [], "restored_vm_id": None}
 
     earlier = None if p["force"] else earlier_restore(m, o, target)
-    if earlier and earlier["properties"]["status"] in rules.JOB_RUNNING and p["wait"] and not m.check_mode:
+    if earlier and earlier["properties"]["status"] in restore_rules.JOB_RUNNING and p["wait"] and not m.check_mode:
         earlier = wait_job(m, o["vault"], earlier, p["timeout"])
-        if not rules.job_matches(earlier, target) or earlier["properties"]["status"] not in rules.JOB_SUCCEEDED:
+        if not restore_rules.job_matches(earlier, target) or earlier["properties"]["status"] not in restore_rules.JOB_SUCCEEDED:
             earlier = None  # it ended failed, or turned out to restore elsewhere: restore now
     if earlier:
         result.update(reused=True, **job_result(o, earlier, request))
@@ -253,8 +254,8 @@ def run(m) -> dict:
     if p["wait"]:
         job = wait_job(m, o["vault"], job, p["timeout"])
     result.update(job_result(o, job, request))
-    if job["properties"]["status"] not in rules.JOB_SUCCEEDED + rules.JOB_RUNNING:
-        info = rules.describe_job(job)
-        raise ModuleFailure(rules.job_failure_message(job), changed=True, job=result["job"], error_details=info["error_details"],
+    if job["properties"]["status"] not in restore_rules.JOB_SUCCEEDED + restore_rules.JOB_RUNNING:
+        info = restore_rules.describe_job(job)
+        raise ModuleFailure(restore_rules.job_failure_message(job), changed=True, job=result["job"], error_details=info["error_details"],
                             error_code=info["error_details"][0]["title"] if info["error_details"] else None)
     return result

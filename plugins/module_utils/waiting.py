@@ -5,6 +5,8 @@
 
 - wait_for: poll one thing until a condition holds; WaitTimeout (a ModuleFailure) when the time is up. The module
   base uses it for ARM long operations (m.arm_wait follows Azure-AsyncOperation) and job polls (m.wait).
+- wait_poller: an SDK poller (azure-core's ARM polling) with a timeout that raises WaitTimeout.
+- settle: a fixed pause for what Azure does not report (permission propagation).
 - poll_in_rounds: many pending things at once, one check per round (a fleet of VMs: one list call answers for
   every pending item). Why rounds and not one SDK poller per item: ARMPolling follows Retry-After (Azure Backup
   sends 60 s for protected items) and polls each operation separately.
@@ -40,6 +42,21 @@ def wait_for(what: str, poll, done, timeout: float, interval: float = 2.0, max_i
         interval = min(interval * 1.5, max_interval)
         value = poll()
     return value
+
+
+def settle(seconds: float, sleep=time.sleep):
+    """A fixed pause after a change whose propagation Azure does not report (RBAC, access policies)."""
+    if seconds > 0:
+        sleep(seconds)
+
+
+def wait_poller(poller, what: str, timeout: float):
+    """An SDK long-running operation (azure-core LROPoller) within `timeout` seconds: its result, or WaitTimeout
+    (LROPoller.result(timeout) alone returns without an error when the time is up)."""
+    poller.wait(timeout=timeout)
+    if not poller.done():
+        raise WaitTimeout(what, timeout, poller.status())
+    return poller.result()
 
 
 def poll_in_rounds(check, pending, timeout: float, interval: float = 1.0, max_interval: float = 10.0,

@@ -161,7 +161,7 @@ from datetime import datetime, timezone
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
-from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 
 
@@ -183,18 +183,18 @@ def run(m) -> dict:
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     if p["job_id"]:
-        return {"jobs": [rules.describe_job(service.job_details(m, vault, arm_ids.name_of(p["job_id"])))], "filter": None}
+        return {"jobs": [restore_rules.describe_job(service.job_details(m, vault, arm_ids.name_of(p["job_id"])))], "filter": None}
     start, end = parse_time("start_time", p["start_time"]), parse_time("end_time", p["end_time"])
     if start and end and start > end:
         raise ModuleFailure("start_time is after end_time.")
     if p["max_jobs"] < 1:
         raise ModuleFailure("max_jobs must be 1 or more.")
-    text = rules.jobs_filter(operation=p["operation"], status=p["status"], start=start, end=end)
+    text = restore_rules.jobs_filter(operation=p["operation"], status=p["status"], start=start, end=end)
     jobs = []
     try:
         for job in m.client("backup").backup_jobs.list(vault["name"], vault["resource_group"], filter=text):
             job = rest_dict(job)
-            if vm is None or rules.job_is_for_vm(job, vm["name"], vm["resource_group"]):
+            if vm is None or restore_rules.job_is_for_vm(job, vm["name"], vm["resource_group"]):
                 jobs.append(job)
                 if len(jobs) >= p["max_jobs"]:
                     break
@@ -202,7 +202,7 @@ def run(m) -> dict:
         m.azure_failure(exc, "list backup jobs", f"vault {vault['name']}")
     if p["details"]:
         jobs = [service.job_details(m, vault, job["name"]) for job in jobs]
-    return {"jobs": [rules.describe_job(job) for job in jobs], "filter": text}
+    return {"jobs": [restore_rules.describe_job(job) for job in jobs], "filter": text}
 
 
 def main():

@@ -230,28 +230,29 @@ created:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_poller
 
 
 def weekdays() -> dict:
-    return {"type": "list", "elements": "str", "choices": list(rules.DAYS), "default": ["Sunday"]}
+    return {"type": "list", "elements": "str", "choices": list(protection_rules.DAYS), "default": ["Sunday"]}
 
 
 def weeks() -> dict:
-    return {"type": "list", "elements": "str", "choices": list(rules.WEEKS), "default": ["First"]}
+    return {"type": "list", "elements": "str", "choices": list(protection_rules.WEEKS), "default": ["First"]}
 
 
 def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
     """For a crash-consistent-only policy: the CVMs with data disks it protects (one list of items, one list per RG)."""
     items = [i for i in service.protected_items(m, ref) if arm_ids.same((i.get("properties") or {}).get("policyId"), pid)]
-    vm_ids = {rules.item_key(i) for i in items} - {None}
+    vm_ids = {protection_rules.item_key(i) for i in items} - {None}
     compute = m.client("compute").virtual_machines
     facts = []
     for rg in sorted({arm_ids.group_of(v).lower() for v in vm_ids}):
         vms = m.read_all(lambda rg=rg: compute.list(rg), "the VMs", f"resource group {rg}")
         facts.extend(cvm_rules.vm_facts(v) for v in vms if (v.get("id") or "").lower() in vm_ids)
-    return rules.crash_consistent_blockers({"snapshotConsistencyType": rules.CRASH_ONLY}, facts)
+    return protection_rules.crash_consistent_blockers({"snapshotConsistencyType": protection_rules.CRASH_ONLY}, facts)
 
 
 def put_policy(m, ref: dict, name: str, body: dict):
@@ -294,7 +295,7 @@ def run(m) -> dict:
     if current and props.get("backupManagementType") != "AzureIaasVM":
         raise ModuleFailure(f"Backup policy {name} of {where} is a {props.get('backupManagementType')} policy, not an Azure VM "
                             "policy: choose another name.")
-    actual = rules.policy_settings(current) if current else None
+    actual = protection_rules.policy_settings(current) if current else None
     count = props.get("protectedItemsCount") if current else None
 
     if p["state"] == "absent":
@@ -306,15 +307,17 @@ def run(m) -> dict:
             try:
                 poller = policies.begin_delete(ref["name"], ref["resource_group"], name, polling_interval=2)
                 if p["wait"]:
-                    poller.result(timeout=p["timeout"])
+                    wait_poller(poller, f"the deletion of backup policy {name}", p["timeout"])
+            except ModuleFailure:
+                raise
             except Exception as exc:  # pylint: disable=broad-except
                 m.azure_failure(exc, f"delete backup policy {name}", where)
     else:
-        desired = rules.desired_policy_settings(p)
-        errors = rules.policy_errors(desired)
+        desired = protection_rules.desired_policy_settings(p)
+        errors = protection_rules.policy_errors(desired)
         if errors:
             raise ModuleFailure(f"Backup policy {name}: " + " ".join(errors))
-        changes = rules.policy_changes(desired, actual)
+        changes = protection_rules.policy_changes(desired, actual)
         if desired["snapshot_consistency"] == "crash_consistent_only":
             blockers = crash_consistency_blockers(m, ref, arm_ids.policy_id(ref, name)) if current else []
             if blockers:
@@ -324,7 +327,7 @@ def run(m) -> dict:
         result = {"changed": bool(changes), "policy": describe(ref, name, desired, count), "changes": changes,
                   "created": current is None}
         if changes and not m.check_mode:
-            put_policy(m, ref, name, rules.policy_body(desired))
+            put_policy(m, ref, name, protection_rules.policy_body(desired))
     if m.diff_mode:
         result["diff"] = {"before": actual or {}, "after": (result["policy"] or {}).get("settings") or {}}
     return result
@@ -338,7 +341,7 @@ def main():
         "policy_type": {"type": "str", "choices": ["enhanced", "standard"], "default": "enhanced"},
         "frequency": {"type": "str", "choices": ["daily", "hourly"], "default": "daily"},
         "schedule_time": {"type": "str", "default": "02:00"},
-        "hourly_interval": {"type": "int", "choices": list(rules.HOURLY_INTERVALS), "default": 4},
+        "hourly_interval": {"type": "int", "choices": list(protection_rules.HOURLY_INTERVALS), "default": 4},
         "hourly_window_hours": {"type": "int", "default": 24},
         "time_zone": {"type": "str", "default": "UTC"},
         "instant_restore_days": {"type": "int"},
@@ -350,7 +353,7 @@ def main():
                                                     "days_of_week": weekdays()}},
             "yearly": {"type": "dict", "options": {
                 "count": {"type": "int", "required": True},
-                "months_of_year": {"type": "list", "elements": "str", "choices": list(rules.MONTHS), "default": ["January"]},
+                "months_of_year": {"type": "list", "elements": "str", "choices": list(protection_rules.MONTHS), "default": ["January"]},
                 "weeks_of_month": weeks(), "days_of_week": weekdays()}},
         }},
         "wait": {"type": "bool", "default": True},

@@ -149,7 +149,7 @@ count:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
-from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import bounded_map
@@ -157,7 +157,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import boun
 
 def describe(item: dict) -> dict:
     props = item.get("properties") or {}
-    view = rules.item_view(item)
+    view = protection_rules.item_view(item)
     vm = arm_ids.parse(props.get("sourceResourceId") or props.get("virtualMachineId")) or {}
     return {"name": props.get("friendlyName") or vm.get("name", ""), "resource_group": vm.get("resource_group"),
             "vm_id": props.get("sourceResourceId") or props.get("virtualMachineId"), "item_name": item.get("name"),
@@ -208,7 +208,7 @@ def run(m) -> dict:
         vault = service.read_vault(m, ref)
         if vault is None:
             raise ModuleFailure(f"The Recovery Services vault {ref['name']} was not found in resource group {ref['resource_group']}.")
-    by_vm = {rules.item_key(i): i for i in items}
+    by_vm = {protection_rules.item_key(i): i for i in items}
     if targets:
         wanted = [(t, by_vm.get(arm_ids.vm_id(t["subscription_id"], t["resource_group"], t["name"]).lower())) for t in targets]
     else:

@@ -312,7 +312,7 @@ summary:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
-from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
 
@@ -399,16 +399,16 @@ def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, v
     label = f"{target['resource_group']}/{target['name']}"
     head = {"id": vm["id"] if vm else arm_ids.vm_id(target["subscription_id"], target["resource_group"], target["name"]),
             "name": vm["name"] if vm else target["name"], "resource_group": target["resource_group"]}
-    checks = [rules.check_exists(label, vm, error)]
+    checks = [cvm_rules.check_exists(label, vm, error)]
     facts = {}
     if vm is not None:
-        facts = rules.vm_facts(vm)
+        facts = cvm_rules.vm_facts(vm)
         facts.update({"des": None, "key_location": None})
-        checks.append(rules.check_security_type(facts))
-        if checks[-1].status != rules.NA:
+        checks.append(cvm_rules.check_security_type(facts))
+        if checks[-1].status != cvm_rules.NA:
             checks.extend(checks_of(reader, params, vault_ref, facts))
         facts = {k: v for k, v in facts.items() if k not in ("id", "name", "des_id")}
-    return {**head, **rules.verdict(checks), "checks": [c.as_dict() for c in checks], "facts": facts}
+    return {**head, **cvm_rules.verdict(checks), "checks": [c.as_dict() for c in checks], "facts": facts}
 
 
 def run(m) -> dict:
@@ -417,8 +417,8 @@ def run(m) -> dict:
     reader = Reader(m)
     reports = [report(reader, params, parsed["vault"], target, vm, error)
                for target, vm, error in collect(reader, params, parsed["targets"])]
-    return {"changed": False, "vms": reports, "summary": rules.summary(reports), "keys": rules.distinct_keys(reports),
-            "regions": rules.distinct_regions(reports)}
+    return {"changed": False, "vms": reports, "summary": cvm_rules.summary(reports), "keys": cvm_rules.distinct_keys(reports),
+            "regions": cvm_rules.distinct_regions(reports)}
 
 
 def main():

@@ -163,12 +163,11 @@ role_assignment:
       sample: 4f1c2a9e-3b7d-4c6e-8a5f-2e1d0c9b8a7f
 """
 
-import time
-
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, import_sdk, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import status_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import settle
 
 AUTHZ_MODELS = "azure.mgmt.authorization.v2022_04_01.models"
 
@@ -299,8 +298,8 @@ def run(m) -> dict:
     is_rbac = bool(vault["properties"].get("enableRbacAuthorization"))
     want = m.params["state"] == "present"
     result = (rbac if is_rbac else access_policy)(m, vault, principal, want)
-    if result["changed"] and not m.check_mode and m.params["settle_seconds"] > 0:
-        time.sleep(m.params["settle_seconds"])
+    if result["changed"] and not m.check_mode:
+        settle(m.params["settle_seconds"])
     result.update(mode="rbac" if is_rbac else "access_policy", vault_id=vault["id"], principal_id=principal)
     return result
 

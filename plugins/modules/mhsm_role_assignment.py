@@ -165,11 +165,10 @@ key_checked:
   sample: true
 """
 
-import time
-
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import service_error_code, status_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import settle
 
 
 def planned(scope: str, role: dict, principal: str) -> dict:
@@ -245,8 +244,7 @@ def run(m) -> dict:
         if p["wait"]:
             for item in [assignment] if want else found:
                 wait_visible(m, client, hsm, item, want, p["timeout"])
-        if p["settle_seconds"] > 0:
-            time.sleep(p["settle_seconds"])
+        settle(p["settle_seconds"])
     if assignment is not None:
         assignment["role_name"] = role["role_name"]
     result = {"changed": changed, "assignment": assignment, "hsm_uri": hsm["uri"], "key_checked": key_checked}

@@ -130,7 +130,7 @@ recovery_points:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
-from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
 
 
@@ -150,15 +150,15 @@ def run(m) -> dict:
                                      "(azure_cvm.backup.cvm_protection).")
     wanted = m.params["recovery_point"]
     if wanted:
-        point = rules.choose_point(points, wanted)
+        point = restore_rules.choose_point(points, wanted)
         if point is None:
             known = ", ".join(p["name"] for p in points[:10]) or "none"
             raise ModuleFailure(f"Recovery point '{wanted}' of VM {vm['name']} was not found in vault {vault['name']} "
                                 f"(newest points: {known}).")
         points = [point]
     return {"vm_id": arm_ids.vm_id(vm["subscription_id"], vm["resource_group"], vm["name"]),
-            "resource_group": vm["resource_group"], "protected_item": rules.backup_names(vault, vm)[4],
-            "recovery_points": [rules.describe_point(p) for p in points]}
+            "resource_group": vm["resource_group"], "protected_item": restore_rules.backup_names(vault, vm)[4],
+            "recovery_points": [restore_rules.describe_point(p) for p in points]}
 
 
 def main():

@@ -148,8 +148,9 @@ created:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
-from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules as rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_poller
 
 ITEMS_NAMED = 10
 # The SDK polls every 30 s when Azure sends no (or a zero) Retry-After; vault operations take seconds.
@@ -169,14 +170,9 @@ def items_sentence(items: list) -> str:
 
 
 def finish(m, poller, what: str):
-    """Wait for an SDK poller (one vault: its own poller is fine) within the timeout."""
-    if not m.params["wait"]:
-        return
-    poller.wait(timeout=m.params["timeout"])
-    if not poller.done():
-        raise ModuleFailure(f"Timed out after {m.params['timeout']}s waiting for {what}. It may still complete in Azure: "
-                            "run again or raise the timeout.")
-    poller.result()
+    """Wait for an SDK poller (one vault: its own poller is fine) within the timeout, when asked to wait."""
+    if m.params["wait"]:
+        wait_poller(poller, what, m.params["timeout"])
 
 
 def run(m) -> dict:
@@ -185,7 +181,7 @@ def run(m) -> dict:
     vaults = m.client("recoveryservices").vaults
     where = f"vault {p['name']} in resource group {p['resource_group']}"
     current = m.read(lambda: vaults.get(p["resource_group"], p["name"]), "the Recovery Services vault", where)
-    actual = rules.vault_settings(current) if current else None
+    actual = protection_rules.vault_settings(current) if current else None
 
     if p["state"] == "absent":
         result = {"changed": actual is not None, "vault": None, "changes": ["deleted"] if actual else [], "created": False}
@@ -203,10 +199,10 @@ def run(m) -> dict:
                 except Exception as exc:  # pylint: disable=broad-except
                     m.azure_failure(exc, "delete the Recovery Services vault", where)
     else:
-        desired = rules.desired_vault_settings(p, actual)
-        changes = rules.vault_changes(desired, actual)
+        desired = protection_rules.desired_vault_settings(p, actual)
+        changes = protection_rules.vault_changes(desired, actual)
         held = len(service.protected_items(m, ref, vm_only=False)) if actual and "storage_redundancy" in changes else 0
-        errors = rules.vault_errors(desired, actual, held)
+        errors = protection_rules.vault_errors(desired, actual, held)
         if errors:
             raise ModuleFailure(f"Cannot apply the settings of {where}: " + " ".join(errors))
         if desired["cross_region_restore"]:
@@ -215,9 +211,9 @@ def run(m) -> dict:
         if changes and not m.check_mode:
             try:
                 if actual is None:
-                    poller = vaults.begin_create_or_update(p["resource_group"], p["name"], rules.vault_body(desired), **POLL)
+                    poller = vaults.begin_create_or_update(p["resource_group"], p["name"], protection_rules.vault_body(desired), **POLL)
                 else:
-                    poller = vaults.begin_update(p["resource_group"], p["name"], rules.vault_patch(desired, changes), **POLL)
+                    poller = vaults.begin_update(p["resource_group"], p["name"], protection_rules.vault_patch(desired, changes), **POLL)
                 finish(m, poller, f"the update of {where}")
             except ModuleFailure:
                 raise
@@ -234,7 +230,7 @@ def main():
         "resource_group": {"type": "str", "required": True},
         "location": {"type": "str"},
         "sku": {"type": "str", "choices": ["Standard", "RS0"], "default": "Standard"},
-        "storage_redundancy": {"type": "str", "choices": list(rules.REDUNDANCY)},
+        "storage_redundancy": {"type": "str", "choices": list(protection_rules.REDUNDANCY)},
         "cross_region_restore": {"type": "bool"},
         "tags": {"type": "dict"},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
