@@ -69,10 +69,9 @@ def job_details(m, vault: dict, name: str) -> dict:
     return job
 
 
-def list_jobs(m, vault: dict, query: str | None) -> list:
+def list_jobs(m, vault: dict, query: str | None, what: str = "the backup jobs") -> list:
     jobs = m.client("backup").backup_jobs
-    return m.read_all(lambda: jobs.list(vault["name"], vault["resource_group"], filter=query), "the backup jobs",
-                      f"vault {vault['name']}")
+    return m.read_all(lambda: jobs.list(vault["name"], vault["resource_group"], filter=query), what, f"vault {vault['name']}")
 
 
 def jobs_since(m, vault: dict, since: datetime) -> list:

@@ -317,7 +317,7 @@ def distinct_keys(reports) -> list:
             continue
         key = keys.setdefault((where["kind"], where["vault"].lower(), where["key_name"].lower()), {
             "kind": where["kind"], "vault": where["vault"], "key_name": where["key_name"],
-            "store_uri": store_uri(where["key_url"]), "vms": [], "ready_vms": []})
+            "store_uri": where.get("store_uri") or store_uri(where["key_url"]), "vms": [], "ready_vms": []})
         label = f"{report['resource_group']}/{report['name']}"
         key["vms"].append(label)
         if report.get("ready"):

@@ -116,7 +116,8 @@ def cvm_checks(reader: Reader, params: dict, facts: dict, vault=None, vault_erro
         facts["des"] = {"id": facts["des_id"], "name": arm_ids.name_of(facts["des_id"]),
                         "type": cvm_rules.des_facts(des)["type"] if des else None,
                         "disks": counts["disks"] if counts else None, "snapshots": counts["snapshots"] if counts else None}
-        facts["key_location"] = cvm_rules.des_facts(des)["key_location"] if des else None
+        where = cvm_rules.des_facts(des)["key_location"] if des else None
+        facts["key_location"] = {**where, "store_uri": arm_ids.store_uri(where["key_url"])} if where else None
     feature, feature_error = reader.feature(cvm_rules.RESTORE_POINT_FEATURE)
     blocking = {}
     for name in params["blocking_features"]:

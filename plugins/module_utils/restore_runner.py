@@ -160,7 +160,7 @@ def validate(m, o: dict, point: dict) -> dict:
 def earlier_restore(m, o: dict, target: dict) -> dict | None:
     """The newest Restore job of this VM that restores the same point to the same target and has not failed."""
     vault = o["vault"]
-    listed = service.list_jobs(m, vault, restore_rules.jobs_filter(operation="Restore"))
+    listed = service.list_jobs(m, vault, restore_rules.jobs_filter(operation="Restore"), "the Restore jobs")
     mine = [j for j in listed if restore_rules.job_is_for_vm(j, o["vm"]["name"], o["vm"]["resource_group"])
             and j.get("properties", {}).get("status") in restore_rules.JOB_SUCCEEDED + restore_rules.JOB_RUNNING]
     for job in mine[:MAX_JOB_DETAILS]:

@@ -244,6 +244,10 @@ vms:
               description: The key URL of the DES's active key.
               type: str
               sample: https://kv-cvm-kc.vault.azure.net/keys/cvm-cmk/8f1e2d3c4b5a69788796a5b4c3d2e1f0
+            store_uri:
+              description: The URI of the Key Vault or Managed HSM that holds the key.
+              type: str
+              sample: https://kv-cvm-kc.vault.azure.net/
 keys:
   description:
     - The distinct customer-managed keys of the target VMs (from their DES key locations), so that a play grants key
