@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import ModuleFailure, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 # The support-matrix options both modules take (documented once: doc fragment azure_cvm.backup.azure.readiness).
 READINESS_ARGSPEC = {

@@ -201,7 +201,8 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_arm i
     writable_properties)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import (
     describe_security, image_reason, security_profile_body, security_profile_reason)
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 HARDWARE = (("vm_size", "vmSize"), ("processors", "processors"), ("memory_mb", "memoryMB"))
 

@@ -143,7 +143,8 @@ summary:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_arm import (
     MACHINES_API, get, image_verdict, list_all, machine_id, summary, vm_instance_id)
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 
 def machines(m, sub: str, rg: str) -> list:

@@ -162,7 +162,8 @@ from datetime import datetime, timezone
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 
 def parse_time(name: str, value: str | None) -> datetime | None:

@@ -150,8 +150,8 @@ count:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, rest_dict
-from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import bounded_map
 
 

@@ -317,7 +317,8 @@ summary:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
 
 

@@ -164,9 +164,9 @@ role_assignment:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, import_sdk, rest_dict
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, import_sdk, rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
-from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import status_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, status_of
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import settle
 
 AUTHZ_MODELS = "azure.mgmt.authorization.v2022_04_01.models"

@@ -165,9 +165,9 @@ key_checked:
   sample: true
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
-from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import service_error_code, status_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, service_error_code, status_of
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import settle
 
 

@@ -107,7 +107,8 @@ hsm_uri:
   sample: https://hsm-cvm-uae.managedhsm.azure.net/
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 
 

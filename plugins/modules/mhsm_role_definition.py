@@ -114,7 +114,8 @@ hsm_uri:
   sample: https://hsm-cvm-uae.managedhsm.azure.net/
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure, import_sdk
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, import_sdk
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 
 DEFAULT_DESCRIPTION = "Read and back up Managed HSM keys (Azure Backup of confidential VMs)."

@@ -119,7 +119,8 @@ provider:
       sample: true
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 DONE = {"registered": ("Registered",), "unregistered": ("Unregistered", "NotRegistered")}
 MOVING = {"registered": "Registering", "unregistered": "Unregistering"}

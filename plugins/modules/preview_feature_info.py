@@ -68,7 +68,8 @@ features:
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 
 def describe(feature) -> dict:

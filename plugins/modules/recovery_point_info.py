@@ -131,7 +131,8 @@ recovery_points:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 
 def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:

@@ -149,7 +149,8 @@ created:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import backup_service as service
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_poller
 
 ITEMS_NAMED = 10
