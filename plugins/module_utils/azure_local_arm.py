@@ -26,11 +26,7 @@ def vm_instance_id(machine: str) -> str:
 
 def get(m, path: str, api_version: str, what: str):
     """The resource, or None when it does not exist (404)."""
-    try:
-        status, data = m.arm("GET", path, api_version, ok=(200, 404))[:2]
-    except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, described by the base
-        m.azure_failure(exc, f"read {what}", path)
-    return data if status == 200 else None
+    return m.read(lambda: m.arm("GET", path, api_version, ok=(200,))[1], what, path)
 
 
 def list_all(m, path: str, api_version: str, what: str) -> list:

@@ -13,8 +13,10 @@ A module:
     def main():
         AzureCvmModule(argument_spec=..., supports_check_mode=True).execute(run)
 
-Raise ModuleFailure(msg, **extra) anywhere to fail; Azure exceptions are turned into a readable message by
-`execute`, or explicitly with `m.azure_failure(exc, action, resource, hint)` where a better sentence is known.
+Raise ModuleFailure(msg, **extra) (module_utils/errors) anywhere to fail; Azure exceptions are turned into a
+readable message by `execute`, or explicitly with `m.azure_failure(exc, action, resource, hint)` where a better
+sentence is known. `m.read(fn, what, where)` is a GET that may answer 404 (None), `m.read_all` a paged list; waiting
+goes through `m.wait` / `m.arm_wait` (module_utils/waiting).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: azure_cvm.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The CVM backup readiness checks of one VM, reading each shared object once: used by cvm_readiness_info (the
-report) and cvm_protection (the gate before any write). The rules themselves are the pure functions of cvm_rules."""
+"""The CVM backup readiness checks of one VM, reading each shared object once (the Reader caches per resource
+group, DES, feature, vault and policy): used by cvm_readiness_info (the report) and cvm_protection (the gate before
+any write). The rules themselves are the pure functions of cvm_rules."""
 
 from __future__ import annotations
 
