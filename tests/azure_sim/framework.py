@@ -159,16 +159,71 @@ class Router:
             if method != req.method:
                 continue
             req.match = {**hm.groupdict(), **pm.groupdict()}
+            op = strict_request(sim, req, fn)
             result = fn(sim, req, **req.match)
-            if isinstance(result, Response):
-                return result
             if isinstance(result, tuple):
-                return Response(*result)
-            return Response(200, result)
+                result = Response(*result)
+            elif not isinstance(result, Response):
+                result = Response(200, result)
+            strict_response(sim, req, fn, op, result)
+            return result
         if path_matched:
             raise SimError(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed on '{req.path}'.")
         raise SimError(404, "InvalidResourceType" if req.host == ARM_HOST else "NotFound",
                        f"The local Azure has no API for {req.method} {req.host}{req.path}.")
+
+
+class ResponseModelError(AssertionError):
+    """The local Azure answered with a body its SDK model does not allow: a defect of the simulator that must fail
+    the test that caused it (raised in-process; over the wire the proxy answers 500 and records it in sim.violations)."""
+
+
+def strict_request(sim: "Sim", req: Request, fn):
+    """Before a handler runs: its operation is declared (operations.py), the api-version is one its family publishes
+    (api_versions.yml), and the request body fits the SDK model of the operation (validation.py)."""
+    from . import api_versions, operations, validation
+
+    op = operations.lookup(fn, req.match)
+    if op is None:
+        fail_response(sim, req, [f"operation {operations.operation_key(fn)} has no declaration in operations.py"])
+    api_versions.check(req, op.family)
+    if op.exempt or op.request is None or req.method in ("GET", "HEAD", "DELETE") and op.request == operations.EMPTY:
+        return op
+    if op.request == operations.EMPTY:
+        if req.body.strip():
+            raise bad_request("The request content was invalid and could not be deserialized: this operation takes "
+                              "no request body.", "InvalidRequestContent")
+        return op
+    problems = validation.check(op.request, req.json(), "request")
+    if problems:
+        # ARM's code and prefix for a body it cannot deserialize (framework Request.json); naming the property path
+        # follows Json.NET's "Could not find member 'x' on object of type 'T'. Path 'x'" (the RPs' deserializer).
+        # Whether a given RP refuses (rather than ignores) an unknown property is UNVERIFIED per RP.
+        raise bad_request("The request content was invalid and could not be deserialized: "
+                          + "; ".join(problems[:5]), "InvalidRequestContent")
+    return op
+
+
+def strict_response(sim: "Sim", req: Request, fn, op, response: Response):
+    """After a handler ran: a 2xx body fits the operation's response model."""
+    from . import operations, validation
+
+    if op.exempt or op.response is None or not 200 <= response.status < 300 or response.body is None:
+        return
+    if op.response == operations.EMPTY:
+        problems = [f"$: {operations.operation_key(fn)} answers with no body, got {type(response.body).__name__}"]
+    elif isinstance(response.body, (bytes, str)):
+        problems = ["$: expected a JSON body"]
+    else:
+        problems = validation.check(op.response, response.body, "response")
+    if problems:
+        fail_response(sim, req, problems)
+
+
+def fail_response(sim: "Sim", req: Request, problems: list[str]):
+    text = f"{req.method} {req.host}{req.path}: " + "; ".join(problems[:5])
+    sim.violations.append(text)
+    raise ResponseModelError("LOCAL-AZURE-RESPONSE-INVALID " + text)
 
 
 ROUTER = Router()
@@ -436,6 +491,7 @@ class Sim:
             self.principals = {p["app_id"].lower(): dict(p) for p in scenario.get("principals", [])}
             self.subscriptions = {s["id"].lower(): s for s in scenario.get("subscriptions", [])}
             self.ext: dict = {}  # per-family scratch state (e.g. {"features": {...}})
+            self.violations: list[str] = []  # responses that broke their SDK model (framework.strict_response)
             for order, fn in sorted(SEEDERS, key=lambda pair: pair[0]):
                 fn(self, scenario)
 

@@ -26,6 +26,7 @@ The OS-disk DES at backup time has no field in IaasVMRecoveryPoint; it is kept i
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 import zlib
@@ -148,6 +149,7 @@ def duration(start: str, end: str | None, now: datetime) -> str:
 def arm_route(method: str, path: str):
     """Register an ARM route that requires api-version and an existing subscription."""
     def deco(fn):
+        @functools.wraps(fn)  # the handler keeps fn's name: operations.py declares it by that name
         def handler(sim, req, **kw):
             arm_call(sim, req, kw["sub"])
             return fn(sim, req, **kw)
@@ -995,8 +997,9 @@ def rp_body(sim, item: dict, facts: dict, policy: dict | None, expiry: datetime,
     kind = "CrashConsistent" if consistency == "OnlyCrashConsistent" else \
         "AppConsistent" if facts["os_type"] == "Windows" else "FileSystemConsistent"
     tiers = [{"type": "InstantRP", "status": "Valid"}] + ([] if snapshot_only else [{"type": "HardenedRP", "status": "Valid"}])
-    disks = [{"lun": -1, "name": facts["os_disk_name"], "diskSizeInGB": facts["os_size"]}] + \
-        [{"lun": d["lun"], "name": d["name"], "diskSizeInGB": d["size"]} for d in facts["data_disks"]]
+    # DiskInformation has lun and name only (SDK model; spec example RecoveryPoints_Get): no size
+    disks = [{"lun": -1, "name": facts["os_disk_name"]}] + \
+        [{"lun": d["lun"], "name": d["name"]} for d in facts["data_disks"]]
     return {"id": f"{item['id']}/recoveryPoints/{name}", "name": name, "type": RP_TYPE,
             "properties": {"objectType": "IaasVMRecoveryPoint", "recoveryPointType": kind, "recoveryPointTime": iso(now),
                            "recoveryPointAdditionalInfo": "", "sourceVMStorageType": "NormalStorage",

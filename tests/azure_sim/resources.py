@@ -6,6 +6,7 @@ Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"
 
 from __future__ import annotations
 
+from . import api_versions
 from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, page, seeder
 
 ARM = ARM_HOST.replace(".", r"\.")
@@ -16,7 +17,8 @@ FEATURES_TYPE = "Microsoft.Features/providers/features"
 
 
 def require_api_version(req) -> str:
-    """Every ARM call carries ?api-version=; any value is accepted."""
+    """Every ARM call carries ?api-version=. Which values are accepted is checked before any handler runs
+    (framework.strict_request, from api_versions.yml)."""
     version = req.q("api-version")
     if not version:
         raise SimError(400, "MissingApiVersionParameter",
@@ -138,20 +140,10 @@ def list_all_features(sim, req, sub):
 
 LOCATIONS = ["Korea Central", "UAE North", "West Europe", "East US", "North Europe", "Southeast Asia", "West US",
              "Germany West Central", "UK South"]
-# namespace -> (resource types, api-versions): enough for clients that read registrationState and resourceTypes.
-PROVIDER_CATALOG = {
-    "Microsoft.Compute": (["virtualMachines", "disks", "snapshots", "diskEncryptionSets", "restorePointCollections"],
-                          ["2026-04-01", "2025-11-01", "2025-04-01", "2024-11-01"]),
-    "Microsoft.RecoveryServices": (["vaults", "vaults/backupPolicies", "vaults/backupJobs"], ["2026-10-01", "2025-08-01", "2025-02-01"]),
-    "Microsoft.KeyVault": (["vaults", "managedHSMs"], ["2025-05-01", "2024-11-01"]),
-    "Microsoft.Storage": (["storageAccounts"], ["2025-01-01", "2024-01-01"]),
-    "Microsoft.AzureStackHCI": (["virtualMachineInstances", "marketplaceGalleryImages", "galleryImages"], ["2024-01-01"]),
-    "Microsoft.HybridCompute": (["machines"], ["2024-07-10"]),
-    "Microsoft.ExtendedLocation": (["customLocations"], ["2021-08-15"]),
-    "Microsoft.Network": (["virtualNetworks", "networkInterfaces"], ["2024-05-01"]),
-    "Microsoft.Features": (["features", "providers"], ["2025-03-01", "2021-07-01"]),
-    "Microsoft.Authorization": (["roleAssignments", "roleDefinitions"], ["2022-04-01"]),
-}
+# The namespaces a subscription knows; their resource types and api-versions come from api_versions.yml.
+PROVIDER_CATALOG = ("Microsoft.Compute", "Microsoft.RecoveryServices", "Microsoft.KeyVault", "Microsoft.Storage",
+                    "Microsoft.AzureStackHCI", "Microsoft.HybridCompute", "Microsoft.ExtendedLocation",
+                    "Microsoft.Network", "Microsoft.Features", "Microsoft.Authorization")
 ALWAYS_REGISTERED = ("Microsoft.Features", "Microsoft.Authorization")
 
 
@@ -169,11 +161,11 @@ def require_provider(sim, sub: str, ns: str) -> dict:
 
 def provider_body(sub: str, provider: dict) -> dict:
     ns = provider["namespace"]
-    types, versions = PROVIDER_CATALOG.get(ns, ([], []))
     return {"id": f"/subscriptions/{sub}/providers/{ns}", "namespace": ns,
             "registrationState": provider["registrationState"], "registrationPolicy": "RegistrationRequired",
             "resourceTypes": [{"resourceType": t, "locations": LOCATIONS, "apiVersions": versions,
-                               "capabilities": "SupportsTags, SupportsLocation"} for t in types]}
+                               "capabilities": "SupportsTags, SupportsLocation"}
+                              for t, versions in api_versions.provider_resource_types(ns)]}
 
 
 def move_provider(sim, provider: dict, transient: str, final: str):

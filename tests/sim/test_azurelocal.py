@@ -16,7 +16,9 @@ HCIVM = os.path.join(EXAMPLES, "azurestackhci/resource-manager/Microsoft.AzureSt
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 RG_ID = f"/subscriptions/{SUB}/resourceGroups/rg-azlocal"
 RG = f"https://management.azure.com{RG_ID}"
-API = "?api-version=2024-01-01"
+API = "?api-version=2024-01-01"  # Microsoft.AzureStackHCI
+HC_API = "?api-version=2024-07-10"  # Microsoft.HybridCompute machines
+CL_API = "?api-version=2021-08-15"  # Microsoft.ExtendedLocation customLocations
 CL_ID = f"{RG_ID}/providers/Microsoft.ExtendedLocation/customLocations/cl-azlocal-01"
 IMAGE_ID = f"{RG_ID}/providers/Microsoft.AzureStackHCI/marketplaceGalleryImages/win11-23h2-ent"
 
@@ -59,9 +61,9 @@ def free_machine(sim, name="tvm-win11-01"):
 
 
 def test_demo_seeds_the_azure_local_system(sim):
-    cl = call(sim, "GET", f"{RG}/providers/Microsoft.ExtendedLocation/customLocations/cl-azlocal-01{API}")
+    cl = call(sim, "GET", f"{RG}/providers/Microsoft.ExtendedLocation/customLocations/cl-azlocal-01{CL_API}")
     assert cl.status == 200 and cl.body["type"] == "Microsoft.ExtendedLocation/customLocations"
-    names = [m["name"] for m in call(sim, "GET", f"{RG}/providers/Microsoft.HybridCompute/machines{API}").body["value"]]
+    names = [m["name"] for m in call(sim, "GET", f"{RG}/providers/Microsoft.HybridCompute/machines{HC_API}").body["value"]]
     assert names == ["tvm-win11-01", "tvm-ws2022-01", "std-vm-01"]
     market = call(sim, "GET", f"{RG}/providers/Microsoft.AzureStackHCI/marketplaceGalleryImages{API}").body["value"]
     assert [i["name"] for i in market] == ["win11-23h2-ent", "win11-24h2-ent", "ws2022-dc-azure"]
@@ -88,9 +90,9 @@ def test_list_vm_instances_of_a_machine(sim):
 
 def test_lists_page_with_an_absolute_next_link():
     sim = new_sim("demo", page_size=2)
-    first = call(sim, "GET", f"{RG}/providers/Microsoft.HybridCompute/machines{API}").body
+    first = call(sim, "GET", f"{RG}/providers/Microsoft.HybridCompute/machines{HC_API}").body
     assert len(first["value"]) == 2 and first["nextLink"].startswith("https://management.azure.com/")
-    assert "api-version=2024-01-01" in first["nextLink"]
+    assert "api-version=2024-07-10" in first["nextLink"]
     second = call(sim, "GET", first["nextLink"]).body
     assert [m["name"] for m in second["value"]] == ["std-vm-01"] and "nextLink" not in second
 
@@ -126,7 +128,7 @@ def test_put_on_a_missing_machine_is_refused(sim):
 
 
 def test_the_custom_location_of_an_existing_vm_cannot_change(sim):
-    other = call(sim, "GET", f"{RG}/providers/Microsoft.ExtendedLocation/customLocations/cl-azlocal-01{API}").body
+    other = call(sim, "GET", f"{RG}/providers/Microsoft.ExtendedLocation/customLocations/cl-azlocal-01{CL_API}").body
     sim.store.put(other["id"].replace("cl-azlocal-01", "cl-other"), {**other, "id": other["id"].replace("cl-azlocal-01", "cl-other")})
     body = new_body()
     body["extendedLocation"]["name"] = CL_ID.replace("cl-azlocal-01", "cl-other")
@@ -178,7 +180,7 @@ def test_delete_is_202_with_location_then_204(sim):
     assert call(sim, "GET", resp.headers["Location"]).status == 204
     assert call(sim, "GET", vmi("std-vm-01") + API).status == 404
     assert call(sim, "DELETE", vmi("std-vm-01") + API).status == 204
-    assert call(sim, "GET", machine("std-vm-01") + API).status == 200, "the Arc machine stays"
+    assert call(sim, "GET", machine("std-vm-01") + HC_API).status == 200, "the Arc machine stays"
 
 
 def test_a_write_is_logged_only_for_writes(sim):

@@ -12,7 +12,8 @@ from tests.sim.inproc_transport import InProcTransport, SimCredential
 
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 ARM = "https://management.azure.com"
-V = "?api-version=2025-04-01"
+V = "?api-version=2025-04-01"  # ComputeRP (virtualMachines)
+DV = "?api-version=2025-01-02"  # DiskRP (disks, snapshots, diskEncryptionSets)
 
 
 def rg_url(rg: str, tail: str = "") -> str:
@@ -41,7 +42,7 @@ def test_pmk_cvm_has_confidential_os_disk_without_des(sim):
                                         "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True}}
     assert props["storageProfile"]["osDisk"]["managedDisk"]["securityProfile"] == {"securityEncryptionType": "DiskWithVMGuestState"}
     assert props["hardwareProfile"]["vmSize"] == "Standard_DC4as_v6"
-    disk = get(sim, ARM + props["storageProfile"]["osDisk"]["managedDisk"]["id"] + V)
+    disk = get(sim, ARM + props["storageProfile"]["osDisk"]["managedDisk"]["id"] + DV)
     assert disk["properties"]["securityProfile"] == {"securityType": "ConfidentialVM_DiskEncryptedWithPlatformKey"}
     assert disk["managedBy"] == vm["id"] and disk["properties"]["diskState"] == "Attached"
     data = props["storageProfile"]["dataDisks"]
@@ -53,46 +54,46 @@ def test_cmk_cvm_names_its_des_on_os_and_data_disks(sim):
     des = des_id("rg-cvm-kc", "des-cvm-kv")
     os_ref = props["storageProfile"]["osDisk"]["managedDisk"]
     assert os_ref["securityProfile"] == {"securityEncryptionType": "DiskWithVMGuestState", "diskEncryptionSet": {"id": des}}
-    os_disk = get(sim, ARM + os_ref["id"] + V)["properties"]
+    os_disk = get(sim, ARM + os_ref["id"] + DV)["properties"]
     assert os_disk["securityProfile"] == {"securityType": "ConfidentialVM_DiskEncryptedWithCustomerKey",
                                           "secureVMDiskEncryptionSetId": des}
     data_ref = props["storageProfile"]["dataDisks"][0]["managedDisk"]
     assert data_ref["diskEncryptionSet"] == {"id": des}
-    data_disk = get(sim, ARM + data_ref["id"] + V)["properties"]
+    data_disk = get(sim, ARM + data_ref["id"] + DV)["properties"]
     assert data_disk["encryption"] == {"type": "EncryptionAtRestWithCustomerKey", "diskEncryptionSetId": des}
 
 
 def test_guest_state_only_trusted_launch_and_disk_types(sim):
     gso = get(sim, rg_url("rg-cvm-kc", "/virtualMachines/cvm-gso-01") + V)["properties"]["storageProfile"]["osDisk"]
     assert gso["managedDisk"]["securityProfile"] == {"securityEncryptionType": "VMGuestStateOnly"}
-    assert get(sim, ARM + gso["managedDisk"]["id"] + V)["properties"]["securityProfile"]["securityType"] == \
+    assert get(sim, ARM + gso["managedDisk"]["id"] + DV)["properties"]["securityProfile"]["securityType"] == \
         "ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey"
     tl = get(sim, rg_url("rg-cvm-kc", "/virtualMachines/tl-vm-01") + V)["properties"]
     assert tl["securityProfile"]["securityType"] == "TrustedLaunch"
-    tl_disk = get(sim, ARM + tl["storageProfile"]["osDisk"]["managedDisk"]["id"] + V)["properties"]
+    tl_disk = get(sim, ARM + tl["storageProfile"]["osDisk"]["managedDisk"]["id"] + DV)["properties"]
     assert tl_disk["securityProfile"] == {"securityType": "TrustedLaunch"}
 
 
 def test_des_key_urls_for_vault_and_hsm(sim):
-    kv = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-kv") + V)
+    kv = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-kv") + DV)
     assert kv["properties"]["activeKey"] == {
         "keyUrl": "https://kv-cvm-kc.vault.azure.net/keys/cvm-cmk/8f1e2d3c4b5a69788796a5b4c3d2e1f0",
         "sourceVault": {"id": f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc/providers/Microsoft.KeyVault/vaults/kv-cvm-kc"}}
     assert kv["properties"]["encryptionType"] == "ConfidentialVmEncryptedWithCustomerKey"
     assert kv["identity"]["principalId"] == "7c6b5a4f-3e2d-4c1b-8a0f-9e8d7c6b5a4f"
-    hsm = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-hsm") + V)["properties"]["activeKey"]
+    hsm = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-hsm") + DV)["properties"]["activeKey"]
     assert hsm == {"keyUrl": "https://hsm-cvm-uae.managedhsm.azure.net/keys/cvm-hsm-key/0f9e8d7c6b5a49382716f5e4d3c2b1a0"}
-    rbac = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-rbac") + V)
+    rbac = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-rbac") + DV)
     assert rbac["identity"]["principalId"] and rbac["identity"]["type"] == "SystemAssigned"
 
 
 def test_associated_resources_count_every_disk_and_snapshot_on_the_des(sim):
-    ids = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-busy/associatedResources") + V)["value"]
+    ids = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-busy/associatedResources") + DV)["value"]
     disks = [i for i in ids if "/disks/" in i]
     snapshots = [i for i in ids if "/snapshots/" in i]
     assert (len(disks), len(snapshots)) == (37 + 2, 4)  # extra disks + cvm-busy-01's OS and data disk
     assert all(isinstance(i, str) and i.startswith(f"/subscriptions/{SUB}/") for i in ids)
-    snap = get(sim, ARM + snapshots[0] + V)["properties"]
+    snap = get(sim, ARM + snapshots[0] + DV)["properties"]
     assert snap["securityProfile"]["secureVMDiskEncryptionSetId"] == des_id("rg-cvm-uae", "des-cvm-busy")
     assert snap["creationData"]["sourceResourceId"] in disks
 
@@ -100,7 +101,7 @@ def test_associated_resources_count_every_disk_and_snapshot_on_the_des(sim):
 def test_associated_resources_page_with_absolute_next_link():
     sim = new_sim("demo")
     sim.config["page_size"] = 10
-    first = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-busy/associatedResources") + V)
+    first = get(sim, rg_url("rg-cvm-uae", "/diskEncryptionSets/des-cvm-busy/associatedResources") + DV)
     link = urlsplit(first["nextLink"])
     assert (link.scheme, link.hostname) == ("https", "management.azure.com") and "api-version=" in link.query
     seen = list(first["value"])
@@ -119,9 +120,9 @@ def test_lists_per_resource_group_and_subscription(sim):
     assert names == ["cvm-hsm-01", "cvm-busy-01"]
     everything = get(sim, f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines" + V)["value"]
     assert len(everything) == 9
-    des = get(sim, f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/diskEncryptionSets" + V)["value"]
+    des = get(sim, f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/diskEncryptionSets" + DV)["value"]
     assert {d["name"] for d in des} == {"des-cvm-kv", "des-cvm-rbac", "des-sse-kc", "des-cvm-hsm", "des-cvm-busy"}
-    assert len(get(sim, rg_url("rg-cvm-uae", "/snapshots") + V)["value"]) == 4
+    assert len(get(sim, rg_url("rg-cvm-uae", "/snapshots") + DV)["value"]) == 4
 
 
 def test_expand_instance_view_and_instance_view_call(sim):
@@ -157,8 +158,8 @@ def test_make_disk_and_make_vm_helpers():
     stored = get(sim, rg_url("rg-cvm-kc", "/virtualMachines/restored-vm") + V)
     assert stored == vm
     assert stored["properties"]["storageProfile"]["dataDisks"][0]["managedDisk"]["diskEncryptionSet"] == {"id": des}
-    assert get(sim, rg_url("rg-cvm-kc", "/disks/restored-data") + V)["managedBy"] == vm["id"]
-    associated = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-kv/associatedResources") + V)["value"]
+    assert get(sim, rg_url("rg-cvm-kc", "/disks/restored-data") + DV)["managedBy"] == vm["id"]
+    associated = get(sim, rg_url("rg-cvm-kc", "/diskEncryptionSets/des-cvm-kv/associatedResources") + DV)["value"]
     assert os_disk["id"] in associated and data["id"] in associated
 
 
@@ -187,5 +188,5 @@ def test_fleet_of_500_vms_seeds_and_lists():
     assert len(body["value"]) == 100 and "nextLink" in body
     des = f"{ARM}/subscriptions/{sub}/resourceGroups/rg-fleet-01/providers/Microsoft.Compute/diskEncryptionSets/des-fleet-koreacentral"
     sim.config["page_size"] = 1000
-    associated = call(sim, "GET", des + "/associatedResources" + V).body
+    associated = call(sim, "GET", des + "/associatedResources" + DV).body
     assert len(associated["value"]) == 100 and "nextLink" not in associated  # 50 CMK VMs x (OS + data disk)

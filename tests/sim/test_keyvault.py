@@ -38,6 +38,7 @@ def policies(sim, vault="kv-cvm-kc"):
 
 
 def update_policies(sim, kind, entries, vault="kv-cvm-kc"):
+    entries = [{"tenantId": sim.tenant_id, **e} for e in entries]  # AccessPolicyEntry requires tenantId (SDK model)
     return call(sim, "PUT", f"{ARM}{KV_ID}/{vault}/accessPolicies/{kind}" + V, {"properties": {"accessPolicies": entries}})
 
 

@@ -12,7 +12,8 @@ SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 ARM = "https://management.azure.com"
 FEAT = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/providers"
 CVM_FEATURE = f"{FEAT}/Microsoft.Compute/features/RestorePointSupportForConfidentialVMV2"
-V = "?api-version=2021-07-01"
+V = "?api-version=2021-07-01"  # Microsoft.Features
+RV = "?api-version=2025-04-01"  # Microsoft.Resources (providers, resource groups, subscriptions)
 
 
 @pytest.fixture
@@ -96,51 +97,51 @@ def test_feature_list_pages_with_absolute_next_link(sim):
 def test_provider_get_register_unregister(sim):
     sim.config["provider_registration_seconds"] = 0
     base = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.HybridCompute"
-    got = call(sim, "GET", base + V).body
+    got = call(sim, "GET", base + RV).body
     assert got["registrationState"] == "NotRegistered" and got["namespace"] == "Microsoft.HybridCompute"
-    reg = call(sim, "POST", base + "/register" + V)
+    reg = call(sim, "POST", base + "/register" + RV)
     assert (reg.status, reg.body["registrationState"]) == (200, "Registering")
-    assert call(sim, "GET", base + V).body["registrationState"] == "Registered"
-    assert call(sim, "POST", base + "/unregister" + V).body["registrationState"] == "Unregistering"
-    assert call(sim, "GET", base + V).body["registrationState"] == "NotRegistered"
+    assert call(sim, "GET", base + RV).body["registrationState"] == "Registered"
+    assert call(sim, "POST", base + "/unregister" + RV).body["registrationState"] == "Unregistering"
+    assert call(sim, "GET", base + RV).body["registrationState"] == "NotRegistered"
 
 
 def test_registered_provider_reregisters_without_leaving_registered(sim):
     base = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute"
-    assert call(sim, "POST", base + "/register" + V).body["registrationState"] == "Registered"
-    types = [t["resourceType"] for t in call(sim, "GET", base + V).body["resourceTypes"]]
+    assert call(sim, "POST", base + "/register" + RV).body["registrationState"] == "Registered"
+    types = [t["resourceType"] for t in call(sim, "GET", base + RV).body["resourceTypes"]]
     assert "virtualMachines" in types and "diskEncryptionSets" in types
 
 
 def test_unknown_provider_namespace_is_404(sim):
-    resp = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Nope" + V)
+    resp = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Nope" + RV)
     assert (resp.status, resp.body["error"]["code"]) == (404, "InvalidResourceNamespace")
 
 
 def test_provider_list_holds_seeded_states(sim):
-    value = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers" + V).body["value"]
+    value = call(sim, "GET", f"{ARM}/subscriptions/{SUB}/providers" + RV).body["value"]
     states = {p["namespace"]: p["registrationState"] for p in value}
     assert states["Microsoft.RecoveryServices"] == "Registered" and states["Microsoft.Network"] == "NotRegistered"
 
 
 def test_resource_group_get_head_put(sim):
     url = f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-cvm-kc"
-    got = call(sim, "GET", url + V).body
+    got = call(sim, "GET", url + RV).body
     assert got["id"] == f"/subscriptions/{SUB}/resourceGroups/rg-cvm-kc" and got["location"] == "koreacentral"
-    assert call(sim, "HEAD", url + V).status == 204
-    assert call(sim, "HEAD", url + "-nope" + V).status == 404
-    missing = call(sim, "GET", url + "-nope" + V)
+    assert call(sim, "HEAD", url + RV).status == 204
+    assert call(sim, "HEAD", url + "-nope" + RV).status == 404
+    missing = call(sim, "GET", url + "-nope" + RV)
     assert missing.status == 404
     assert missing.body["error"] == {"code": "ResourceGroupNotFound", "message": "Resource group 'rg-cvm-kc-nope' could not be found."}
-    created = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "uaenorth"})
+    created = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + RV, {"location": "uaenorth"})
     assert (created.status, created.body["properties"]["provisioningState"]) == (201, "Succeeded")
-    assert call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "uaenorth"}).status == 200
-    moved = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + V, {"location": "westeurope"})
+    assert call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + RV, {"location": "uaenorth"}).status == 200
+    moved = call(sim, "PUT", f"{ARM}/subscriptions/{SUB}/resourcegroups/rg-restore" + RV, {"location": "westeurope"})
     assert (moved.status, moved.body["error"]["code"]) == (409, "InvalidResourceGroupLocation")
 
 
 def test_subscription_get(sim):
-    body = call(sim, "GET", f"{ARM}/subscriptions/{SUB}" + V).body
+    body = call(sim, "GET", f"{ARM}/subscriptions/{SUB}" + RV).body
     assert body["subscriptionId"] == SUB and body["tenantId"] == sim.tenant_id and body["state"] == "Enabled"
 
 
