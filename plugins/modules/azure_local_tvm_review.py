@@ -238,7 +238,7 @@ def main():
             "wrapping_key_name": {"type": "str", "no_log": False},
             "import_log": {"type": "list", "elements": "str"},
             "restored_vm_ids": {"type": "list", "elements": "str"},
-            "allow_existing_vm_keys": {"type": "bool", "default": False},
+            "allow_existing_vm_keys": {"type": "bool", "default": False, "no_log": False},
             "same_instance": {"type": "bool", "default": True},
             "restore_to_other_instance": {"type": "bool", "default": False},
         },

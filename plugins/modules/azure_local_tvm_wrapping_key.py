@@ -19,7 +19,7 @@ description:
     An existing private key is never replaced; a missing or different public key file is written again from it.
   - V(exported) writes the private key unencrypted to O(export_path) (mode 0600, in a folder only the owner can
     open), for a restore, where C(Import-TvmWrappingKeyFromPem) needs the plain PKCS#8 PEM on the Azure Local host.
-    The key is never part of the result: only the file's path is returned. Delete the file when the restore is done
+    The key is never part of the result, only the path of the file is. Delete the file when the restore is done
     (the role C(azure_cvm.backup.azure_local_tvm) does, in an C(always) block, and deletes the host copy in a
     C(finally)). In check mode the key is decrypted to check the passphrase, and nothing is written.
   - The key can instead be protected with C(ansible-vault encrypt); this module then cannot read it, so use O(passphrase)
