@@ -11,17 +11,19 @@ short_description: Judge the facts gathered on an Azure Local host for a Trusted
 version_added: 0.1.0
 description:
   - The decisions of the role C(azure_cvm.backup.azure_local_tvm), made on the controller from the JSON facts its
-    host scripts report. Every input is optional; each one given is judged.
+    host script reports. Every input is optional; each one given is judged.
   - O(release) and O(detected_version) choose the documented key backup procedure, V(backup_utils) (Azure Local
     2505 and later, C(TvmBackupUtils.psm1)) or V(moc_key) (earlier releases, C(New-MocKey) / C(Export-MocKey) /
-    C(Import-MocKey)).
-  - O(vm_paths) checks that the VM files locations are restricted to host administrators (fails unless
-    O(acl_warn_only)).
-  - O(migration_networks) and O(ipsec_rules) warn about live-migration networks without IPsec, with the documented
-    recommendation.
-  - O(source_vms) with O(backup_vms) checks that a VM files backup holds the configuration, the guest state (C(.vmgs)) and, when the VM
-    has one, the runtime state (C(.vmrs)); O(vm_ids) with O(key_backup_files) checks that a key backup holds the
-    guest state protection key of every VM. Both fail when something is missing.
+    C(Import-MocKey)). With O(backup_procedure) (a restore) the procedure is the backup's, and the module fails when
+    the target cannot run it (a folder restore needs 2505 or later and the MOC versions of O(moc_versions)).
+  - O(locations) checks that every place holding VM files or key material is restricted to host administrators
+    (fails unless O(acl_warn_only)); a location that could not be reached or read fails too.
+  - O(migration) and O(ipsec_rules) warn about live-migration networks that no encrypting IPsec rule covers, with the
+    documented recommendation.
+  - O(source_vms) with O(backup_vms) checks that a VM files backup holds the configuration, the guest state
+    (C(.vmgs)), the runtime state (C(.vmrs)) the VM has and every virtual disk; O(vm_ids) with O(key_backup_files)
+    checks that a key backup holds the guest state protection key of every VM. Both fail when something is missing.
+  - O(import_log) judges a key import; see the option.
   - Never connects anywhere; run it on the controller.
 author:
   - azure_cvm.backup contributors (@azure-cvm)
@@ -32,10 +34,21 @@ options:
   detected_version:
     description: The version the host reported, used when O(release) is V(auto).
     type: str
-  vm_paths:
+  backup_procedure:
     description:
-      - VM files locations and their access entries, each a dict with C(path) and C(aces), a list of dicts with C(sid),
-        C(identity), C(type) (V(Allow) or V(Deny)) and C(rights).
+      - For a restore, the key procedure recorded in the backup's manifest (V(backup_utils) or V(moc_key)). Needs
+        O(release).
+    type: str
+  moc_versions:
+    description:
+      - The target's C((Get-MocConfig).version) and C(.moduleVersion) as C(version) and C(module_version), checked for
+        a V(backup_utils) restore against the minimums of C(TvmBackupUtils.psm1).
+    type: dict
+  locations:
+    description:
+      - VM files and key material locations as the host facts report them, each a dict with C(path), C(kind),
+        C(reachable), C(error), C(owner_sid), C(aces) (a list of dicts with C(sid), C(identity), C(type) (V(Allow) or
+        V(Deny)) and C(rights)), C(share) (the same for the share of a UNC path, or null) and C(computer_sids).
     type: list
     elements: dict
   extra_allowed_sids:
@@ -44,19 +57,22 @@ options:
     elements: str
     default: []
   acl_warn_only:
-    description: Warn instead of failing when a VM files location is open to others than host administrators.
+    description: Warn instead of failing when a location is open to others than host administrators or cannot be read.
     type: bool
     default: false
-  migration_networks:
-    description: Live-migration subnets of the host (an empty list means any network).
-    type: list
-    elements: str
+  migration:
+    description:
+      - The live-migration facts of the host, a dict with C(cluster) (bool), C(cluster_networks) (dicts with C(id),
+        C(address), C(mask), C(role)), C(exclude_networks) and C(nodes) (dicts with C(use_any_network) and C(networks)).
+    type: dict
   ipsec_rules:
-    description: IPsec rules, each a dict with C(name), C(enabled) and C(remote) (a list of addresses).
+    description:
+      - IPsec rules, each a dict with C(name), C(enabled), C(remote) (a list of addresses) and C(proposals) (the
+        quick-mode proposals, dicts with C(encapsulation) and C(encryption)). Only rules that encrypt count.
     type: list
     elements: dict
   source_vms:
-    description: The VMs of the host facts, each a dict with C(name) and C(files) (its files in the Hyper-V configuration folder).
+    description: The VMs of the host facts, each a dict with C(name), C(files) and C(disks).
     type: list
     elements: dict
   backup_vms:
@@ -71,12 +87,29 @@ options:
     description: The relative paths of the files of a C(Backup-TVMKeys) backup folder (C(AES/<name>_<size>.json)).
     type: list
     elements: str
+  wrapping_key_name:
+    description: For a restore, the name of the wrapping key to import; it must not be the name of a key in the backup.
+    type: str
   import_log:
     description:
       - The output of a key import (C(Import-TVMKeys) or C(Import-MocKey)). Import errors fail, except
-        C(InvalidVersion), which means the key is in the vault already and is ignored as documented.
+        C(InvalidVersion) (a key of that name is in the vault already) for keys that are not in O(restored_vm_ids).
+        C(InvalidVersion) for a restored VM's own key fails unless O(allow_existing_vm_keys), with the documented
+        C(Remove-MocKey) remedy; for C(AzureStackTvmAKRootKey) when not O(same_instance) it warns.
     type: list
     elements: str
+  restored_vm_ids:
+    description: The IDs of the VMs whose keys this import restores.
+    type: list
+    elements: str
+  allow_existing_vm_keys:
+    description: Accept a restored VM's key that was already in the vault (only when you know it is the VM's own).
+    type: bool
+    default: false
+  same_instance:
+    description: The restore goes to the Azure Local instance the backup came from.
+    type: bool
+    default: true
   restore_to_other_instance:
     description: Warn that a VM restored on another Azure Local system is no longer manageable through Azure.
     type: bool
@@ -97,6 +130,14 @@ EXAMPLES = r"""
     detected_version: "{{ host_facts.solution_version }}"
   delegate_to: localhost
   register: review
+
+- name: Can this host restore a backup made with Backup-TVMKeys?
+  azure_cvm.backup.azure_local_tvm_review:
+    release: auto
+    detected_version: "{{ host_facts.solution_version }}"
+    backup_procedure: backup_utils
+    moc_versions: "{{ host_facts.moc }}"
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -106,7 +147,7 @@ release:
   type: int
   sample: 2505
 procedure:
-  description: V(backup_utils) or V(moc_key). Only with O(release).
+  description: V(backup_utils) or V(moc_key); with O(backup_procedure), the procedure of the restore.
   returned: when O(release) is given
   type: str
   sample: backup_utils
@@ -115,65 +156,66 @@ release_source:
   returned: when O(release) is given
   type: str
 acl_findings:
-  description: Access entries that open a VM files location to others than host administrators.
+  description: Locations open to others than host administrators, or that could not be checked (each with C(msg)).
   returned: always
   type: list
   elements: dict
 live_migration_findings:
-  description: Live-migration networks no IPsec rule covers, with the recommendation.
+  description: Live-migration networks no encrypting IPsec rule covers, with the recommendation.
   returned: always
   type: list
   elements: dict
-state_file_problems:
-  description: What VM files backups lack.
+vm_files_findings:
+  description: What VM files backups lack (each with C(vm) and C(msg)).
   returned: always
   type: list
-  elements: str
-missing_vm_keys:
-  description: VM IDs whose guest state protection key is not in the key backup.
+  elements: dict
+key_backup_findings:
+  description: VM keys missing from the key backup, or a wrapping key name that clashes with one of its keys.
   returned: always
   type: list
-  elements: str
-import_failures:
-  description: Key import errors other than C(InvalidVersion).
+  elements: dict
+import_findings:
+  description: Key import errors (each with C(key), C(fatal) and C(msg)).
   returned: always
   type: list
-  elements: str
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_tvm import (
-    OTHER_INSTANCE_WARNING, acl_findings, choose_procedure, import_failures, live_migration_findings, missing_vm_keys,
-    vm_files_findings)
+from ansible_collections.azure_cvm.backup.plugins.module_utils import azure_local_tvm as tvm
 
 
 def review(p: dict) -> tuple[dict, list, list]:
     """(result, warnings, errors) for the inputs given."""
-    result = {"acl_findings": [], "live_migration_findings": [], "state_file_problems": [], "missing_vm_keys": [],
-              "import_failures": import_failures(p["import_log"])}
+    result = {"acl_findings": [], "live_migration_findings": [], "vm_files_findings": [], "key_backup_findings": [],
+              "import_findings": tvm.import_findings(p["import_log"], p["restored_vm_ids"], p["allow_existing_vm_keys"],
+                                                     p["same_instance"])}
     warnings, errors = [], []
     if p["release"] is not None:
         try:
-            chosen = choose_procedure(p["release"], p["detected_version"])
+            chosen = tvm.choose_procedure(p["release"], p["detected_version"])
+            if p["backup_procedure"] is not None:
+                chosen["procedure"] = tvm.restore_procedure(p["backup_procedure"], chosen["release"], p["moc_versions"])
         except ValueError as exc:
             errors.append(str(exc))
         else:
             result.update(release=chosen["release"], procedure=chosen["procedure"], release_source=chosen["source"])
-    if p["vm_paths"] is not None:
-        result["acl_findings"] = acl_findings(p["vm_paths"], p["extra_allowed_sids"])
+    if p["locations"] is not None:
+        result["acl_findings"] = tvm.acl_findings(p["locations"], p["extra_allowed_sids"])
         (warnings if p["acl_warn_only"] else errors).extend(f["msg"] for f in result["acl_findings"])
-    if p["migration_networks"] is not None:
-        result["live_migration_findings"] = live_migration_findings(p["migration_networks"], p["ipsec_rules"])
+    if p["migration"] is not None:
+        result["live_migration_findings"] = tvm.live_migration_findings(p["migration"], p["ipsec_rules"])
         warnings.extend(f["msg"] for f in result["live_migration_findings"])
     if p["backup_vms"] is not None:
-        result["state_file_problems"] = vm_files_findings(p["source_vms"], p["backup_vms"])
-    errors.extend(result["state_file_problems"])
+        result["vm_files_findings"] = tvm.vm_files_findings(p["source_vms"], p["backup_vms"])
     if p["vm_ids"] is not None:
-        result["missing_vm_keys"] = missing_vm_keys(p["vm_ids"], p["key_backup_files"])
-        errors.extend(f"The key backup has no guest state protection key for VM ID {vm_id}." for vm_id in result["missing_vm_keys"])
-    errors.extend(f"Key import failed: {line}" for line in result["import_failures"])
+        result["key_backup_findings"] = tvm.key_backup_findings(p["vm_ids"], p["key_backup_files"], p["wrapping_key_name"])
+    errors.extend(f["msg"] for f in result["vm_files_findings"] + result["key_backup_findings"])
+    for finding in result["import_findings"]:
+        (errors if finding["fatal"] else warnings).append(finding["msg"])
     if p["restore_to_other_instance"]:
-        warnings.append(OTHER_INSTANCE_WARNING)
+        warnings.append(tvm.OTHER_INSTANCE_WARNING)
     return result, warnings, errors
 
 
@@ -182,18 +224,25 @@ def main():
         argument_spec={
             "release": {"type": "str"},
             "detected_version": {"type": "str"},
-            "vm_paths": {"type": "list", "elements": "dict"},
+            "backup_procedure": {"type": "str"},
+            "moc_versions": {"type": "dict"},
+            "locations": {"type": "list", "elements": "dict"},
             "extra_allowed_sids": {"type": "list", "elements": "str", "default": []},
             "acl_warn_only": {"type": "bool", "default": False},
-            "migration_networks": {"type": "list", "elements": "str"},
+            "migration": {"type": "dict"},
             "ipsec_rules": {"type": "list", "elements": "dict"},
             "source_vms": {"type": "list", "elements": "dict"},
             "backup_vms": {"type": "list", "elements": "dict"},
             "vm_ids": {"type": "list", "elements": "str"},
             "key_backup_files": {"type": "list", "elements": "str", "no_log": False},
+            "wrapping_key_name": {"type": "str", "no_log": False},
             "import_log": {"type": "list", "elements": "str"},
+            "restored_vm_ids": {"type": "list", "elements": "str"},
+            "allow_existing_vm_keys": {"type": "bool", "default": False, "no_log": False},
+            "same_instance": {"type": "bool", "default": True},
             "restore_to_other_instance": {"type": "bool", "default": False},
         },
+        required_by={"backup_procedure": "release"},
         supports_check_mode=True,
     )
     result, warnings, errors = review(module.params)

@@ -17,9 +17,11 @@ description:
     C(ExportRSAPublicKeyPem()). The private key is a PKCS#8 PEM file with mode 0600, encrypted with O(passphrase)
     when given; the public key is a PKCS#1 PEM (C(BEGIN RSA PUBLIC KEY)), the file copied to the Azure Local host.
     An existing private key is never replaced; a missing or different public key file is written again from it.
-  - V(exported) returns the private key unencrypted as RV(private_key_pem), for a restore, where
-    C(Import-TvmWrappingKeyFromPem) needs it on the Azure Local host. Set C(no_log) on that task; nothing is
-    written. The role C(azure_cvm.backup.azure_local_tvm) deletes the host copy right after the import.
+  - V(exported) writes the private key unencrypted to O(export_path) (mode 0600, in a folder only the owner can
+    open), for a restore, where C(Import-TvmWrappingKeyFromPem) needs the plain PKCS#8 PEM on the Azure Local host.
+    The key is never part of the result, only the path of the file is. Delete the file when the restore is done
+    (the role C(azure_cvm.backup.azure_local_tvm) does, in an C(always) block, and deletes the host copy in a
+    C(finally)). In check mode the key is decrypted to check the passphrase, and nothing is written.
   - The key can instead be protected with C(ansible-vault encrypt); this module then cannot read it, so use O(passphrase)
     or keep it unencrypted on an encrypted disk.
 author:
@@ -35,8 +37,11 @@ options:
   passphrase:
     description: Encrypts the private key (PKCS#8, best available encryption), and decrypts it for V(exported).
     type: str
+  export_path:
+    description: With O(state=exported), the file that receives the unencrypted private key. Required there.
+    type: path
   state:
-    description: V(present) makes sure the key pair exists; V(exported) returns the private key unencrypted.
+    description: V(present) makes sure the key pair exists; V(exported) writes the private key unencrypted to O(export_path).
     type: str
     choices: [present, exported]
     default: present
@@ -61,13 +66,13 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: wrapping_key
 
-- name: The private key for a restore (kept out of the output)
+- name: The private key for a restore, into a private temporary folder (delete it afterwards)
   azure_cvm.backup.azure_local_tvm_wrapping_key:
     path: /secure/tvm/wrapping/private.pem
     passphrase: "{{ vault_tvm_wrapping_key_passphrase }}"
     state: exported
+    export_path: "{{ private_tmp.path }}/private.pem"
   delegate_to: localhost
-  no_log: true
   register: wrapping_private
 """
 
@@ -92,8 +97,8 @@ created:
   description: Whether a new key pair was made (or would be, in check mode).
   returned: always
   type: bool
-private_key_pem:
-  description: The unencrypted private key (PKCS#8 PEM). A secret; use C(no_log) on the task.
+export_path:
+  description: The file holding the unencrypted private key (PKCS#8 PEM, mode 0600). The key itself is never returned.
   returned: when O(state=exported)
   type: str
 """
@@ -208,14 +213,16 @@ def ensure_present(params: dict, check_mode: bool) -> dict:
             "public_key_sha256": fingerprint(key) if key is not None else None}
 
 
-def export_plain(params: dict) -> dict:
-    path = params["path"]
+def export_plain(params: dict, check_mode: bool) -> dict:
+    """Decrypt the private key into export_path (0600); the result holds only the path (issue 17: never the key)."""
+    path, target = params["path"], params["export_path"]
     if not os.path.exists(path):
         raise KeyError_(f"The wrapping key {path} does not exist: the key backup was made with another key, or the path is wrong.")
     key = load_private(path, params["passphrase"])
-    return {"changed": False, "created": False, "path": path, "public_key_path": params["public_key_path"],
-            "public_key_pem": public_pem(key).decode(), "public_key_sha256": fingerprint(key),
-            "private_key_pem": private_pem(key, None).decode()}
+    if not check_mode:
+        write_private_file(target, private_pem(key, None))
+    return {"changed": not check_mode, "created": False, "path": path, "public_key_path": params["public_key_path"],
+            "public_key_pem": public_pem(key).decode(), "public_key_sha256": fingerprint(key), "export_path": target}
 
 
 def main():
@@ -224,8 +231,10 @@ def main():
             "path": {"type": "path", "required": True},
             "public_key_path": {"type": "path"},
             "passphrase": {"type": "str", "no_log": True},
+            "export_path": {"type": "path"},
             "state": {"type": "str", "choices": ["present", "exported"], "default": "present"},
         },
+        required_if=[("state", "exported", ("export_path",))],
         supports_check_mode=True,
     )
     if not HAS_CRYPTOGRAPHY:
@@ -237,7 +246,7 @@ def main():
         if params["state"] == "present":
             result = ensure_present(params, module.check_mode)
         else:
-            result = export_plain(params)
+            result = export_plain(params, module.check_mode)
     except (KeyError_, OSError) as exc:
         module.fail_json(msg=str(exc))
     if module._diff:

@@ -2,8 +2,7 @@
 
 - the decisions (release -> key procedure, VM files ACL, live-migration IPsec, .vmgs/.vmrs, key import errors);
 - the wrapping key (RSA-2048, PKCS#8 private key 0600, PKCS#1 public key, passphrase) and the backup store;
-- the PowerShell, parsed with the tree-sitter PowerShell grammar: it must parse, and the documented cmdlets must
-  come in the documented order with the documented parameters (golden sequences from the Microsoft procedure);
+- (the PowerShell itself: test_azure_local_tvm_script.py, and its mutation check test_azure_local_tvm_mutations.py);
 - the role: rendered script commands carry what the script reads, the key comes before the files, nothing starts a
   VM before its key is imported, and check mode never runs a writing script.
 """
@@ -19,8 +18,6 @@ import subprocess
 import sys
 
 import pytest
-import tree_sitter
-import tree_sitter_powershell
 import yaml
 from cryptography.hazmat.primitives import serialization
 
@@ -33,6 +30,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ROLE = os.path.join(ROOT, "roles", "azure_local_tvm")
 SCRIPT = os.path.join(ROLE, "files", "AzureLocalTvm.ps1")
 ADMINS, SYSTEM, USERS, EVERYONE = "S-1-5-32-544", "S-1-5-18", "S-1-5-32-545", "S-1-1-0"
+
+
+def play_env() -> dict:
+    return {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "pytest"), "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
 
 
 # ================================================================================================ decisions
@@ -65,6 +67,24 @@ def test_choose_procedure_variable_wins_and_auto_needs_a_detected_version():
         tvm.choose_procedure("latest", "10.2505.0.1")
 
 
+def test_restore_follows_the_backups_procedure_when_the_target_can_run_it():
+    moc = {"version": "1.14.1.10414", "module_version": "1.2.27"}
+    assert tvm.restore_procedure("moc_key", 2505) == "moc_key", "a MOC key vault backup is restored the MOC way on 2505+ too"
+    assert tvm.restore_procedure("moc_key", 2411) == "moc_key"
+    assert tvm.restore_procedure("backup_utils", 2505, moc) == "backup_utils"
+    with pytest.raises(ValueError, match="only Azure Local 2505 or later can import; this target runs 2411"):
+        tvm.restore_procedure("backup_utils", 2411, moc)
+    for bad, what in (({"version": "1.14.1.10413", "module_version": "1.2.27"}, "MOC stack 1.14.1.10414"),
+                      ({"version": "1.15.0.1", "module_version": "1.2.9"}, "MOC PowerShell module 1.2.27"),
+                      ({"version": None, "module_version": "1.2.30"}, "MOC stack"), (None, "MOC PowerShell module")):
+        with pytest.raises(ValueError, match=what):
+            tvm.restore_procedure("backup_utils", 2510, bad)
+    with pytest.raises(ValueError, match="no known key procedure"):
+        tvm.restore_procedure(None, 2505)
+    with pytest.raises(ValueError, match="2311.2 or later"):
+        tvm.restore_procedure("moc_key", 2308)
+
+
 def test_backup_folder_names_and_key_files():
     assert tvm.latest_backup_folder(["20250612205355", "20250722192116", "notes", "2025072219211"]) == "20250722192116"
     assert tvm.latest_backup_folder(["x"]) is None
@@ -73,70 +93,165 @@ def test_backup_folder_names_and_key_files():
     names = tvm.key_file_names(files)
     assert names["AES"] == {"11111111-1111-1111-1111-111111111111": 256, "7fb16fe7-00a0-476f-92b3-ccb98fd9525a": 256}
     assert names["RSA"] == {"azurestacktvmakrootkey": 4096}
-    assert tvm.missing_vm_keys(["7fb16fe7-00a0-476f-92b3-ccb98fd9525a", "22222222-2222-2222-2222-222222222222"], files) == \
-        ["22222222-2222-2222-2222-222222222222"]
+    findings = tvm.key_backup_findings(["7fb16fe7-00a0-476f-92b3-ccb98fd9525a", "22222222-2222-2222-2222-222222222222"], files)
+    assert [f["vm_id"] for f in findings] == ["22222222-2222-2222-2222-222222222222"]
+    clash = tvm.key_backup_findings([], files, wrapping_key_name="AzureStackTvmAKRootKey")
+    assert len(clash) == 1 and "is the name of a key in the backup" in clash[0]["msg"], "S3: a clash may hang MOC"
+    assert tvm.key_backup_findings([], files, wrapping_key_name="ansible-tvm-wrap-20250722192116") == []
 
 
 def ace(sid, kind="Allow", identity=None, rights="FullControl"):
     return {"sid": sid, "identity": identity or sid, "type": kind, "rights": rights}
 
 
+def place(path="C:\\ClusterStorage\\Volume1\\vms", kind="VM files", **more):
+    return {"path": path, "kind": kind, "reachable": True, "error": None, "owner_sid": ADMINS, "aces": [ace(ADMINS), ace(SYSTEM)],
+            "share": None, "computer_sids": [], **more}
+
+
 def test_acl_only_host_administrators_and_hyperv_identities():
-    ok = [{"path": r"C:\ClusterStorage\Volume1\vms", "aces": [
-        ace(ADMINS), ace(SYSTEM), ace("S-1-3-0"), ace("S-1-5-83-0"), ace("S-1-5-83-1-123-456-789-1011"),
-        ace("S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"), ace(USERS, kind="Deny")]}]
+    ok = [place(aces=[ace(ADMINS), ace(SYSTEM), ace("S-1-3-0"), ace("S-1-5-83-0"), ace("S-1-5-83-1-123-456-789-1011"),
+                      ace("S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"), ace(USERS, kind="Deny")])]
     assert tvm.acl_findings(ok) == []
-    bad = [{"path": r"D:\vms", "aces": [ace(ADMINS), ace(USERS, identity="BUILTIN\\Users", rights="ReadAndExecute"), ace(EVERYONE)]}]
+    bad = [place("D:\\vms", aces=[ace(ADMINS), ace(USERS, identity="BUILTIN\\Users", rights="ReadAndExecute"), ace(EVERYONE)])]
     findings = tvm.acl_findings(bad)
     assert [f["sid"] for f in findings] == [USERS, EVERYONE]
     assert "BUILTIN\\Users has ReadAndExecute on D:\\vms" in findings[0]["msg"] and "restricted to host administrators" in findings[0]["msg"]
     cluster = "S-1-5-21-1-2-3-1105"
-    assert tvm.acl_findings([{"path": "x", "aces": [ace(cluster)]}], extra_allowed_sids=[cluster.lower()]) == []
+    assert tvm.acl_findings([place(aces=[ace(cluster)])], extra_allowed_sids=[cluster.lower()]) == []
+
+
+def test_the_export_share_admits_the_nodes_computer_accounts_only_there():
+    node = "S-1-5-21-1-2-3-1001"
+    share = {"reachable": True, "aces": [ace(ADMINS), ace(node, rights="Change")]}
+    export = place("\\\\backup\\tvm", "export", aces=[ace(ADMINS), ace(node, rights="Modify")], share=share, computer_sids=[node])
+    assert tvm.acl_findings([export]) == []
+    open_share = {**export, "share": {"reachable": True, "aces": [ace(EVERYONE, rights="Read")]}}
+    assert "share permissions" in tvm.acl_findings([open_share])[0]["msg"]
+    assert tvm.acl_findings([place(aces=[ace(node)])])[0]["sid"] == node, "a computer account is no host administrator for VM files"
+
+
+@pytest.mark.parametrize("facts,message", [
+    ("not a list", "could not be read from the host facts"),
+    ([None], "could not be read (None)"),
+    ([{"aces": []}], "could not be read"),
+    ([place(reachable=False, error="The network path was not found")], "could not be checked from the host (The network path was not found)"),
+    ([place(reachable="yes")], "could not be checked"),
+    ([place(aces=[])], "could not be read; it must be restricted"),
+    ([place(aces="everyone")], "could not be read; it must be restricted"),
+    ([place(aces=[{"identity": "x", "type": "Allow"}])], "could not be read"),
+    ([place(aces=[ace(None)])], "could not be read"),
+    ([place(aces=[ace(EVERYONE, kind="AllowOrSo")])], "could not be read"),
+    ([place(aces=["S-1-1-0"])], "could not be read"),
+    ([place("\\\\srv\\x", "export", share={"reachable": False, "error": "Access is denied"})], "share permissions of \\\\srv\\x could not be read (Access is denied)"),
+    ([place("\\\\srv\\x", "export", share="junk")], "share permissions"),
+    ([place(kind="work", owner_sid="S-1-5-21-5-5-5-1500")], "is owned by"),
+    ([place(kind="work", owner_sid=None)], "is owned by"),
+])
+def test_acl_facts_fail_closed(facts, message):
+    """Issue 17 item 4: malformed or missing access facts are findings, never a pass."""
+    findings = tvm.acl_findings(facts)
+    assert findings and message in " ".join(f["msg"] for f in findings)
+
+
+def rule(remote, encryption="AES256", encapsulation="ESP", enabled=True):
+    return {"name": "LM", "enabled": enabled, "remote": remote, "proposals": [{"encapsulation": encapsulation, "encryption": encryption}]}
+
+
+def single_host(networks, use_any=False):
+    return {"cluster": False, "nodes": [{"name": "N1", "enabled": True, "use_any_network": use_any, "networks": networks}]}
 
 
 @pytest.mark.parametrize("remote", [["Any"], ["10.71.0.0/16"], ["10.71.1.0/24"], ["10.71.1.0-10.71.1.255"], ["192.168.0.0/24", "10.0.0.0/8"]])
-def test_live_migration_networks_covered_by_an_enabled_ipsec_rule(remote):
-    assert tvm.live_migration_findings(["10.71.1.0/24"], [{"name": "LM", "enabled": True, "remote": remote}]) == []
+def test_live_migration_networks_covered_by_an_encrypting_ipsec_rule(remote):
+    assert tvm.live_migration_findings(single_host(["10.71.1.0/24"]), [rule(remote)]) == []
+
+
+@pytest.mark.parametrize("bad", [rule(["Any"], encryption="None"), rule(["Any"], encapsulation="AH"), rule(["Any"], enabled=False),
+                                 {**rule(["Any"]), "proposals": []}, {**rule(["Any"]), "proposals": None},
+                                 {"name": "x", "enabled": True, "remote": ["Any"]}, "junk"])
+def test_an_ipsec_rule_counts_only_if_it_encrypts(bad):
+    assert not tvm.ipsec_rule_encrypts(bad)
+    assert tvm.live_migration_findings(single_host(["10.71.1.0/24"]), [bad])[0]["network"] == "10.71.1.0/24"
 
 
 def test_live_migration_networks_without_ipsec_get_the_documented_recommendation():
-    rules = [{"name": "off", "enabled": False, "remote": ["Any"]}, {"name": "other", "enabled": "True", "remote": ["10.99.0.0/16"]},
-             {"name": "narrow", "enabled": True, "remote": ["10.71.1.0/25"]}]
-    findings = tvm.live_migration_findings(["10.71.1.0/24", "fd00::/64", "junk"], rules)
+    rules = [rule(["10.99.0.0/16"]), rule(["10.71.1.0/25"])]
+    findings = tvm.live_migration_findings(single_host(["10.71.1.0/24", "fd00::/64", "junk"]), rules)
     assert [f["network"] for f in findings] == ["10.71.1.0/24", "fd00::/64", "junk"]
     assert all("IPsec" in f["msg"] and "not encrypted" in f["msg"] for f in findings)
-    assert tvm.live_migration_findings([], []) and tvm.live_migration_findings([], [{"enabled": True, "remote": ["Any"]}]) == []
-    assert tvm.live_migration_findings([], [{"enabled": True, "remote": ["10.0.0.0/8"]}])[0]["network"] == "any"
+    assert tvm.live_migration_findings(single_host([], use_any=True), []) and tvm.live_migration_findings(single_host([], True), [rule(["Any"])]) == []
+    assert tvm.live_migration_findings(single_host([], use_any=True), [rule(["10.0.0.0/8"])])[0]["network"] == "any"
 
 
-def test_vm_files_backup_needs_vmcx_vmgs_and_the_vmrs_the_vm_has():
+def test_on_a_cluster_the_cluster_networks_count_even_with_live_migration_off():
+    migration = {"cluster": True, "nodes": [{"name": "N1", "enabled": False, "use_any_network": False, "networks": ["192.168.99.0/24"]}],
+                 "cluster_networks": [{"id": "a", "address": "10.71.1.0", "mask": "255.255.255.0", "role": "ClusterAndClient"},
+                                      {"id": "b", "address": "10.71.2.0", "mask": "255.255.255.0", "role": "Cluster"},
+                                      {"id": "c", "address": "10.71.3.0", "mask": "255.255.255.0", "role": "None"},
+                                      {"id": "d", "address": "172.16.0.0", "mask": "255.255.0.0", "role": "Client"}],
+                 "exclude_networks": ["d"]}
+    assert tvm.migration_networks(migration) == ["10.71.1.0/255.255.255.0", "10.71.2.0/255.255.255.0"]
+    assert [f["network"] for f in tvm.live_migration_findings(migration, [rule(["10.71.1.0/24"])])] == ["10.71.2.0/24"]
+
+
+def test_vm_files_backup_needs_vmcx_vmgs_the_vmrs_and_every_disk():
     vm_id = "7FB16FE7-00A0-476F-92B3-CCB98FD9525A"
-    source = [rf"C:\vms\Virtual Machines\{vm_id}.vmcx", rf"C:\vms\Virtual Machines\{vm_id}.vmgs", rf"C:\vms\Virtual Machines\{vm_id}.vmrs"]
+    source = {"name": "vm1", "files": [rf"C:\vms\Virtual Machines\{vm_id}.vmcx", rf"C:\vms\Virtual Machines\{vm_id}.vmgs",
+                                       rf"C:\vms\Virtual Machines\{vm_id}.vmrs"], "disks": [r"C:\ClusterStorage\disks\OS.vhdx"]}
     full = [rf"Virtual Machines\{vm_id}.vmcx", rf"Virtual Machines\{vm_id}.VMGS", rf"Virtual Machines\{vm_id}.vmrs", r"Virtual Hard Disks\os.vhdx"]
-    assert tvm.state_file_findings("vm1", source, full) == []
-    problems = tvm.state_file_findings("vm1", source, [rf"Virtual Machines\{vm_id}.vmcx"])
-    assert problems == ["vm1: the backup has no VM guest state (.vmgs) file.", f"vm1: the runtime state file {vm_id.lower()}.vmrs is missing from the backup."]
-    assert tvm.state_file_findings("vm1", source[:2], full[:2]) == [], "no .vmrs on the VM: none needed"
-    assert tvm.vm_files_findings([{"name": "vm1", "files": source}, {"name": "vm2", "files": []}], [{"name": "VM1", "files": full}]) == \
+    assert tvm.vm_files_findings([source], [{"name": "VM1", "files": full}]) == []
+    msgs = [f["msg"] for f in tvm.vm_files_findings([source], [{"name": "vm1", "files": [rf"Virtual Machines\{vm_id}.vmcx"]}])]
+    assert msgs == ["vm1: the backup has no VM guest state (.vmgs) file.", f"vm1: the runtime state file {vm_id.lower()}.vmrs is missing from the backup.",
+                    "vm1: the virtual disk os.vhdx is missing from the backup."]
+    no_vmrs = {**source, "files": source["files"][:2]}
+    assert tvm.vm_files_findings([no_vmrs], [{"name": "vm1", "files": [full[0], full[1], full[3]]}]) == [], "no .vmrs on the VM: none needed"
+    assert [f["msg"] for f in tvm.vm_files_findings([source, {"name": "vm2", "files": []}], [{"name": "VM1", "files": full}])] == \
         ["vm2: the VM files were not exported."]
 
 
+VM_A, VM_B = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+INVALID = "Import-TVMKeys : Error Importing Key: C:\\Program Files\\AksHci\\mocctl.exe ... [Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{}]:\n    InvalidVersion]"
+
+
 def test_key_import_errors_other_than_invalid_version_fail():
-    log = ["Importing TVM  keys from .\\tvm_keys_backup_root\\20250722192116\\",
-           "Import-TVMKeys : Error Importing Key: C:\\Program Files\\AksHci\\mocctl.exe ... [Error: Keys Import failed:  Type[Key] "
-           "Vault[AzureStackTvmKeyVault] Name[11111111-1111-1111-1111-111111111111]:\n    InvalidVersion]",
+    log = ["Importing TVM  keys from .\\tvm_keys_backup_root\\20250722192116\\", INVALID.format(VM_A),
            "Import-TVMKeys : Error Importing Key: ... [Error: Keys Import failed: Type[Key] Name[x]: Unavailable]",
-           "Error importing key 22222222-2222-2222-2222-222222222222: access denied"]
-    assert tvm.import_failures(log) == log[2:]
-    assert tvm.import_failures(None) == []
+           f"Error importing key {VM_B}: access denied"]
+    findings = tvm.import_findings(log)
+    assert [(f["key"], f["fatal"]) for f in findings] == [("x", True), (VM_B, True)]
+    assert tvm.import_findings(None) == []
+
+
+def test_invalid_version_for_a_restored_vms_own_key_is_an_error_with_the_remedy():
+    log = [INVALID.format(VM_A.upper()), INVALID.format(VM_B), f"Error importing key {VM_B}: ... InvalidVersion"]
+    findings = tvm.import_findings(log, restored_vm_ids=[VM_A])
+    assert [(f["key"], f["fatal"]) for f in findings] == [(VM_A, True)], "another VM's key already there is ignored (S3)"
+    assert f"Remove-MocKey -name {VM_A} -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault" in findings[0]["msg"]
+    assert tvm.import_findings(log, restored_vm_ids=[VM_A], allow_existing_vm_keys=True) == []
+    assert tvm.import_findings([f"Error importing key {VM_B}: InvalidVersion"], restored_vm_ids=[VM_B])[0]["fatal"]
+    unnamed = tvm.import_findings(["Error Importing Key: InvalidVersion"], restored_vm_ids=[VM_A])
+    assert unnamed[0]["fatal"] and "does not say which" in unnamed[0]["msg"]
+
+
+def test_the_ak_root_key_conflict_on_another_instance_is_reported_with_microsofts_advice():
+    log = [INVALID.format("AzureStackTvmAKRootKey")]
+    assert tvm.import_findings(log, restored_vm_ids=[VM_A], same_instance=True) == []
+    finding, = tvm.import_findings(log, restored_vm_ids=[VM_A], same_instance=False)
+    assert not finding["fatal"] and "to make sure attestation continues to work" in finding["msg"]
+
+
+def review_params(**more):
+    params = {k: None for k in ("release", "detected_version", "backup_procedure", "moc_versions", "locations", "migration", "ipsec_rules",
+                                "source_vms", "backup_vms", "vm_ids", "key_backup_files", "wrapping_key_name", "import_log", "restored_vm_ids")}
+    params.update(extra_allowed_sids=[], acl_warn_only=False, restore_to_other_instance=False, allow_existing_vm_keys=False, same_instance=True)
+    return {**params, **more}
 
 
 def test_review_module_collects_errors_and_warnings():
-    params = {k: None for k in ("release", "detected_version", "vm_paths", "migration_networks", "ipsec_rules", "source_vms",
-                                "backup_vms", "vm_ids", "key_backup_files", "import_log")}
-    params.update(extra_allowed_sids=[], acl_warn_only=False, restore_to_other_instance=True, release="auto", detected_version="10.2505.1.2",
-                  vm_paths=[{"path": "D:\\vms", "aces": [ace(USERS)]}], migration_networks=["10.1.0.0/24"], ipsec_rules=[],
-                  vm_ids=["abc"], key_backup_files=[])
+    params = review_params(restore_to_other_instance=True, release="auto", detected_version="10.2505.1.2",
+                           locations=[place("D:\\vms", aces=[ace(USERS)])], migration=single_host(["10.1.0.0/24"]), ipsec_rules=[],
+                           vm_ids=["abc"], key_backup_files=[])
     result, warnings, errors = review_module.review(params)
     assert result["procedure"] == "backup_utils" and result["release_source"] == "detected"
     assert len(errors) == 2 and "restricted to host administrators" in errors[0] and "VM ID abc" in errors[1]
@@ -145,12 +260,22 @@ def test_review_module_collects_errors_and_warnings():
     assert errors == [] and any("restricted to host administrators" in w for w in warnings)
 
 
+def test_review_module_for_a_restore_takes_the_manifests_procedure():
+    result, _, errors = review_module.review(review_params(release="auto", detected_version="10.2505.1.2", backup_procedure="moc_key"))
+    assert errors == [] and result["procedure"] == "moc_key"
+    result, _, errors = review_module.review(review_params(release="2411", backup_procedure="backup_utils", moc_versions={}))
+    assert "procedure" not in result and "only Azure Local 2505 or later" in errors[0]
+    result, warnings, errors = review_module.review(review_params(import_log=[INVALID.format(VM_A), INVALID.format("AzureStackTvmAKRootKey")],
+                                                                  restored_vm_ids=[VM_A], same_instance=False))
+    assert len(errors) == 1 and "Remove-MocKey" in errors[0] and any("attestation" in w for w in warnings)
+
+
 # ================================================================================================ wrapping key
 
 
 def wk_params(tmp_path, **more):
     path = str(tmp_path / "keys" / "private.pem")
-    return {"path": path, "public_key_path": wk.default_public_path(path), "passphrase": None, "state": "present", **more}
+    return {"path": path, "public_key_path": wk.default_public_path(path), "passphrase": None, "state": "present", "export_path": None, **more}
 
 
 def test_wrapping_key_is_made_like_the_documented_powershell_7_steps(tmp_path):
@@ -190,30 +315,53 @@ def test_wrapping_key_repairs_the_public_key_and_the_mode(tmp_path):
 
 
 def test_wrapping_key_with_a_passphrase_and_its_export_for_a_restore(tmp_path):
-    p = wk_params(tmp_path, passphrase="correct horse")
+    p = wk_params(tmp_path, passphrase="correct horse", export_path=str(tmp_path / "tmp" / "private.pem"))
     made = wk.ensure_present(p, check_mode=False)
     assert open(p["path"], "rb").read().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    exported = wk.export_plain(p)
-    assert exported["private_key_pem"].startswith("-----BEGIN PRIVATE KEY-----") and not exported["changed"]
-    plain = serialization.load_pem_private_key(exported["private_key_pem"].encode(), None)
+    checked = wk.export_plain(p, check_mode=True)
+    assert not checked["changed"] and not os.path.exists(p["export_path"]), "check mode decrypts and writes nothing"
+    exported = wk.export_plain(p, check_mode=False)
+    assert exported["export_path"] == p["export_path"] and exported["changed"]
+    assert stat.S_IMODE(os.stat(p["export_path"]).st_mode) == 0o600
+    plain = serialization.load_pem_private_key(open(p["export_path"], "rb").read(), None)
     assert wk.fingerprint(plain) == made["public_key_sha256"]
     with pytest.raises(wk.KeyError_, match="wrong passphrase"):
-        wk.export_plain({**p, "passphrase": "wrong"})
+        wk.export_plain({**p, "passphrase": "wrong"}, check_mode=False)
     with pytest.raises(wk.KeyError_, match="give its passphrase"):
         wk.ensure_present({**p, "passphrase": None}, check_mode=False)
+
+
+def test_exported_never_returns_the_private_key(tmp_path):
+    """Issue 17 item 3 regression: state=exported must not return the private key, in any form, through Ansible."""
+    p = wk_params(tmp_path, passphrase="pw")
+    wk.ensure_present(p, check_mode=False)
+    target = tmp_path / "out" / "private.pem"
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
+        {"name": "export", "azure_cvm.backup.azure_local_tvm_wrapping_key": {"path": p["path"], "passphrase": "pw", "state": "exported",
+                                                                             "export_path": str(target)}, "register": "k"},
+        {"name": "show", "ansible.builtin.debug": {"var": "k"}}]}]
+    path = tmp_path / "play.yml"
+    path.write_text(json.dumps(play))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-vvv", str(path)],
+                          env=play_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    body = "".join(open(target).read().splitlines()[1:-1])
+    out = proc.stdout + proc.stderr
+    assert "PRIVATE KEY" not in out and body[:40] not in out and body[-40:] not in out
+    assert str(target) in out and stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
 def test_wrapping_key_refusals(tmp_path):
     p = wk_params(tmp_path)
     with pytest.raises(wk.KeyError_, match="does not exist"):
-        wk.export_plain(p)
+        wk.export_plain(p, check_mode=True)
     wk.ensure_present(p, check_mode=False)
     with pytest.raises(wk.KeyError_, match="never rewrites"):
         wk.ensure_present({**p, "passphrase": "late"}, check_mode=False)
     with open(p["path"], "wb") as handle:
         handle.write(b"$ANSIBLE_VAULT;1.1;AES256\n6162")
     with pytest.raises(wk.KeyError_, match="ansible-vault"):
-        wk.export_plain(p)
+        wk.export_plain(p, check_mode=True)
 
 
 # ================================================================================================ backup store
@@ -256,156 +404,6 @@ def test_store_detects_a_modified_backup_folder(tmp_path):
         store.load(str(folder), latest=False)
 
 
-# ================================================================================================ PowerShell, parsed
-
-PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
-# The cmdlets of the documented procedures (and of Hyper-V export/import); everything else is plumbing.
-DOCUMENTED = {"import-module", "backup-tvmkeys", "import-tvmwrappingkeyfrompem", "import-tvmkeys", "remove-mockey", "new-mockey",
-              "get-mockeypublickey", "export-mockey", "import-mockey", "get-clustergroup", "export-vm", "import-vm", "start-vm",
-              "get-mockeyornull"}
-
-
-def parse(source: bytes):
-    return PARSER.parse(source).root_node
-
-
-def text(source: bytes, node) -> str:
-    return source[node.start_byte:node.end_byte].decode()
-
-
-def walk(node):
-    yield node
-    for child in node.children:
-        yield from walk(child)
-
-
-def functions(source: bytes) -> dict:
-    out = {}
-    for node in walk(parse(source)):
-        if node.type == "function_statement":
-            name = next(c for c in node.children if c.type == "function_name")
-            out[text(source, name)] = node
-    return out
-
-
-def commands(source: bytes, node) -> list:
-    """(name, {-param: value or None}, node) of every documented command under node, in source order."""
-    out = []
-    for cmd in walk(node):
-        if cmd.type != "command" or cmd.child_by_field_name("command_name") is None:
-            continue
-        name = text(source, cmd.child_by_field_name("command_name"))
-        if name.lower() not in DOCUMENTED:
-            continue
-        params, current = {}, None
-        elements = cmd.child_by_field_name("command_elements")
-        for el in elements.children if elements is not None else []:
-            if el.type == "command_argument_sep":
-                continue
-            if el.type == "command_parameter":
-                current = text(source, el).lower()
-                params[current] = None
-            elif current is not None and params[current] is None:
-                params[current] = text(source, el)
-                current = None
-        out.append((name.lower(), params, cmd))
-    return out
-
-
-@pytest.fixture(scope="module")
-def ps():
-    with open(SCRIPT, "rb") as handle:
-        source = handle.read()
-    return source, functions(source)
-
-
-def sequence(ps, function):
-    source, funcs = ps
-    return [(cmd[0], sorted(cmd[1])) for cmd in commands(source, funcs[function])]
-
-
-def test_the_parser_sees_errors_and_the_script_has_none(ps):
-    assert parse(b"function Broken {\n  if ($x -eq { \n").has_error, "the grammar must catch a broken script"
-    source, funcs = ps
-    assert not parse(source).has_error
-    declared = re.search(rb"ValidateSet\(([^)]*)\)", source).group(1).decode()
-    actions = re.findall(r"'([^']+)'", declared)
-    assert set(actions) <= set(funcs), "every action has its function"
-    assert len(actions) == 9
-
-
-def test_constants_are_the_documented_names(ps):
-    source = ps[0]
-    assert b"$KeyGroup = 'AzureStackHostAttestation'" in source
-    assert b"$KeyVault = 'AzureStackTvmKeyVault'" in source
-    assert b"$AkRootKey = 'AzureStackTvmAKRootKey'" in source
-
-
-MOC = ["-group", "-keyvaultname", "-name"]
-
-
-def test_golden_backup_2505(ps):
-    # import-module .\TvmBackupUtils.psm1 -force ; Backup-TVMKeys -WrappingKeyPath <public.pem> -BackupRootPath <root>
-    assert sequence(ps, "Backup-KeyFolder") == [("import-module", ["-force", "-name"]), ("backup-tvmkeys", ["-backuprootpath", "-wrappingkeypath"])]
-
-
-def test_golden_restore_2505_and_the_same_instance_condition(ps):
-    source, funcs = ps
-    assert sequence(ps, "Restore-KeyFolder") == [
-        ("import-module", ["-force", "-name"]),
-        ("import-tvmwrappingkeyfrompem", ["-keyname", "-keysize", "-privatekeypath", "-publickeypath"]),
-        ("get-mockeyornull", []),
-        ("remove-mockey", MOC),  # AzureStackTvmAKRootKey, only on the same instance
-        ("import-tvmkeys", ["-backuppath", "-erroraction", "-wrappingkeyname"]),
-        ("remove-mockey", MOC),  # the wrapping key, in the cleanup
-    ]
-    cmds = commands(source, funcs["Restore-KeyFolder"])
-    by_name = [c for c in cmds if c[0] != "get-mockeyornull"]
-    assert by_name[1][1]["-keysize"] == "2048"
-    assert by_name[3][1]["-erroraction"] == "Continue", "InvalidVersion of one key must not stop the others"
-    root_removal, wrap_removal = [c for c in cmds if c[0] == "remove-mockey"]
-    assert root_removal[1]["-name"] == "$AkRootKey" and wrap_removal[1]["-name"] == "$P.wrapping_key_name"
-    assert all(c[1]["-group"] == "$KeyGroup" and c[1]["-keyvaultname"] == "$KeyVault" for c in (root_removal, wrap_removal))
-
-    def ancestors(node):
-        while node.parent is not None:
-            node = node.parent
-            yield node
-    guard = next(a for a in ancestors(root_removal[2]) if a.type == "if_statement")
-    assert "$P.same_instance" in text(source, guard).split("{")[0], "AK root key removal only when restoring to the same instance"
-    assert any(a.type == "finally_clause" for a in ancestors(wrap_removal[2])), "the wrapping key is removed even after a failure"
-    finally_text = text(source, next(a for a in ancestors(wrap_removal[2]) if a.type == "finally_clause"))
-    assert "$publicPath, $privatePath" in finally_text, "public.pem and private.pem are deleted from the host"
-
-
-def test_golden_moc_key_procedure_before_2505(ps):
-    source, funcs = ps
-    assert sequence(ps, "New-MocWrappingKey") == [("get-mockeyornull", []), ("new-mockey", MOC + ["-size", "-type"]),
-                                                  ("get-mockeypublickey", MOC + ["-outputfile"])]
-    new_key = commands(source, funcs["New-MocWrappingKey"])[1][1]
-    assert (new_key["-type"], new_key["-size"]) == ("RSA", "2048")
-    assert sequence(ps, "Export-MocKeys") == [("export-mockey", sorted(MOC + ["-outfile", "-size", "-wrappingkeyname", "-wrappingpubkeyfile"]))]
-    assert commands(source, funcs["Export-MocKeys"])[0][1]["-size"] == "256"
-    assert sequence(ps, "Import-MocKeys") == [("import-mockey", sorted(MOC + ["-importkeyfile", "-size", "-type"]))]
-    imp = commands(source, funcs["Import-MocKeys"])[0][1]
-    assert (imp["-type"], imp["-size"], imp["-name"]) == ("AES", "256", "$vmId")
-
-
-def test_golden_vm_files_and_no_start_before_the_key(ps):
-    source, funcs = ps
-    assert sequence(ps, "Export-VmFiles") == [("export-vm", ["-computername", "-name", "-path"])]
-    assert sequence(ps, "Import-VmFiles") == [("import-vm", [])]  # splatted: @importArgs
-    assert "GenerateNewId" not in text(source, funcs["Import-VmFiles"]).split("# No -GenerateNewId")[0], "the VM keeps its ID"
-    starts = [name for name, node in funcs.items() if any(c[0] == "start-vm" for c in commands(source, node))]
-    assert starts == ["Start-RestoredVms"], "only the start action starts VMs"
-    order = [c[0] for c in commands(source, funcs["Start-RestoredVms"])]
-    assert order == ["get-mockeyornull", "start-vm"], "each VM's key is looked up before any VM is started"
-
-
-def test_owner_node_lookup_is_the_documented_get_cluster_group(ps):
-    assert sequence(ps, "Get-OwnerNode") == [("get-clustergroup", ["-erroraction", "-name"])]
-
-
 # ================================================================================================ the role
 
 
@@ -417,7 +415,8 @@ def load_tasks(name):
 def flat(tasks):
     for task in tasks:
         yield task
-        yield from flat(task.get("block", []))
+        for part in ("block", "rescue", "always"):
+            yield from flat(task.get(part, []))
 
 
 def action_of(task) -> str | None:
@@ -456,6 +455,9 @@ def test_each_action_is_used_where_it_belongs_and_only_facts_run_in_check_mode()
                     assert task.get("check_mode") is False and task.get("changed_when") is False
                 else:
                     assert "check_mode" not in task, f"{action} writes: it must be skipped in check mode"
+                run = task["register"]
+                assert task["failed_when"] == f"{run}.rc != 0 or ({run}.stdout_lines | last | from_json).failed", \
+                    f"{action}: the script's exit code and its JSON 'failed' decide"
     assert used["Start-RestoredVms"] == ["start_vms.yml"]
     assert used["Restore-KeyFolder"] == ["restore_keys_backup_utils.yml"]
     assert used["Import-VmFiles"] == ["restore_files.yml"]
@@ -465,11 +467,34 @@ def test_each_action_is_used_where_it_belongs_and_only_facts_run_in_check_mode()
 
 
 def test_the_private_key_is_never_logged():
+    carriers = []
     for name in task_files():
         for task in flat(load_tasks(name)):
-            exported = (task.get("azure_cvm.backup.azure_local_tvm_wrapping_key") or {}).get("state") == "exported"
-            if exported or "private_key" in json.dumps(task.get("vars", {})):
+            if "private_key" in json.dumps(task.get("vars", {})):
                 assert task.get("no_log") is True, f"{name}: {task['name']}"
+                carriers.append(name)
+            assert "private_key_pem" not in json.dumps(task), "the wrapping key module never returns the private key"
+    assert carriers == ["restore_keys_backup_utils.yml"]
+    tasks = load_tasks("restore_keys_backup_utils.yml")
+    block = tasks[1]
+    assert block["always"][0]["ansible.builtin.file"] == {"path": "{{ _azure_local_tvm_key_tmp.path }}", "state": "absent"}, \
+        "the decrypted key is deleted from the controller whatever happens"
+    export = block["block"][0]["azure_cvm.backup.azure_local_tvm_wrapping_key"]
+    assert export["export_path"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" and tasks[0]["ansible.builtin.tempfile"]["state"] == "directory"
+
+
+@pytest.mark.parametrize("value,accepted,as_bool", [("true", True, True), (True, True, True), ("false", True, False), (False, True, False),
+                                                   ("True", True, True), ("yes", True, True), ("0", True, False), (None, False, None)])
+def test_same_instance_from_extra_vars_is_read_with_bool(value, accepted, as_bool):
+    """-e azure_local_tvm_same_instance=true gives the string "true" (README, playbook): it must work. (Strings that are
+    no boolean, such as "maybe", are refused by the role's argument spec first: test_azure_local_tvm_role.py.)"""
+    main = load_tasks("main.yml")
+    condition = main[0]["ansible.builtin.assert"]["that"][2]
+    variables = role_vars(azure_local_tvm_action="restore", azure_local_tvm_same_instance=value)
+    assert render("{{ " + condition + " }}", variables) is accepted
+    if accepted:
+        fact = main[1]["ansible.builtin.set_fact"]["_azure_local_tvm_same_instance"]
+        assert render(fact, variables) is as_bool
 
 
 def test_argument_specs_match_the_defaults():
@@ -534,18 +559,24 @@ def test_rendered_backup_command_carries_what_backup_tvmkeys_needs(tmp_path):
 
 @pytest.mark.parametrize("same", [True, False])
 def test_rendered_restore_command(tmp_path, same):
-    p = wk_params(tmp_path)
+    p = wk_params(tmp_path, export_path=str(tmp_path / "x" / "private.pem"))
     wk.ensure_present(p, check_mode=False)
-    exported = wk.export_plain(p)
-    task = next(t for t in load_tasks("restore_keys_backup_utils.yml") if action_of(t))
+    exported = wk.export_plain(p, check_mode=False)
+    task = next(t for t in flat(load_tasks("restore_keys_backup_utils.yml")) if action_of(t))
+    # The file lookup cannot load outside ansible-playbook here; it is replaced by the file's content, after checking it.
+    lookup = "lookup('ansible.builtin.file', _azure_local_tvm_wrapping.export_path, rstrip=false)"
+    assert lookup in task["vars"]["params"]["private_key_b64"]
+    task["vars"]["params"]["private_key_b64"] = task["vars"]["params"]["private_key_b64"].replace(lookup, "_exported_file_content")
     action, params = rendered_params(task, role_vars(
-        azure_local_tvm_backup_utils_path=r"C:\tools\TvmBackupUtils.psm1", azure_local_tvm_same_instance=same,
+        azure_local_tvm_backup_utils_path=r"C:\tools\TvmBackupUtils.psm1", _azure_local_tvm_same_instance=same,
         _azure_local_tvm_wrapping=exported, _azure_local_tvm_wrapping_key_name="ansible-tvm-wrap-20250722192116",
+        _exported_file_content=open(exported["export_path"], encoding="utf-8").read(),
         _azure_local_tvm_key_folder={"folder": "20250722192116", "files": {"AES/x_256.json": "e30="}}))
     assert action == "Restore-KeyFolder"
     assert params["same_instance"] is same
     assert params["wrapping_key_name"] == "ansible-tvm-wrap-20250722192116" and params["folder"] == "20250722192116"
-    assert base64.b64decode(params["private_key_b64"]).decode() == exported["private_key_pem"]
+    assert base64.b64decode(params["private_key_b64"]) == open(exported["export_path"], "rb").read()
+    assert params["private_key_b64"] and "private_key_pem" not in exported
     assert params["files"] == {"AES/x_256.json": "e30="}
 
 
@@ -564,8 +595,7 @@ def test_controller_modules_in_a_playbook_check_mode_then_real(tmp_path):
     ]}]
     path = tmp_path / "play.yml"
     path.write_text(json.dumps(play))
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "pytest"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+    env = play_env()
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
     def run(*flags):

@@ -1,7 +1,9 @@
 """The azure_local_tvm role end to end on the controller, with the host emulated (tests/unit/fake_azure_local_host.py
 stands in for AzureLocalTvm.ps1, which cannot run here). What is real: every task, template and variable of the role,
-the collection's controller modules, the backup store and the wrapping key, ansible-playbook itself, check mode.
-What is not: PowerShell, Hyper-V, the MOC key vault (the fake models only what the role relies on)."""
+the collection's controller modules, the backup store and the wrapping key, ansible-playbook itself (with -e extra
+vars), check mode, delegate_to the key vault host. What is not: PowerShell, Hyper-V, the MOC key vault (the fake models
+only what the role relies on). Both key procedures run end to end: 2505+ (Backup-TVMKeys folder) and before 2505 (the
+MOC key vault of another system)."""
 
 from __future__ import annotations
 
@@ -17,152 +19,292 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_azure_local_host.py")
 VM1 = {"name": "tvm-win11-01", "id": "7fb16fe7-00a0-476f-92b3-ccb98fd9525a"}
 VM2 = {"name": "tvm-ws2022-01", "id": "11111111-1111-1111-1111-111111111111"}
-ADMIN_ONLY = [{"path": r"C:\ClusterStorage\Volume1\vms", "aces": [
-    {"sid": "S-1-5-32-544", "identity": "BUILTIN\\Administrators", "type": "Allow", "rights": "FullControl"},
-    {"sid": "S-1-5-18", "identity": "NT AUTHORITY\\SYSTEM", "type": "Allow", "rights": "FullControl"}]}]
+ADMINS = {"sid": "S-1-5-32-544", "identity": "BUILTIN\\Administrators", "type": "Allow", "rights": "FullControl"}
+SYSTEM = {"sid": "S-1-5-18", "identity": "NT AUTHORITY\\SYSTEM", "type": "Allow", "rights": "FullControl"}
+NODE1_SID = "S-1-5-21-1-2-3-1001"
+ENCRYPTING_RULE = {"name": "LM", "enabled": True, "remote": ["10.71.1.0/24"], "proposals": [{"encapsulation": "ESP", "encryption": "AES256"}]}
+
+
+def location(path, kind="VM files", **more):
+    return {"path": path, "kind": kind, "reachable": True, "error": None, "owner_sid": ADMINS["sid"], "aces": [ADMINS, SYSTEM],
+            "share": None, "computer_sids": [], **more}
 
 
 def vm_state(vm):
     base = "C:\\ClusterStorage\\Volume1\\vms\\Virtual Machines\\" + vm["id"].upper()
-    return {**vm, "files": [base + ".vmcx", base + ".vmgs", base + ".vmrs"], "disks": []}
+    return {**vm, "files": [base + ".vmcx", base + ".vmgs", base + ".vmrs"],
+            "disks": [f"C:\\ClusterStorage\\Volume1\\disks\\{vm['name']}.vhdx"], "switch": "ConvergedSwitch"}
 
 
-class Host:
-    """One emulated Azure Local machine plus a copy of the role that runs the emulator instead of PowerShell."""
+def system(computer, version="10.2505.0.3001", vault=None):
+    return {"computer": computer, "version": version, "moc": {"version": "1.15.0.10521", "module_version": "1.2.29"},
+            "vms": [vm_state(VM1), vm_state(VM2)], "vault": vault if vault is not None else [VM1["id"], VM2["id"], "AzureStackTvmAKRootKey"],
+            "locations": [location("C:\\ClusterStorage\\Volume1\\vms"), location("\\\\backup\\tvm", "export", computer_sids=[NODE1_SID],
+                                                                                   share={"reachable": True, "aces": [ADMINS, {**ADMINS, "sid": NODE1_SID}]})],
+            "migration": {"cluster": True, "nodes": [{"name": computer, "enabled": False, "use_any_network": False, "networks": []}],
+                          "cluster_networks": [{"id": "n1", "address": "10.71.1.0", "mask": "255.255.255.0", "role": "ClusterAndClient"}],
+                          "exclude_networks": []},
+            "ipsec_rules": [], "switches": ["ConvergedSwitch"], "exports": {}, "registered": [VM1["id"], VM2["id"]], "started": [], "log": []}
+
+
+class Lab:
+    """Emulated Azure Local systems (node1, and vault1 for the MOC key vault) plus a copy of the role that runs the
+    emulator instead of PowerShell."""
 
     def __init__(self, tmp_path):
         self.tmp = tmp_path
         self.store = tmp_path / "store"
-        self.state_path = tmp_path / "host.json"
+        self.key = tmp_path / "secrets" / "wrapping" / "private.pem"
+        self.states = tmp_path / "hosts"
+        self.states.mkdir()
         roles = tmp_path / "roles"
         shutil.copytree(os.path.join(ROOT, "roles", "azure_local_tvm"), roles / "azure_local_tvm")
         script = roles / "azure_local_tvm" / "files" / "AzureLocalTvm.ps1"
-        with open(FAKE, encoding="utf-8") as handle:
-            script.write_text(f"#!{sys.executable}\n" + handle.read())
+        script.write_text(f"#!{sys.executable}\n" + open(FAKE, encoding="utf-8").read())
         script.chmod(0o755)
-        self.write({"version": "10.2505.0.3001", "vms": [vm_state(VM1), vm_state(VM2)],
-                    "vault": [VM1["id"], VM2["id"], "AzureStackTvmAKRootKey"], "vm_paths": ADMIN_ONLY,
-                    "migration": {"enabled": True, "use_any_network": False, "networks": ["10.71.1.0/24"]},
-                    "ipsec_rules": [], "exports": {}, "registered": [VM1["id"], VM2["id"]], "started": [], "log": []})
+        self.write("node1", system("NODE1"))
+        self.write("vault1", system("VAULT1", vault=[]))
+        (tmp_path / "inventory.json").write_text(json.dumps({"all": {"hosts": {
+            name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                   "ansible_remote_tmp": str(tmp_path / "remote" / name)} for name in ("node1", "vault1")}}}))
 
-    def read(self) -> dict:
-        return json.loads(self.state_path.read_text())
+    def read(self, host="node1") -> dict:
+        return json.loads((self.states / f"{host}.json").read_text())
 
-    def write(self, state: dict):
-        self.state_path.write_text(json.dumps(state))
+    def write(self, host, state: dict):
+        (self.states / f"{host}.json").write_text(json.dumps(state))
 
-    def change(self, **values):
-        self.write({**self.read(), **values})
+    def change(self, host="node1", **values):
+        self.write(host, {**self.read(host), **values})
 
-    def run(self, check=False, **role_vars) -> tuple[int, str]:
+    def run(self, check=False, extra=(), **role_vars) -> tuple[int, str]:
         variables = {"azure_local_tvm_vms": [VM1["name"], VM2["name"]], "azure_local_tvm_backup_store": str(self.store),
-                     "azure_local_tvm_backup_utils_path": "C:\\tools\\TvmBackupUtils.psm1",
+                     "azure_local_tvm_backup_utils_path": "C:\\tools\\TvmBackupUtils.psm1", "azure_local_tvm_wrapping_key_path": str(self.key),
                      "azure_local_tvm_vm_export_root": "\\\\backup\\tvm", "azure_local_tvm_wrapping_key_passphrase": "pw", **role_vars}
-        play = [{"name": "tvm", "hosts": "node1", "connection": "local", "gather_facts": False,
-                 "roles": [{"role": "azure_local_tvm", "vars": variables}]}]
+        play = [{"name": "tvm", "hosts": "node1", "gather_facts": False, "roles": [{"role": "azure_local_tvm", "vars": variables}]}]
         path = self.tmp / "play.yml"
         path.write_text(json.dumps(play))
         env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "pytest"), "ANSIBLE_ROLES_PATH": str(self.tmp / "roles"),
-               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_LOCALHOST_WARNING": "0",
-               "FAKE_AZURE_LOCAL_STATE": str(self.state_path), "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "node1,", str(path)] + (["--check"] if check else [])
+               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "FAKE_AZURE_LOCAL_STATE": str(self.states)}
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(self.tmp / "inventory.json"), str(path)]
+        cmd += (["--check"] if check else []) + [arg for e in extra for arg in ("-e", e)]
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
-        return proc.returncode, proc.stdout
+        return proc.returncode, " ".join(proc.stdout.split())  # joined: ansible wraps long messages
 
 
 @pytest.fixture
-def host(tmp_path):
-    return Host(tmp_path)
+def lab(tmp_path):
+    return Lab(tmp_path)
 
 
-def backed_up(host) -> Host:
-    rc, out = host.run()
+def backed_up(lab, **role_vars) -> Lab:
+    rc, out = lab.run(**role_vars)
     assert rc == 0, out
-    return host
+    lab.change(log=[])
+    return lab
 
 
-def test_backup_in_check_mode_only_gathers_facts_and_checks(host):
-    rc, out = host.run(check=True)
+def lost_everything(lab, host="node1", vault=("AzureStackTvmAKRootKey",)):
+    lab.change(host, vault=list(vault), registered=[], log=[])
+
+
+# ------------------------------------------------------------------------------------------------ backup
+
+
+def test_backup_in_check_mode_only_gathers_facts_and_checks(lab):
+    rc, out = lab.run(check=True)
     assert rc == 0, out
-    assert host.read()["log"] == ["Get-HostFacts"]
-    assert not host.store.exists(), "check mode writes nothing, not even the wrapping key"
-    assert "No enabled IPsec rule covers live-migration network 10.71.1.0/24" in out
+    assert lab.read()["log"] == ["Get-HostFacts"]
+    assert not lab.store.exists() and not lab.key.exists(), "check mode writes nothing, not even the wrapping key"
+    assert "No encrypting IPsec rule covers live-migration network 10.71.1.0/24" in out, "checked although live migration is off on the node"
 
 
-def test_backup_keys_then_files_into_the_store(host):
-    backed_up(host)
-    assert host.read()["log"] == ["Get-HostFacts", "Backup-KeyFolder", "Export-VmFiles"]
-    node = host.store / "node1"
-    manifest = json.loads((node / "manifest.json").read_text())
+def test_backup_2505_keys_then_files_into_the_store(lab):
+    backed_up(lab)
+    manifest = json.loads((lab.store / "node1" / "manifest.json").read_text())
     assert [(v["name"], v["id"]) for v in manifest["vms"]] == [(VM1["name"], VM1["id"]), (VM2["name"], VM2["id"])]
     assert manifest["procedure"] == "backup_utils" and manifest["keys"].startswith("keys/")
-    folder = node / manifest["keys"]
+    folder = lab.store / "node1" / manifest["keys"]
     assert (folder / "AES" / f"{VM1['id']}_256.json").exists() and (folder / "RSA" / "AzureStackTvmAKRootKey_4096.json").exists()
-    assert (folder / "SHA256SUMS").exists()
-    private = (host.store / "wrapping-key" / "private.pem")
-    assert private.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") and oct(private.stat().st_mode & 0o777) == "0o600"
+    assert lab.key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") and oct(lab.key.stat().st_mode & 0o777) == "0o600"
+    assert not list(lab.store.rglob("*.pem")), "no wrapping key in the backup store"
 
 
-def test_backup_fails_when_a_vm_key_is_not_in_the_vault(host):
-    host.change(vault=[VM1["id"], "AzureStackTvmAKRootKey"])
-    rc, out = host.run()
+@pytest.mark.parametrize("role_vars,message", [
+    ({"azure_local_tvm_wrapping_key_path": ""}, "outside azure_local_tvm_backup_store"),
+    ({"azure_local_tvm_wrapping_key_path": "STORE/wrapping-key/private.pem"}, "outside azure_local_tvm_backup_store"),
+    ({"azure_local_tvm_wrapping_key_passphrase": ""}, "azure_local_tvm_wrapping_key_passphrase (from ansible-vault)"),
+])
+def test_the_wrapping_key_must_be_apart_from_the_store_and_encrypted(lab, role_vars, message):
+    role_vars = {k: v.replace("STORE", str(lab.store)) for k, v in role_vars.items()}
+    rc, out = lab.run(**role_vars)
+    assert rc != 0 and message in out
+    assert lab.read()["log"] == ["Get-HostFacts"] and not lab.key.exists()
+
+
+def test_backup_fails_when_a_vm_key_is_not_in_the_vault(lab):
+    lab.change(vault=[VM1["id"], "AzureStackTvmAKRootKey"])
+    rc, out = lab.run()
     assert rc != 0 and f"no guest state protection key for VM ID {VM2['id']}" in out
 
 
-def test_backup_fails_when_the_export_lacks_the_guest_state(host):
-    host.change(export_drops=[".vmgs"])
-    rc, out = host.run()
-    assert rc != 0 and "the backup has no VM guest state (.vmgs) file" in out
+@pytest.mark.parametrize("drop,message", [(".vmgs", "the backup has no VM guest state (.vmgs) file"),
+                                          (".vhdx", "the virtual disk tvm-win11-01.vhdx is missing from the backup")])
+def test_backup_fails_when_the_export_lacks_a_vm_file(lab, drop, message):
+    lab.change(export_drops=[drop])
+    rc, out = lab.run()
+    assert rc != 0 and message in out
 
 
-def test_an_open_vm_files_location_fails_unless_warn_only(host):
-    open_acl = [{"path": "D:\\vms", "aces": [{"sid": "S-1-5-11", "identity": "NT AUTHORITY\\Authenticated Users", "type": "Allow", "rights": "Modify"}]}]
-    host.change(vm_paths=open_acl)
-    rc, out = host.run(check=True)
-    assert rc != 0 and "restricted to host administrators" in out
-    rc, out = host.run(check=True, azure_local_tvm_acl_warn_only=True)
-    assert rc == 0 and "restricted to host administrators" in out
+@pytest.mark.parametrize("bad,message", [
+    (location("D:\\vms", aces=[{"sid": "S-1-5-11", "identity": "NT AUTHORITY\\Authenticated Users", "type": "Allow", "rights": "Modify"}]),
+     "restricted to host administrators"),
+    (location("D:\\vms", reachable=False, error="Access is denied", aces=[]), "could not be checked from the host (Access is denied)"),
+    (location("\\\\backup\\tvm", "export", share={"reachable": False, "error": "RPC server unavailable"}), "share permissions of \\\\backup\\tvm could not be read"),
+    (location("C:\\ProgramData\\azure_cvm_backup\\tvm", "work", owner_sid="S-1-5-21-9-9-9-1234"), "is owned by"),
+])
+def test_an_open_or_unreadable_location_fails_unless_warn_only(lab, bad, message):
+    lab.change(locations=[bad])
+    rc, out = lab.run(check=True)
+    assert rc != 0 and message in out
+    rc, out = lab.run(check=True, azure_local_tvm_acl_warn_only=True)
+    assert rc == 0 and message in out
 
 
-def test_auto_release_without_a_version_stops(host):
-    host.change(version=None)
-    rc, out = host.run(check=True)
+def test_an_encrypting_ipsec_rule_silences_the_live_migration_warning(lab):
+    lab.change(ipsec_rules=[{**ENCRYPTING_RULE, "proposals": [{"encapsulation": "ESP", "encryption": "None"}]}])
+    rc, out = lab.run(check=True)
+    assert rc == 0 and "No encrypting IPsec rule covers" in out, "an authentication-only rule does not count"
+    lab.change(ipsec_rules=[ENCRYPTING_RULE])
+    rc, out = lab.run(check=True)
+    assert rc == 0 and "IPsec" not in out
+
+
+def test_auto_release_without_a_version_stops(lab):
+    lab.change(version=None)
+    rc, out = lab.run(check=True)
     assert rc != 0 and "set azure_local_tvm_release" in out
-    rc, out = host.run(check=True, azure_local_tvm_release="2505")
+    rc, out = lab.run(check=True, azure_local_tvm_release="2505")
     assert rc == 0, out
 
 
-def test_restore_same_instance_key_first_then_files_then_start(host):
-    backed_up(host)
-    host.change(vault=["AzureStackTvmAKRootKey"], registered=[], log=[])  # the system lost the VMs and their keys
-    rc, out = host.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_start_vms=True)
+def test_a_failed_host_action_fails_the_task_with_its_message(lab):
+    lab.change(switches=[])
+    backed_up(lab)
+    lost_everything(lab)
+    rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true"])
+    assert rc != 0 and "Could not find Ethernet switch 'ConvergedSwitch'" in out
+    assert lab.read()["log"][-1] == "Import-VmFiles" and lab.read()["started"] == []
+
+
+# ------------------------------------------------------------------------------------------------ restore, 2505+
+
+
+def test_restore_same_instance_with_the_documented_extra_var(lab):
+    """-e azure_local_tvm_same_instance=true is a string (README, playbook): it works."""
+    backed_up(lab)
+    lost_everything(lab)
+    rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true", "azure_local_tvm_start_vms=true"])
     assert rc == 0, out
-    state = host.read()
+    state = lab.read()
     assert state["log"] == ["Get-HostFacts", "Restore-KeyFolder", "Remove-MocKey AzureStackTvmAKRootKey", "Import-VmFiles", "Start-RestoredVms"]
     assert {VM1["id"], VM2["id"]} <= set(state["vault"]) and state["started"] == [VM1["name"], VM2["name"]]
     assert not any(k.startswith("ansible-tvm-wrap-") for k in state["vault"]), "the wrapping key is removed again"
-    assert "-----BEGIN PRIVATE KEY-----" not in out
+    assert "-----BEGIN PRIVATE KEY-----" not in out and "PRIVATE KEY" not in out
+    assert not list(lab.tmp.rglob("azure-local-tvm-*")), "the decrypted wrapping key is deleted from the controller"
 
 
-def test_restore_to_another_instance_warns_and_keeps_its_ak_root_key(host):
-    backed_up(host)
-    host.change(vault=["AzureStackTvmAKRootKey"], registered=[], log=[])
-    rc, out = host.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=False)
-    assert rc == 0, out
-    state = host.read()
-    assert state["log"] == ["Get-HostFacts", "Restore-KeyFolder", "Import-VmFiles"], "no start unless asked"
-    assert "can no longer be managed through the Azure Arc control plane" in " ".join(out.split())
-    assert state["started"] == []
+def test_restore_needs_same_instance_true_or_false(lab):
+    backed_up(lab)
+    for extra, message in (([], "azure_local_tvm_same_instance, true or false"), (["azure_local_tvm_same_instance=maybe"], "not a valid boolean")):
+        rc, out = lab.run(extra=["azure_local_tvm_action=restore", *extra])
+        assert rc != 0 and message in out and lab.read()["log"] == []
 
 
-def test_restore_needs_same_instance_and_an_unmodified_key_folder(host):
-    backed_up(host)
-    host.change(log=[])
-    rc, out = host.run(azure_local_tvm_action="restore")
-    assert rc != 0 and "azure_local_tvm_same_instance" in out and host.read()["log"] == []
-    folder = next((host.store / "node1" / "keys").iterdir())
-    victim = next((folder / "AES").iterdir())
-    victim.write_text("{}")
-    rc, out = host.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
+def test_restore_refuses_a_modified_key_folder_even_in_check_mode(lab):
+    backed_up(lab)
+    folder = next((lab.store / "node1" / "keys").iterdir())
+    next((folder / "AES").iterdir()).write_text("{}")
+    rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
     assert rc != 0 and "must not be modified" in out
-    assert "Restore-KeyFolder" not in host.read()["log"]
+    assert lab.read()["log"] == ["Get-HostFacts"]
+
+
+def test_restore_check_mode_checks_the_passphrase(lab):
+    backed_up(lab)
+    # (not a word of the message: Ansible masks no_log values wherever they appear in its output)
+    rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_wrapping_key_passphrase="pw2")
+    assert rc != 0 and "wrong passphrase" in out and lab.read()["log"] == ["Get-HostFacts"]
+
+
+def test_a_vm_key_already_in_the_vault_is_an_error_with_the_documented_remedy(lab):
+    """The VM was started before its key came back: the vault holds a new key of that name, which cannot open it."""
+    backed_up(lab)
+    lost_everything(lab, vault=["AzureStackTvmAKRootKey", VM1["id"]])
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_start_vms=True)
+    assert rc != 0 and f"Remove-MocKey -name {VM1['id']} -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault" in out
+    assert lab.read()["started"] == [] and "Import-VmFiles" not in lab.read()["log"]
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_allow_existing_vm_keys=True)
+    assert rc == 0, out
+
+
+def test_restore_to_another_instance_warns_about_the_control_plane_and_the_ak_root_key(lab):
+    backed_up(lab)
+    lost_everything(lab)
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=False)
+    assert rc == 0, out
+    state = lab.read()
+    assert state["log"] == ["Get-HostFacts", "Restore-KeyFolder", "Import-VmFiles"], "no AK root removal, no start unless asked"
+    assert "can no longer be managed through the Azure Arc control plane" in out
+    assert "to make sure attestation continues to work" in out and "already has its own AzureStackTvmAKRootKey" in out
+
+
+def test_restore_on_another_system_remaps_the_virtual_switch(lab):
+    backed_up(lab)
+    lost_everything(lab)
+    lab.change(switches=["SETswitch"])
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=False,
+                      azure_local_tvm_restore_switch_map={"ConvergedSwitch": "SETswitch"})
+    assert rc == 0, out
+    assert set(lab.read()["registered"]) == {VM1["id"], VM2["id"]}
+
+
+def test_a_folder_backup_is_not_restored_on_a_release_before_2505(lab):
+    backed_up(lab)
+    lab.change(version="10.2411.3.12")
+    rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
+    assert rc != 0 and "only Azure Local 2505 or later can import" in out
+    lab.change(version="10.2505.0.3001", moc={"version": "1.13.0.1", "module_version": "1.2.29"})
+    rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
+    assert rc != 0 and "MOC stack 1.14.1.10414 or later" in out
+
+
+# ------------------------------------------------------------------------------------------------ before 2505: the MOC key vault of another system
+
+
+def test_moc_key_procedure_end_to_end_and_its_restore_on_a_host_now_at_2505(lab):
+    lab.change(version="10.2411.3.12")
+    backed_up(lab, azure_local_tvm_key_vault_host="vault1", azure_local_tvm_wrapping_key_path="")
+    manifest = json.loads((lab.store / "node1" / "manifest.json").read_text())
+    assert manifest["procedure"] == "moc_key"
+    vault = lab.read("vault1")
+    assert vault["log"] == ["New-MocWrappingKey", "Import-MocKeys"] and {"wrappingKey", VM1["id"], VM2["id"]} <= set(vault["vault"])
+    # The system is updated to 2505, then loses its VMs: the restore follows the backup's procedure, not the release.
+    lab.change(version="10.2505.0.3001")
+    lost_everything(lab)
+    lab.change("vault1", log=[])
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_key_vault_host="vault1",
+                      azure_local_tvm_start_vms=True, azure_local_tvm_wrapping_key_path="")
+    assert rc == 0, out
+    assert lab.read()["log"] == ["Get-HostFacts", "New-MocWrappingKey", "Import-MocKeys", "Import-VmFiles", "Start-RestoredVms"]
+    assert lab.read("vault1")["log"] == ["Export-MocKeys"]
+    assert {VM1["id"], VM2["id"]} <= set(lab.read()["vault"]) and lab.read()["started"] == [VM1["name"], VM2["name"]]
+
+
+def test_moc_key_restore_with_a_vm_key_already_there_fails(lab):
+    lab.change(version="10.2411.3.12")
+    backed_up(lab, azure_local_tvm_key_vault_host="vault1", azure_local_tvm_wrapping_key_path="")
+    lost_everything(lab, vault=[VM2["id"]])
+    rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_key_vault_host="vault1",
+                      azure_local_tvm_start_vms=True, azure_local_tvm_wrapping_key_path="")
+    assert rc != 0 and f"Remove-MocKey -name {VM2['id']}" in out and lab.read()["started"] == []
