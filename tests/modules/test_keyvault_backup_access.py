@@ -176,7 +176,7 @@ def test_bad_input_fails_before_any_write(azure_sim):
     role = run_module(azure_sim, MODULE, {**RBAC_VAULT, "rbac_role": "Key Vault Backup Operator"})
     assert failed(role) and "There is no Azure role 'Key Vault Backup Operator'" in role["msg"]
     not_id = run_module(azure_sim, MODULE, {"vault": f"{VAULTS}/kv-cvm-kc/keys/cvm-cmk/x"})
-    assert failed(not_id)
+    assert failed(not_id) and f"'{VAULTS}/kv-cvm-kc/keys/cvm-cmk/x' is not a vaults resource id" in not_id["msg"]
     assert writes(azure_sim.requests()) == []
 
 

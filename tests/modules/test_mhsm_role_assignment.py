@@ -218,6 +218,7 @@ def test_when_graph_refuses_the_message_says_how_to_pass_principal_id(azure_sim)
 
 def test_info_lists_at_a_scope_with_filters_and_never_writes(azure_sim):
     run_module(azure_sim, MODULE, {**HSM, "key": "cvm-hsm-key"})
+    seen = len(azure_sim.requests())  # the info calls below start here
     at_key = run_module(azure_sim, INFO, {**HSM, "key": "cvm-hsm-key"})
     assert sorted((a["principal_id"], a["role_name"]) for a in at_key["assignments"]) == sorted([
         (BMS, "Managed HSM Crypto User"), (DES_IDENTITY, "Managed HSM Crypto Service Encryption User")])
@@ -230,7 +231,8 @@ def test_info_lists_at_a_scope_with_filters_and_never_writes(azure_sim):
 
     hsm_wide = run_module(azure_sim, INFO, {**HSM, "principal_id": OPS})
     assert [(a["scope"], a["role_name"]) for a in hsm_wide["assignments"]] == [("/", "Managed HSM Administrator")]
-    assert writes(azure_sim.requests())[-1:] and all(r["method"] == "PUT" for r in writes(azure_sim.requests()))  # only the setup
+    assert [r["method"] for r in writes(azure_sim.requests()[:seen])] == ["PUT"]  # the setup wrote
+    assert writes(azure_sim.requests()[seen:]) == []  # the four info calls did not
 
 
 def test_info_refuses_a_scope_typo_and_names_the_role_on_403(azure_sim):

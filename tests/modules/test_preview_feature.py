@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.sim_helpers import COLLECTIONS_PATH, REPO_ROOT, ansible_env, run_module, writes
+from tests.sim_helpers import REPO_ROOT, ansible_env, run_module, writes
 
 FEATURE = "RestorePointSupportForConfidentialVMV2"
 FEATURE_PATH = f"/providers/Microsoft.Features/providers/Microsoft.Compute/features/{FEATURE}"
@@ -108,7 +108,9 @@ def test_ad_hoc_call_with_env_credentials(azure_sim):
     proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "CHANGED" in proc.stdout and '"state": "Registered"' in proc.stdout
-    assert COLLECTIONS_PATH  # the ad-hoc call used the installed collection
+    # the ad-hoc call signed in with the environment's credentials and registered the feature in the local Azure
+    registered = [r for r in feature_posts(azure_sim.requests()) if r["path"].endswith(f"{FEATURE}/register")]
+    assert len(registered) == 1 and registered[0]["principal"] == azure_sim.sim.default_principal["object_id"]
 
 
 def test_info_lists_and_reads(azure_sim):

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.azure_sim.compute import make_vm
+from tests.sim.conformance_compare import identity_problems, value_problems
 from tests.sim.inproc import SPEC_EXAMPLES, call, new_sim, structure_diff
 
 EXAMPLES = SPEC_EXAMPLES
@@ -187,14 +188,29 @@ def every_example():
     return sorted(found)
 
 
-pytestmark = pytest.mark.skipif(not os.path.isdir(EXAMPLES), reason="spec examples not present")
-
-
 def test_every_example_of_these_families_is_covered():
+    assert os.path.isdir(EXAMPLES), f"the spec examples are missing ({EXAMPLES}): every case would be lost"
     assert sorted(CASES) == every_example()
 
 
-@pytest.mark.parametrize("rel", sorted(CASES), ids=os.path.basename)
+# Where the local Azure's values deviate from an example: the case stays strict and is expected to fail (reported;
+# the comparison is not loosened). The feature state: the examples spell it in lower case ('registered',
+# 'unregistered'), the local Azure and the module (cvm_rules.feature_state == "Registered") in Pascal case; which one
+# Azure sends is for the simulator's strictness work to settle from a published output (e.g. az feature show).
+DEVIATIONS = {
+    "listProviderFeatures.json": "the feature state is spelled 'Registered'; the example spells 'registered'",
+    "listSubscriptionFeatures.json": "the feature state is spelled 'Registered'; the example spells 'registered'",
+}
+
+
+def case_params():
+    for rel in sorted(CASES):
+        name = os.path.basename(rel)
+        marks = [pytest.mark.xfail(strict=True, reason=DEVIATIONS[name])] if name in DEVIATIONS else []
+        yield pytest.param(rel, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("rel", case_params())
 def test_example(rel):
     status, build, page_size = CASES[rel]
     sim = new_sim("demo")
@@ -212,3 +228,8 @@ def test_example(rel):
         return
     expected = EXCEPTIONS.get(name, set())
     assert problems == expected
+    example_body = load(rel)["responses"][status]["body"]
+    values = value_problems(example_body, resp.body)
+    if method in ("GET", "PUT", "PATCH") and url.startswith("https://management.azure.com"):
+        values += identity_problems(url.split("?")[0].removeprefix("https://management.azure.com"), example_body, resp.body)
+    assert values == [], values

@@ -2,8 +2,12 @@
 
 Each example's request is sent with its names replaced by resources of the demo estate (the example's vault, VM, policy,
 recovery point and job do not exist here); the status must be one the example documents, the LRO headers of a 202 must
-be there, and every key of the example's response body must be in ours (`structure_diff`). Examples of features the
-local Azure does not model are listed in NOT_REPLAYED with the reason.
+be there, every key of the example's response body must be in ours (`structure_diff`), and our values must agree with
+the example's where they can (`conformance_compare.value_problems`: scalar types, enum spelling, date-times, resource
+type, every list item), a single resource's id and name must be its URL's, and a PUT's answer must not send back
+request keys the example's response does not have (`echo_problems`). Every case runs on a fresh local Azure (the
+`world` fixture is per test), so no case depends on another; none reads state seeded from the example it checks.
+Examples of features the local Azure does not model are listed in NOT_REPLAYED with the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import pytest
 
 from tests.azure_sim.framework import Sim
+from tests.sim.conformance_compare import echo_problems, identity_problems, value_problems
 from tests.sim.inproc import SPEC_EXAMPLES, call, load_scenario, structure_diff
 
 EXAMPLES = SPEC_EXAMPLES
@@ -85,16 +90,20 @@ def substitute(body, values: dict):
     return body
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world():
-    """The demo estate with rsv-cvm-kc protecting cvm-kv-01 (seeded recovery point), discovery done, cvm-pmk-01 protected,
-    one finished Backup job, and the policies the policy examples read or delete."""
+    return new_world()
+
+
+def new_world():
+    """A fresh demo estate for each case: rsv-cvm-kc protecting cvm-kv-01 (seeded recovery point), discovery done,
+    cvm-pmk-01 protected, one finished Backup job, and the policies the policy examples read or delete (made by the
+    simulator's own seeder, not from an example: v2-Get-Policy.json is then compared with a policy we made)."""
     scenario = load_scenario("demo")
     groups = {g["name"]: g for g in scenario["subscriptions"][0]["resource_groups"]}
     vault = next(v for v in groups[VRG]["recovery_vaults"] if v["name"] == VAULT_NAME)
     vault["policies"] = [{"name": "enhanced", "type": "V2"}, {"name": "testPolicy1", "type": "V1"},
-                         {"name": "v2-daily-sample", "properties": example("AzureIaasVm/V2Policy/IaaS_v2_daily.json")
-                          ["parameters"]["parameters"]["properties"]}]
+                         {"name": "v2-daily-sample", "type": "V2"}]
     vault["protected_items"] = [{"vm": "rg-cvm-kc/cvm-kv-01", "policy": "enhanced"}]
     sim = Sim(scenario)
     sim.config["lro_seconds"] = 0  # every operation is done at the next request
@@ -173,8 +182,39 @@ def test_every_example_is_replayed_or_explained():
     assert found == replayed | set(NOT_REPLAYED), sorted(found ^ (replayed | set(NOT_REPLAYED)))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0].rsplit("/", 1)[1].removesuffix(".json") for c in CASES])
+# Where the local Azure deviates from an example: the case stays strict and is expected to fail until the simulator
+# is fixed (do not loosen the comparison; the simulator is being made strict by another change).
+DEVIATIONS = {
+    "AzureIaasVm/V2Policy/v2-Get-Policy.json": "a V2 policy the local Azure made (not one copied from an example) has no "
+                                               "properties.snapshotConsistencyType, which the example's GET shows",
+}
+
+
+def case_params():
+    for case in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=DEVIATIONS[case[0]])] if case[0] in DEVIATIONS else []
+        yield pytest.param(case, id=case[0].rsplit("/", 1)[1].removesuffix(".json"), marks=marks)
+
+
+@pytest.mark.parametrize("case", case_params())
 def test_example(world, case):
+    run_case(world, case)
+
+
+def test_cases_run_in_reverse_order_see_no_other_case_s_state():
+    """Each case gets its own local Azure: the delete of testPolicy1 leaves the next world's testPolicy1 alone, and
+    the cases that read what others delete or stop still pass after them (here: every case, last to first)."""
+    by_name = {c[0].rsplit("/", 1)[1].removesuffix(".json"): c for c in CASES}
+    for name in reversed(list(by_name)):
+        if by_name[name][0] in DEVIATIONS:
+            continue
+        run_case(new_world(), by_name[name])
+    first = new_world()
+    run_case(first, by_name["ProtectionPolicies_Delete"])
+    run_case(new_world(), by_name["ProtectionPolicies_Get"])  # the Get the review saw fail after the Delete
+
+
+def run_case(world, case):
     rel, method, path, status, body_spec = case
     sim = world["sim"]
     spec = example(rel)
@@ -202,4 +242,9 @@ def test_example(world, case):
     if expected.get("body") is not None:
         accepted = ACCEPTED_DIFFS.get(rel, set())
         problems = [p for p in structure_diff(without_tags(expected["body"]), answer.body) if p not in accepted]
+        problems += value_problems(expected["body"], answer.body)
+        if method in ("PUT", "GET") and "/operation" not in path and not url.split("?")[0].endswith(("backupPolicies", "vaults", "backupJobs", "backupProtectedItems", "backupProtectableItems", "recoveryPoints")):
+            problems += identity_problems(url.split("?")[0].removeprefix(ARM), expected["body"], answer.body)
+        if method == "PUT" and body is not None:
+            problems += echo_problems(body, expected["body"], answer.body)
         assert problems == [], problems
