@@ -18,8 +18,9 @@ for name in $only; do
   stage "$name"
   case $name in
     pytest)
-      # Unit tests of the pure rules, the local Azure's own tests, and module tests through the local Azure.
-      python -m pytest -n 2 -p no:cacheprovider tests/unit tests/sim tests/modules
+      # Unit tests of the pure rules, the local Azure's own tests, module tests through the local Azure, and packaging
+      # (execution environment, AWX job through ansible-runner).
+      python -m pytest -n 2 -p no:cacheprovider tests/unit tests/sim tests/modules tests/packaging
       result pytest $? ;;
     sanity)
       # ansible-test needs the checkout under ansible_collections/NS/NAME: a copy of the tracked and new files.
