@@ -87,7 +87,8 @@ def test_create_makes_a_context_with_the_collection_and_introspection_finds_its_
     # what the galaxy stage runs (in /build = the context's _build), then what the builder stage runs on the result
     collections = tmp_path / "usr_share_ansible_collections"
     _run(os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-r", "requirements.yml",
-         "--collections-path", str(collections), cwd=context / "_build")
+         "--collections-path", str(collections), cwd=context / "_build",
+         env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections)})  # not "already installed" elsewhere
     pip_out, bindep_out = tmp_path / "requirements.txt", tmp_path / "bindep.txt"
     report = _run(os.path.join(BIN, "ansible-builder"), "introspect", str(collections),
                   "--write-pip", str(pip_out), "--write-bindep", str(bindep_out))
