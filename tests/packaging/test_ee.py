@@ -5,13 +5,13 @@ The image itself is built by tests/ee_build.sh (needs podman; not part of `make 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
-import json
 
 import pytest
 import yaml
