@@ -33,4 +33,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(COLLECTIONS) .build tests/output .pytest_cache
+	rm -rf $(VENV) $(COLLECTIONS)/ansible_collections .build tests/output .pytest_cache

@@ -1,4 +1,4 @@
-"""What users and AWX get: the collection tarball and the execution-environment build context."""
+"""What users and AWX get: the collection tarball (the execution environment: tests/packaging/test_ee.py)."""
 
 import os
 import subprocess
@@ -20,11 +20,3 @@ def test_collection_tarball_has_no_local_artefacts(tmp_path):
     leaked = [n for n in names if any(f"/{part}" in f"/{n}/" or n.startswith(part) for part in LOCAL_ARTEFACTS)]
     assert leaked == []
 
-
-def test_execution_environment_context_is_created(tmp_path):
-    proc = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f", os.path.join(ROOT, "meta", "execution-environment.yml"),
-                           "--context", str(tmp_path / "context")], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert any((tmp_path / "context" / name).exists() for name in ("Containerfile", "Dockerfile"))
-    with open(tmp_path / "context" / "_build" / "requirements.txt", encoding="utf-8") as handle:
-        assert "azure-mgmt-recoveryservicesbackup" in handle.read()
