@@ -26,7 +26,8 @@ REDACTED_ID = "00000000-0000-0000-0000-000000000000"  # keeps a GUID-shaped fiel
 SECRET_HEADERS = {"authorization", "cookie", "set-cookie", "x-ms-authorization-auxiliary", "proxy-authorization"}
 SECRET_KEYS = {"access_token", "refresh_token", "id_token", "client_secret", "client_assertion", "password",
                "adminpassword", "secret", "keybackupdata", "token"}
-PRINCIPAL_KEYS = {"principalid", "objectid", "object_id", "oid", "principal_id", "assigneeobjectid"}
+PRINCIPAL_KEYS = {"principalid", "objectid", "object_id", "oid", "principal_id", "assigneeobjectid", "createdby", "updatedby",
+                  "initialadminobjectids", "clientid", "federatedclientid"}
 JWK_PRIVATE = {"n", "e", "d", "p", "q", "dp", "dq", "qi", "k", "x", "y", "t", "key_hsm"}
 SECRET_QUERY = {"sig", "code", "client_secret", "access_token", "skoid", "sktid"}
 DATA_PLANE = re.compile(r"\.(vault|managedhsm)\.azure\.net$", re.I)
