@@ -5,7 +5,7 @@ Shapes follow `../shared/azure-rest-examples/recoveryservices*` and AZURE-WIRE-N
 
 Scenario keys (compact form, per resource group):
   recovery_vaults: [{name, location (default: the group's), redundancy (GeoRedundant), cross_region_restore (false),
-                     soft_delete (true), policies: [...], protected_items: [{vm: "rg/name", policy: name, state}]}]
+                     soft_delete (true: deleted backup data stays soft-deleted), soft_delete_days (14), policies: [...], protected_items: [{vm: "rg/name", policy: name, state}]}]
       policies: either {name, properties: <REST ProtectionPolicy properties>} or compact
                 {name, type: V2|V1 (V2), frequency: Daily|Hourly (Daily), time: "02:00", interval: 4, window_hours: 12,
                  retention_days: 30, instant_rp_days: 7|2, timezone: UTC}
@@ -231,8 +231,11 @@ def merge(base: dict, patch: dict) -> dict:
 
 
 def vault_items(sim, vid: str) -> dict:
-    """{'rg;vm' (lower): item id} for one vault, in protection order."""
-    return state(sim)["items"].setdefault(norm(vid), {})
+    """{'rg;vm' (lower): item id} for one vault, in protection order (soft-deleted items past their retention purged)."""
+    items = state(sim)["items"].setdefault(norm(vid), {})
+    if any(dig(sim.store.get(i), "properties", "isScheduledForDeferredDelete") for i in items.values()):
+        purge_expired(sim, vid)
+    return items
 
 
 def refuse_crr_disable(existing: dict, props: dict):
@@ -993,6 +996,28 @@ def undelete_item(sim, req, vault_res: dict, found: dict) -> Response:
     return accepted(sim, item_headers(req, found["id"], op))
 
 
+def purge_item(sim, vid: str, found: dict):
+    """Remove an item and its recovery points for good."""
+    for point in sim.store.children(found["id"], "recoveryPoints"):
+        state(sim)["rp_meta"].pop(norm(point["id"]), None)
+        sim.store.delete(point["id"])
+    set_policy(sim, found, None)
+    state(sim)["items"].setdefault(norm(vid), {}).pop(item_key(found["name"]), None)
+    state(sim)["vm_vault"].pop(norm(found["properties"]["sourceResourceId"]), None)
+    sim.store.delete(found["id"])
+
+
+def purge_expired(sim, vid: str):
+    """Soft-deleted items whose deferredDeleteTimeInUTC has passed are gone ("permanently deleted" after the retention,
+    backup-azure-security-feature-cloud.md). Applied whenever a vault's items are looked at."""
+    now = sim.now()
+    for iid in list(state(sim)["items"].setdefault(norm(vid), {}).values()):
+        found = sim.store.get(iid)
+        due = dig(found, "properties", "deferredDeleteTimeInUTC")
+        if found and dig(found, "properties", "isScheduledForDeferredDelete") and due and from_iso(due) <= now:
+            purge_item(sim, vid, found)
+
+
 def soft_delete(sim, item: dict, vault: dict):
     """Deleting backup data with soft delete on keeps the item, scheduled for deletion after the vault's retention
     (14 days by default): SDK model AzureIaaSVMProtectedItem isScheduledForDeferredDelete / deferredDeleteTimeInUTC /
@@ -1026,13 +1051,7 @@ def delete_item(sim, req, sub, rg, vault, container, item):
                 soft_delete(sim, found, vault_res)
             end_job(sim, job, "Completed")
             return
-        for point in sim.store.children(found["id"], "recoveryPoints"):
-            state(sim)["rp_meta"].pop(norm(point["id"]), None)
-            sim.store.delete(point["id"])
-        set_policy(sim, found, None)
-        vault_items(sim, vault_res["id"]).pop(item_key(found["name"]), None)
-        state(sim)["vm_vault"].pop(norm(found["properties"]["sourceResourceId"]), None)
-        sim.store.delete(found["id"])
+        purge_item(sim, vault_res["id"], found)
         end_job(sim, job, "Completed")
 
     op = sim.start_operation(finish=finish, kind="delete", data={"jobId": job["name"]})
@@ -1499,6 +1518,7 @@ def seed_vault(sim, sub: str, group: dict, spec: dict):
     body = add_vault(sim, vault_body(sim, sub, group["name"], spec["name"], spec.get("location") or group["location"],
                                      redundancy=spec.get("redundancy", "GeoRedundant"), crr=bool(spec.get("cross_region_restore")),
                                      soft_delete=spec.get("soft_delete", True), identity={"type": "SystemAssigned"}))
+    soft_delete_settings(body)["softDeleteRetentionPeriodInDays"] = int(spec.get("soft_delete_days", 14))
     for policy in spec.get("policies") or []:
         add_policy(sim, body["id"], policy["name"], policy.get("properties") or compact_policy(policy))
     for entry in spec.get("protected_items") or []:

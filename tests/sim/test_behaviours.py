@@ -293,3 +293,13 @@ def test_directory_objects_get_by_ids(sim):
     denied = call(sim, "POST", "https://graph.microsoft.com/v1.0/directoryObjects/getByIds", {"ids": [bms_oid]},
                   headers={"Authorization": f"Bearer {graph_token(sim, READONLY)}"})
     assert denied.status == 403
+
+
+def test_a_soft_deleted_item_is_gone_after_its_retention(sim):
+    protect(sim)
+    settle(sim)
+    delete_data(sim)
+    stored = sim.store.get(ITEM.removeprefix("https://management.azure.com"))
+    stored["properties"]["deferredDeleteTimeInUTC"] = "2020-01-01T00:00:00Z"  # the retention has passed
+    assert call(sim, "GET", f"{ITEM}?{V}").status == 404
+    assert ok(call(sim, "GET", f"{VAULT}/backupProtectedItems?{V}"))["value"] == []
