@@ -1413,16 +1413,20 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
     if point is None or facts is None:
         end_job(sim, job, "Failed", restore_failure("rp_missing", "The recovery point was deleted."))
         return
+    # A failed Restore job keeps the staging details in its bag: the CVM key-loss procedure reads "Target Storage Account
+    # Name", "Config Blob Container Name" and "Secured Encryption Info Blob Name" from a *failed* Restore job
+    # (confidential-vm-restore.md, Get-AzRecoveryServicesBackupJob -Status Failed -Operation Restore).
     forced = st.get("fail_next_restore")
     if forced:
         st["fail_next_restore"] = None
         end_job(sim, job, "Failed", {"errorCode": forced["errorCode"], "errorString": forced.get("errorString", ""),
-                                     "recommendations": forced.get("recommendations") or []})
+                                     "recommendations": forced.get("recommendations") or []},
+                bag=restore_bag(request, point, facts))
         return
     requested = dig(request, "securedVMDetails", "securedVMOsDiskEncryptionSetId")
     error = cvm_restore_error(sim, point, facts, requested) if facts.get("security_type") == "ConfidentialVM" else None
     if error:
-        end_job(sim, job, "Failed", error)
+        end_job(sim, job, "Failed", error, bag=restore_bag(request, point, facts))
         return
     try:
         bag = run_restore(sim, request, point, facts, requested or facts.get("os_des_id"))
