@@ -744,16 +744,12 @@ def hsm_delete_role_definition(sim, req, hsm, scope, name):
 def assignments_at(holder: dict, scope: str) -> list[dict]:
     """Listing at '/' returns every assignment of the HSM, whatever its scope ('/', '/keys', '/keys/{key}'): Microsoft's
     Get-AzKeyVaultRoleAssignment reference ("Without any parameters, this command returns all the role assignments
-    made under the managed HSM"; -Scope "defaults to '/'"; its example lists scopes '/' and '/keys'). At '/keys' or a
-    key: the assignments at, above and below it ("effective on a scope", same page; below: UNVERIFIED)."""
-    scope = scope.lower().rstrip("/") or "/"
-
-    def related(assigned: str) -> bool:
-        assigned = assigned.lower().rstrip("/") or "/"
-        return (scope == "/" or assigned == "/" or assigned == scope or scope.startswith(assigned + "/")
-                or assigned.startswith(scope + "/"))
-
-    return [a for a in holder["role_assignments"].values() if related(a["properties"]["scope"])]
+    made under the managed HSM"; -Scope "defaults to '/'"; its example lists scopes '/' and '/keys'). At '/keys' the
+    HSM-wide ones, at '/keys/{key}' only that key's (both UNVERIFIED)."""
+    if scope == "/":
+        return list(holder["role_assignments"].values())
+    wanted = ("/", "/keys") if scope == "/keys" else (scope.lower(),)
+    return [a for a in holder["role_assignments"].values() if a["properties"]["scope"].lower() in wanted]
 
 
 @ROUTER.route("GET", HSM_HOST, HSM_SCOPE + r"/roleAssignments")
