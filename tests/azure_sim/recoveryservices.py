@@ -982,7 +982,7 @@ def undelete_item(sim, req, vault_res: dict, found: dict) -> Response:
     protectionState ProtectionStopped (azure-cli backup/custom.py), terraform-provider-azurerm sends isRehydrate alone
     (backup_protected_vm_resource.go, resourceRecoveryServicesVaultBackupProtectedVMRecoverSoftDeleted). The item returns
     to "stop protection with retain data" (MicrosoftDocs backup-azure-security-feature-cloud.md / secure-by-default.md)."""
-    job = new_job(sim, vault_res["id"], "Undelete", found["properties"]["friendlyName"])
+    job = new_job(sim, vault_res["id"], "Undelete", found["properties"]["friendlyName"])  # operation name UNVERIFIED
 
     def finish(sim, op):
         props = found["properties"]

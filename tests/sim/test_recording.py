@@ -108,6 +108,22 @@ def test_replay_of_the_local_azure_has_no_difference_and_a_doctored_one_has(reco
     assert differences and all("inventedByAzure" in d for d in differences), differences
 
 
+def test_replay_follows_long_running_operations_and_jobs(azure_sim, tmp_path):
+    """Feature registration, a policy, protection with a first backup: operation ids and job ids made up by the
+    service are learned from the answers, and polls are compared by phase - still zero differences."""
+    server = Recorded(azure_sim, tmp_path / "rec")
+    kc = {"name": "rsv-cvm-kc", "resource_group": "rg-backup"}
+    for module, args in [("preview_feature", {"name": "RestorePointSupportForConfidentialVMV2"}),
+                         ("backup_policy", {"name": "cvm-daily", "vault": kc, "schedule_time": "21:00"}),
+                         ("cvm_protection", {"vault": kc, "policy": "cvm-daily", "vms": ["rg-cvm-kc/cvm-pmk-01"],
+                                             "backup_now": True})]:
+        result = run_module(server, module, args)
+        assert not result.get("failed"), (module, result.get("msg"))
+    urls = [json.load(open(n, encoding="utf-8"))["url"] for n in files(server.folder)]
+    assert any("/operationsStatus/" in u for u in urls) and any("/backupJobs" in u for u in urls)
+    assert replay_recording.main([str(server.folder)]) == 0
+
+
 def test_structure_comparison_is_about_keys_and_types():
     diff = replay_recording.structure_diff
     assert diff({"a": 1, "b": [{"c": "x"}]}, {"a": 2, "b": [{"c": "y"}]}) == []
