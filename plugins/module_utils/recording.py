@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+from urllib.parse import urlsplit
 
 RECORD_ENV = "AZURE_CVM_BACKUP_RECORD_DIR"
 REDACTED = "<redacted>"
@@ -106,15 +107,13 @@ def body_of(content, host: str):
     try:
         return redact(json.loads(content), host)
     except ValueError:
-        if "=" in content and "&" in content or content.startswith(("grant_type", "client_id")):
+        if ("=" in content and "&" in content) or content.startswith(("grant_type", "client_id")):
             return REDACTED  # a form body (token requests carry secrets)
         return redact_text(content)
 
 
 def exchange(request, response) -> dict:
     """The redacted record of one request (azure-core HttpRequest) and its response."""
-    from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
-
     host = urlsplit(request.url).hostname or ""
     try:
         request_body = request.content if request.content is not None else request.data
