@@ -501,7 +501,7 @@ class Sim:
         if claims.get("aud", "").rstrip("/") not in [a.rstrip("/") for a in allowed]:
             raise SimError(401, "InvalidAuthenticationTokenAudience",
                            f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. "
-                           f"It should exactly match with one of the allowed audiences '{audience}'.")
+                           f"It should exactly match with one of the allowed audiences '{', '.join(allowed)}'.")
         req.caller = claims
         return claims
 
