@@ -30,6 +30,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
     AZURE_CLI_CLIENT_ID, AUTH_SOURCES, CLOUDS, SECRET_FIELDS, AuthError, resolve_auth)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
+from ansible_collections.azure_cvm.backup.plugins.module_utils.recording import recording_policies
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for
 
 AUTH_ARGSPEC = {
@@ -181,7 +182,7 @@ class AzureCvmModule:
     # ------------------------------------------------------------------ clients
 
     def client_kwargs(self) -> dict:
-        return {**RETRY, "user_agent": USER_AGENT, "per_retry_policies": [self.retry_counter.policy()]}
+        return {**RETRY, "user_agent": USER_AGENT, "per_retry_policies": [self.retry_counter.policy(), *recording_policies()]}
 
     def client(self, name: str):
         """An ARM SDK client by short name (see SDK_CLIENTS), created once."""
@@ -208,7 +209,7 @@ class AzureCvmModule:
             return core.PipelineClient(base_url="", policies=[
                 policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
                 self.retry_counter.policy(), policies.BearerTokenCredentialPolicy(self.credential, scope),
-                policies.NetworkTraceLoggingPolicy()])
+                *recording_policies(), policies.NetworkTraceLoggingPolicy()])
         return self._cached("pipeline:" + scope, make)
 
     def rest(self, method: str, url: str, scope: str, api_version: str | None = None, body=None, ok=(200, 201, 202, 204)):

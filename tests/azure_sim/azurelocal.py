@@ -300,7 +300,7 @@ def put_vmi(sim, req, sub, rg, machine):
 
     op = sim.start_operation(finish=lambda sim, _op: sim.store.put(rid, final), kind="vmi-put")
     headers = {"Azure-AsyncOperation": operation_url(req, sub, machine_res["location"], op.id, "operationStatuses"),
-               "Retry-After": str(sim.config["retry_after"])}
+               "Retry-After": retry_after(sim)}
     return Response(200 if existing else 201, accepted, headers)
 
 
@@ -314,9 +314,16 @@ def delete_vmi(sim, req, sub, rg, machine):
         return Response(204)
     existing["properties"]["provisioningState"] = "Deleting"
     op = sim.start_operation(finish=lambda sim, _op, rid=rid: sim.store.delete(rid), kind="vmi-delete")
+    # DELETE answers 202 with Location (AZURE-WIRE-NOTES section 6, spec StackHCIVM 2024-01-01); that it also sends
+    # Azure-AsyncOperation is UNVERIFIED (azure_local_vm follows only Azure-AsyncOperation: evidence register).
     return Response(202, None, {"Location": operation_url(req, sub, machine_res["location"], op.id, "operationResults"),
                                 "Azure-AsyncOperation": operation_url(req, sub, machine_res["location"], op.id, "operationStatuses"),
-                                "Retry-After": str(sim.config["retry_after"])})
+                                "Retry-After": retry_after(sim)})
+
+
+def retry_after(sim) -> str:
+    """Never 0 (a busy-polling client would pass unnoticed); Azure's own value for these operations is UNVERIFIED."""
+    return str(max(1, int(sim.config.get("retry_after") or 0)))
 
 
 def require_op(sim, op_id: str):
@@ -338,7 +345,7 @@ def get_operation_result(sim, req, sub, loc, op):
     arm_call(sim, req, sub)
     found = require_op(sim, op)
     if found.status == "InProgress":
-        return Response(202, None, {"Location": req.url(req.path), "Retry-After": str(sim.config["retry_after"])})
+        return Response(202, None, {"Location": req.url(req.path), "Retry-After": retry_after(sim)})
     if found.status == "Failed":
         raise SimError(400, found.error.get("code", "OperationFailed"), found.error.get("message", "The operation failed."))
     return Response(204)

@@ -17,6 +17,7 @@ ARM = ARM_HOST.replace(".", r"\.")
 RG = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 CP = "Microsoft.Compute"
+NETWORK = "Microsoft.Network"
 TYPES = {t.lower(): t for t in ("virtualMachines", "disks", "diskEncryptionSets", "snapshots")}
 TYPE_RE = "(?P<rtype>" + "|".join(TYPES.values()) + ")"
 CONFIDENTIAL_DES = "ConfidentialVmEncryptedWithCustomerKey"
@@ -154,20 +155,54 @@ def make_vm(sim, sub, rg, name, location, *, size, security_type, encryption=Non
         props["securityProfile"] = profile
     body = {"id": vm_id, "name": name, "type": "Microsoft.Compute/virtualMachines", "location": location, "tags": {},
             "etag": '"1"', "properties": props}
+    nic_id = props["networkProfile"]["networkInterfaces"][0]["id"]
+    if sim.store.get(nic_id) is None:
+        sim.store.put(nic_id, nic_body(sub, rg, f"{name}-nic", location, vm_id))
     return sim.store.put(vm_id, body)
+
+
+def nic_body(sub: str, rg: str, name: str, location: str, vm_id: str) -> dict:
+    """A VM's network interface, shaped like Microsoft.Network stable/2024-05-01 examples/NetworkInterfaceGet.json."""
+    rid = arm_id(sub, rg, NETWORK, "networkInterfaces", name)
+    octet = int(stable_guid(rid)[:2], 16) % 250 + 4
+    subnet = arm_id(sub, rg, NETWORK, "virtualNetworks", f"{rg}-vnet") + "/subnets/default"
+    return {"id": rid, "name": name, "type": "Microsoft.Network/networkInterfaces", "location": location,
+            "etag": f'W/"{stable_guid(rid, "etag")}"',
+            "properties": {"provisioningState": "Succeeded", "resourceGuid": stable_guid(rid, "guid"),
+                           "ipConfigurations": [{"name": "ipconfig1", "id": f"{rid}/ipConfigurations/ipconfig1",
+                                                 "properties": {"provisioningState": "Succeeded",
+                                                                "privateIPAddress": f"10.0.0.{octet}",
+                                                                "privateIPAllocationMethod": "Dynamic",
+                                                                "subnet": {"id": subnet}, "primary": True,
+                                                                "privateIPAddressVersion": "IPv4"}}],
+                           "dnsSettings": {"dnsServers": [], "appliedDnsServers": []},
+                           "macAddress": "00-0D-3A-" + "-".join(stable_guid(rid, "mac")[i:i + 2].upper() for i in (0, 2, 4)),
+                           "enableAcceleratedNetworking": False, "enableIPForwarding": False, "primary": True,
+                           "virtualMachine": {"id": vm_id}, "nicType": "Standard", "vnetEncryptionSupported": False}}
 
 
 def instance_view(vm: dict) -> dict:
     disks = [vm["properties"]["storageProfile"]["osDisk"]] + vm["properties"]["storageProfile"]["dataDisks"]
     ok = {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
           "time": vm["properties"]["timeCreated"]}
-    return {"computerName": vm["properties"]["osProfile"]["computerName"], "osName": "Windows Server 2022 Datacenter",
+    view = {"computerName": vm["properties"]["osProfile"]["computerName"], "osName": "Windows Server 2022 Datacenter",
             "osVersion": "Microsoft Windows NT 10.0.20348.0", "hyperVGeneration": "V2",
             "vmAgent": {"vmAgentVersion": "2.7.41491.1102", "statuses": [
                 {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Ready",
                  "message": "GuestAgent is running and accepting new configurations.", "time": vm["properties"]["timeCreated"]}]},
             "disks": [{"name": d["name"], "statuses": [ok]} for d in disks],
             "statuses": [ok, {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}]}
+    # bootDiagnostics appears when boot diagnostics is on (BootDiagnosticsInstanceView: consoleScreenshotBlobUri,
+    # serialConsoleLogBlobUri; example ComputeRP/stable/2024-11-01/examples/virtualMachineExamples/
+    # VirtualMachine_Get_InstanceView.json). Managed boot diagnostics (no storageUri) serve the blobs from a
+    # platform-managed account; the account name shown here is UNVERIFIED.
+    boot = (vm["properties"].get("diagnosticsProfile") or {}).get("bootDiagnostics") or {}
+    if boot.get("enabled"):
+        base = (boot.get("storageUri") or "https://md-bootdiag.blob.core.windows.net/").rstrip("/")
+        folder = f"bootdiagnostics-{vm['name'][:9].lower()}-{vm['properties']['vmId']}"
+        view["bootDiagnostics"] = {"consoleScreenshotBlobUri": f"{base}/{folder}/{vm['name']}.{vm['properties']['vmId']}.screenshot.bmp",
+                                   "serialConsoleLogBlobUri": f"{base}/{folder}/{vm['name']}.{vm['properties']['vmId']}.serialconsole.log"}
+    return view
 
 
 def with_expand(req, vm: dict) -> dict:
@@ -246,6 +281,29 @@ def list_sub(sim, req, sub, rtype):
     arm_call(sim, req, sub)
     items = [i for g in resource_groups(sim, sub) for i in in_rg(sim, sub, g["name"], TYPES[rtype.lower()])]
     return page(sim, req, [with_expand(req, i) for i in items])
+
+
+# Microsoft.Network network interfaces of the VMs (NetworkInterfaces_Get / _List / _ListAll, specification/network/
+# resource-manager/Microsoft.Network/stable/2024-05-01/networkInterface.json; the api-versions are the Network spec's).
+@ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Network/networkInterfaces/(?P<name>[^/]+)")
+def get_nic(sim, req, sub, rg, name):
+    arm_call(sim, req, sub)
+    return require_resource(sim, sub, rg, NETWORK, "networkInterfaces", name)
+
+
+@ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Network/networkInterfaces")
+def list_nics_rg(sim, req, sub, rg):
+    arm_call(sim, req, sub)
+    require_rg(sim, sub, rg)
+    return page(sim, req, sim.store.children(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{NETWORK}", "networkInterfaces"))
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/Microsoft\.Network/networkInterfaces")
+def list_nics_sub(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, [n for g in resource_groups(sim, sub) for n in
+                           sim.store.children(f"/subscriptions/{sub}/resourceGroups/{g['name']}/providers/{NETWORK}",
+                                              "networkInterfaces")])
 
 
 @ROUTER.route("GET", ARM, RG + r"/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/instanceView")

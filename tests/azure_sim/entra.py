@@ -1,7 +1,8 @@
 """Family entra of the local Azure: Entra ID sign-in (login.microsoftonline.com) and Microsoft Graph service principals.
 
 Scenario keys read: `tenant_id`; `principals` (name, app_id, object_id, secret, default, federated: accept any
-client assertion, graph_denied: Graph answers 403); `users` (username, password, object_id[, graph_denied]) for the
+client assertion, graph_permissions: the Graph application permissions it holds, e.g. [Application.Read.All] - none by
+default, so Graph answers it 403 - graph_denied: Graph answers 403); `users` (username, password, object_id[, graph_denied]) for the
 password grant. `sim.config["graph_denied"]` makes Graph refuse every caller.
 """
 
@@ -213,6 +214,10 @@ def token(sim, req, tenant, v2):
                         f"The app requested an unsupported grant type '{grant}'.")
     aud = audience(req, form, v1=not v2)
     claims = {"aud": aud, "iss": f"https://sts.windows.net/{tenant_id}/", "tid": tenant_id, "ver": "1.0", **claims}
+    if claims.get("idtyp") == "app" and aud.rstrip("/") == f"https://{GRAPH_HOST}":
+        granted = sim.principals.get(claims["appid"].lower(), {}).get("graph_permissions") or []
+        if granted:  # app roles of an app-only token (the `roles` claim)
+            claims["roles"] = list(granted)
     req.caller = claims  # the request log shows who signed in
     body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": sim.tokens.issue(claims)}
     if not v2:  # the v1 endpoint answers with strings and names the resource
@@ -228,14 +233,30 @@ def token(sim, req, tenant, v2):
 # --------------------------------------------------------------------------------------------------- Graph
 
 
+# Graph application permissions that let an app-only caller read service principals: "List servicePrincipals" /
+# "Get servicePrincipal" (Microsoft Graph v1.0 reference, Permissions: Application = Application.Read.All, higher:
+# Application.ReadWrite.All, Directory.Read.All, Directory.ReadWrite.All). A service principal holds none by default
+# (its app registration must be granted them by an admin), so Graph answers it 403 Authorization_RequestDenied
+# "Insufficient privileges to complete the operation." A scenario's principal lists what it holds in
+# `graph_permissions`; app-only tokens carry them in the `roles` claim, as Entra ID's tokens do. Users (delegated
+# tokens) read service principals with the default user permissions (Graph reference, Delegated: Application.Read.All,
+# granted to az CLI sign-ins); `graph_denied` still refuses one principal or user, `config.graph_denied` everybody.
+GRAPH_SP_READ = {"application.read.all", "application.readwrite.all", "directory.read.all", "directory.readwrite.all"}
+
+
 def caller_is_denied(sim, req: Request) -> bool:
     if sim.config.get("graph_denied"):
         return True
-    oid = (req.caller or {}).get("oid", "")
+    claims = req.caller or {}
+    oid = claims.get("oid", "")
     principal = sim.principal_by_object_id(oid)
     users = sim.ext.get("entra", {}).get("users", {}).values()
     user = next((u for u in users if u["object_id"].lower() == oid.lower()), None)
-    return bool((principal or {}).get("graph_denied") or (user or {}).get("graph_denied"))
+    if (principal or {}).get("graph_denied") or (user or {}).get("graph_denied"):
+        return True
+    if claims.get("idtyp") == "app":
+        return not GRAPH_SP_READ & {r.lower() for r in claims.get("roles") or []}
+    return False
 
 
 def guard(sim, req: Request):
@@ -288,3 +309,29 @@ def get_service_principal(sim, req, object_id):
     if principal is None:
         raise sp_not_found(req, object_id)
     return {"@odata.context": GRAPH_CONTEXT + "/$entity", **sp_body(principal)}
+
+
+# POST /v1.0/directoryObjects/getByIds {"ids": [...], "types": ["servicePrincipal", ...]} (Microsoft Graph v1.0
+# reference "directoryObject: getByIds"; Application permission Directory.Read.All): the objects found, each with its
+# "@odata.type"; ids not found are left out. Only service principals exist in the local directory (users too when the
+# scenario has them); the same permission rule as servicePrincipals is applied (Directory.Read.All itself: UNVERIFIED).
+@ROUTER.route("POST", GRAPH, r"/(?:v1\.0|beta)/directoryObjects/getByIds")
+def get_by_ids(sim, req):
+    guard(sim, req)
+    body = req.json()
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids:
+        raise graph_error(req, 400, "Request_BadRequest", "Invalid value specified for property 'ids' of resource 'DirectoryObject'.")
+    types = {t.lower() for t in body.get("types") or ["serviceprincipal", "user"]}
+    users = sim.ext.get("entra", {}).get("users", {}).values()
+    out = []
+    for oid in ids:
+        principal = sim.principal_by_object_id(str(oid))
+        if principal and "serviceprincipal" in types:
+            out.append({"@odata.type": "#microsoft.graph.servicePrincipal", **sp_body(principal)})
+            continue
+        user = next((u for u in users if u["object_id"].lower() == str(oid).lower()), None)
+        if user and "user" in types:
+            out.append({"@odata.type": "#microsoft.graph.user", "id": user["object_id"],
+                        "displayName": user.get("name", user["username"]), "userPrincipalName": user["username"]})
+    return {"@odata.context": f"https://{GRAPH_HOST}/v1.0/$metadata#directoryObjects", "value": out}

@@ -26,6 +26,9 @@ LOGIN_HOST = "login.microsoftonline.com"
 GRAPH_HOST = "graph.microsoft.com"
 VAULT_HOST_RE = re.compile(r"(?P<vault>[a-z0-9-]+)\.vault\.azure\.net")
 HSM_HOST_RE = re.compile(r"(?P<hsm>[a-z0-9-]+)\.managedhsm\.azure\.net")
+# ARM takes tokens for either audience: GET /metadata/endpoints lists both in authentication.audiences (AZURE-WIRE-NOTES
+# section 5); the az CLI and older SDKs ask for https://management.core.windows.net/.
+ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")
 SERVED_HOSTS = (ARM_HOST, LOGIN_HOST, GRAPH_HOST, "*.vault.azure.net", "*.managedhsm.azure.net")
 
 BACKUP_MANAGEMENT_SERVICE_APP_ID = "262044b1-e2ce-469f-a196-69ab7ada62d3"
@@ -550,10 +553,11 @@ class Sim:
         claims = self.tokens.verify(token)
         if not claims:
             raise SimError(401, "InvalidAuthenticationToken", "The access token is invalid or has expired.")
-        if claims.get("aud", "").rstrip("/") != audience.rstrip("/"):
+        allowed = (audience,) if isinstance(audience, str) else tuple(audience)
+        if claims.get("aud", "").rstrip("/") not in [a.rstrip("/") for a in allowed]:
             raise SimError(401, "InvalidAuthenticationTokenAudience",
                            f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. "
-                           f"It should exactly match with one of the allowed audiences '{audience}'.")
+                           f"It should exactly match with one of the allowed audiences '{', '.join(allowed)}'.")
         req.caller = claims
         return claims
 
@@ -564,7 +568,7 @@ class Sim:
             self.advance()
             try:
                 if req.host == ARM_HOST:
-                    self.authenticate(req, "https://management.azure.com")
+                    self.authenticate(req, ARM_AUDIENCES)
                 elif req.host == GRAPH_HOST:
                     self.authenticate(req, "https://graph.microsoft.com")
                 response = ROUTER.dispatch(self, req)

@@ -405,14 +405,41 @@ def vault_assignments(sim, scope: str) -> list[dict]:
     return sim.store.children(scope + "/providers/Microsoft.Authorization", "roleAssignments")
 
 
+# Listing role assignments (RoleAssignments_ListForScope / _ListForSubscription / _ListForResourceGroup, specification/
+# authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json):
+# without a filter, or with "principalId eq '{id}'", the assignments at, above and below the scope; "atScope()" only
+# those at or above it; "assignedTo('{id}')" those of the principal at, above or below (groups are not modelled here).
+def scope_related(assigned: str, scope: str, below: bool) -> bool:
+    assigned, scope = assigned.lower().rstrip("/"), scope.lower().rstrip("/")
+    above_or_at = scope == assigned or scope.startswith(assigned + "/")
+    return above_or_at or (below and assigned.startswith(scope + "/"))
+
+
+def assignments_for(sim, req, scope: str) -> list[dict]:
+    text = (req.q("$filter") or "").strip()
+    principal = re.fullmatch(r"(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))", text, re.I)
+    if text and not principal and text.lower() != "atscope()":  # the service's code for other filters: UNVERIFIED
+        raise SimError(400, "InvalidFilter", f"The filter '{text}' is not supported.")
+    below = text.lower() != "atscope()"
+    items = sim.store.find(lambda r: r.get("type") == "Microsoft.Authorization/roleAssignments" and r["id"].startswith("/subscriptions/")
+                           and scope_related(r["properties"]["scope"], scope, below))
+    if principal:
+        wanted = (principal.group(1) or principal.group(2)).lower()
+        items = [a for a in items if a["properties"]["principalId"].lower() == wanted]
+    return items
+
+
 @ROUTER.route("GET", ARM, VAULT_SCOPE + r"/providers/Microsoft\.Authorization/roleAssignments")
 def list_vault_assignments(sim, req, sub, rg, vault, keypath):
     arm_call(sim, req, sub)
-    items = vault_assignments(sim, vault_scope(sim, sub, rg, vault, keypath))
-    principal = re.search(r"principalId\s+eq\s+'([^']*)'", req.q("$filter", "") or "", re.I)
-    if principal:
-        items = [a for a in items if a["properties"]["principalId"].lower() == principal.group(1).lower()]
-    return page(sim, req, items)
+    return page(sim, req, assignments_for(sim, req, vault_scope(sim, sub, rg, vault, keypath)))
+
+
+@ROUTER.route("GET", ARM, SUB + r"(?:/resourceGroups/(?P<rg>[^/]+))?/providers/Microsoft\.Authorization/roleAssignments")
+def list_assignments_sub_rg(sim, req, sub, rg=None):
+    arm_call(sim, req, sub)
+    scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{require_rg(sim, sub, rg)['name']}" if rg else "")
+    return page(sim, req, assignments_for(sim, req, scope))
 
 
 @ROUTER.route("GET", ARM, VAULT_SCOPE + r"/providers/Microsoft\.Authorization/roleAssignments/(?P<name>[^/]+)")
@@ -715,8 +742,13 @@ def hsm_delete_role_definition(sim, req, hsm, scope, name):
 
 
 def assignments_at(holder: dict, scope: str) -> list[dict]:
-    """Listing at '/' or '/keys' shows the HSM-wide assignments; at '/keys/k' only that key's."""
-    wanted = ("/", "/keys") if scope in ("/", "/keys") else (scope.lower(),)
+    """Listing at '/' returns every assignment of the HSM, whatever its scope ('/', '/keys', '/keys/{key}'): Microsoft's
+    Get-AzKeyVaultRoleAssignment reference ("Without any parameters, this command returns all the role assignments
+    made under the managed HSM"; -Scope "defaults to '/'"; its example lists scopes '/' and '/keys'). At '/keys' the
+    HSM-wide ones, at '/keys/{key}' only that key's (both UNVERIFIED)."""
+    if scope == "/":
+        return list(holder["role_assignments"].values())
+    wanted = ("/", "/keys") if scope == "/keys" else (scope.lower(),)
     return [a for a in holder["role_assignments"].values() if a["properties"]["scope"].lower() in wanted]
 
 

@@ -5,7 +5,7 @@ Shapes follow `../shared/azure-rest-examples/recoveryservices*` and AZURE-WIRE-N
 
 Scenario keys (compact form, per resource group):
   recovery_vaults: [{name, location (default: the group's), redundancy (GeoRedundant), cross_region_restore (false),
-                     soft_delete (true), policies: [...], protected_items: [{vm: "rg/name", policy: name, state}]}]
+                     soft_delete (true: deleted backup data stays soft-deleted), soft_delete_days (14), policies: [...], protected_items: [{vm: "rg/name", policy: name, state}]}]
       policies: either {name, properties: <REST ProtectionPolicy properties>} or compact
                 {name, type: V2|V1 (V2), frequency: Daily|Hourly (Daily), time: "02:00", interval: 4, window_hours: 12,
                  retention_days: 30, instant_rp_days: 7|2, timezone: UTC}
@@ -72,7 +72,14 @@ CODES = {
     "des_missing": "UserErrorDiskEncryptionSetNotFound",  # UNVERIFIED
     "vm_missing": "UserErrorVmNotFound",  # UNVERIFIED
     "vm_exists": "UserErrorVmAlreadyExists",  # UNVERIFIED
+    # Disabling CRR: az CLI refuses it client-side ("Cross Region Restore is currently a non-reversible storage property.
+    # You can not disable it once enabled.", azure-cli backup/custom.py set_backup_properties); terraform-provider-azurerm
+    # added the same client-side limit (PR #20406 for issue #20373). The service's own code/message: UNVERIFIED.
+    "crr_disable": "BMSUserErrorCrossRegionRestoreCannotBeDisabled",  # UNVERIFIED
+    "soft_deleted": "UserErrorBackupItemSoftDeleted",  # UNVERIFIED (re-protecting a soft-deleted item without undelete)
+    "always_on": "UserErrorSoftDeleteStateCannotBeDisabledWhenAlwaysOn",  # UNVERIFIED
 }
+CRR_DISABLE_TEXT = "Cross Region Restore is currently a non-reversible storage property. You can not disable it once enabled."
 JOB_ERROR_NUMBERS = {CODES["kv_perms"]: 400230}  # numeric errorCode of job errorDetails (values UNVERIFIED)
 KV_RECOMMENDATION = ("Grant the Backup Management Service (app id 262044b1-e2ce-469f-a196-69ab7ada62d3) the key permissions "
                      "get, list and backup on the key vault (access policy), a role with keys/backup on an RBAC vault, or "
@@ -115,7 +122,11 @@ def etag(sim) -> str:
 
 
 def retry_after(sim) -> str:
-    return str(sim.config.get("retry_after", 0))
+    """Retry-After of a 202. Azure Backup sends 60 (spec examples RefreshContainers.json, ConfigureProtection.json,
+    TriggerBackup_Post.json under specification/recoveryservicesbackup/.../stable/2025-02-01/examples/AzureIaasVm);
+    a local operation lasts `lro_seconds`, so the default is the smallest realistic value, 1 - never 0, which hides a
+    client that polls in a busy loop (`--param retry_after=60` gives Azure's pacing)."""
+    return str(max(1, int(sim.config.get("retry_after") or 0)))
 
 
 def parse_filter(text: str | None) -> dict:
@@ -222,8 +233,19 @@ def merge(base: dict, patch: dict) -> dict:
 
 
 def vault_items(sim, vid: str) -> dict:
-    """{'rg;vm' (lower): item id} for one vault, in protection order."""
-    return state(sim)["items"].setdefault(norm(vid), {})
+    """{'rg;vm' (lower): item id} for one vault, in protection order (soft-deleted items past their retention purged)."""
+    items = state(sim)["items"].setdefault(norm(vid), {})
+    if any(dig(sim.store.get(i), "properties", "isScheduledForDeferredDelete") for i in items.values()):
+        purge_expired(sim, vid)
+    return items
+
+
+def refuse_crr_disable(existing: dict, props: dict):
+    """Cross-region restore, once enabled, cannot be turned off (CODES["crr_disable"] for the sources)."""
+    now = dig(existing, "properties", "redundancySettings", "crossRegionRestore")
+    wanted = dig(props, "redundancySettings", "crossRegionRestore")
+    if ieq(now, "Enabled") and wanted is not None and not ieq(wanted, "Enabled"):
+        raise bad_request(CRR_DISABLE_TEXT, CODES["crr_disable"])
 
 
 @arm_route("GET", VAULT)
@@ -242,6 +264,7 @@ def put_vault(sim, req, sub, rg, vault):
     if existing:
         if loc(body["location"]) != existing["location"]:
             raise bad_request(f"The location of vault '{vault}' cannot be changed.", "LocationNotAvailableForResourceType")
+        refuse_crr_disable(existing, props)
         merge(existing, {k: v for k, v in body.items() if k in ("tags", "properties", "sku")})
         if body.get("identity"):
             existing["identity"] = identity_of(sim, body["identity"])
@@ -263,6 +286,7 @@ def put_vault(sim, req, sub, rg, vault):
 def patch_vault(sim, req, sub, rg, vault):
     existing = require_vault(sim, sub, rg, vault)
     patch = {k: v for k, v in req.json().items() if k in ("tags", "properties", "sku", "identity")}
+    refuse_crr_disable(existing, patch.get("properties") or {})
 
     def finish(sim, op):
         if patch.get("identity"):
@@ -366,6 +390,8 @@ def put_storage_config(sim, req, sub, rg, vault):
     if props.get("storageModelType") or props.get("storageType"):
         redundancy["standardTierStorageRedundancy"] = props.get("storageModelType") or props.get("storageType")
     if "crossRegionRestoreFlag" in props:
+        refuse_crr_disable(existing, {"redundancySettings": {
+            "crossRegionRestore": "Enabled" if props["crossRegionRestoreFlag"] else "Disabled"}})
         redundancy["crossRegionRestore"] = "Enabled" if props["crossRegionRestoreFlag"] else "Disabled"
     return get_storage_config(sim, req, sub, rg, vault)
 
@@ -374,6 +400,81 @@ def put_storage_config(sim, req, sub, rg, vault):
 def patch_storage_config(sim, req, sub, rg, vault):
     put_storage_config(sim, req, sub, rg, vault)
     return Response(204)
+
+
+# Vault backup config (soft delete, enhanced security): GET/PUT/PATCH .../backupconfig/vaultconfig, spec examples
+# Common/BackupResourceVaultConfigs_{Get,Put,Patch}.json (recoveryservicesbackup stable/2025-02-01); property names from
+# the SDK model BackupResourceVaultConfig (azure-mgmt-recoveryservicesbackup 11.2). It reads and writes the same state
+# as the vault's properties.securitySettings.softDeleteSettings (GETVault.json), as the portal shows one setting.
+SOFT_DELETE_STATES = ("Enabled", "Disabled", "AlwaysON")
+
+
+def soft_delete_settings(vault: dict) -> dict:
+    return vault["properties"]["securitySettings"]["softDeleteSettings"]
+
+
+def soft_delete_on(vault: dict) -> bool:
+    return soft_delete_settings(vault).get("softDeleteState") in ("Enabled", "AlwaysON")
+
+
+def vault_config_body(vault: dict) -> dict:
+    settings = soft_delete_settings(vault)
+    redundancy = vault["properties"]["redundancySettings"]["standardTierStorageRedundancy"]
+    return {"id": f"{vault['id']}/backupconfig/vaultconfig", "name": "vaultconfig",
+            "type": "Microsoft.RecoveryServices/vaults/backupconfig",
+            "properties": {"storageModelType": redundancy, "storageType": redundancy, "storageTypeState": "Unlocked",
+                           "enhancedSecurityState": settings.get("enhancedSecurityState", "Enabled"),
+                           "softDeleteFeatureState": settings["softDeleteState"],
+                           "softDeleteRetentionPeriodInDays": settings["softDeleteRetentionPeriodInDays"],
+                           "resourceGuardOperationRequests": [],
+                           "isSoftDeleteFeatureStateEditable": settings["softDeleteState"] != "AlwaysON"}}
+
+
+@arm_route("GET", VAULT + r"/backupconfig/vaultconfig")
+def get_vault_config(sim, req, sub, rg, vault):
+    return vault_config_body(require_vault(sim, sub, rg, vault))
+
+
+@arm_route("PUT", VAULT + r"/backupconfig/vaultconfig")
+@arm_route("PATCH", VAULT + r"/backupconfig/vaultconfig")
+def update_vault_config(sim, req, sub, rg, vault):
+    existing = require_vault(sim, sub, rg, vault)
+    props = req.json().get("properties") or {}
+    settings = soft_delete_settings(existing)
+    state_wanted = props.get("softDeleteFeatureState")
+    if state_wanted is not None:
+        if state_wanted not in SOFT_DELETE_STATES:
+            raise bad_request(f"softDeleteFeatureState '{state_wanted}' is not valid.", CODES["invalid"])
+        # Always-on soft delete is irreversible (MicrosoftDocs backup-azure-enhanced-soft-delete-about.md: "set soft delete
+        # always-on (irreversible). Once opted, you can't disable the soft delete settings"); the error code is UNVERIFIED.
+        if settings["softDeleteState"] == "AlwaysON" and state_wanted != "AlwaysON":
+            raise bad_request("Soft delete is always-on for this vault and cannot be disabled.", CODES["always_on"])
+        settings["softDeleteState"] = state_wanted
+    if props.get("softDeleteRetentionPeriodInDays") is not None:
+        days = props["softDeleteRetentionPeriodInDays"]
+        # "ranging from 14 to 180 days. By default ... 14 days" (backup-azure-enhanced-soft-delete-about.md;
+        # backup-azure-security-feature-cloud.md "The retention range value is between 14 days to 180 days")
+        if not isinstance(days, int) or not 14 <= days <= 180:
+            raise bad_request("softDeleteRetentionPeriodInDays must be between 14 and 180.", CODES["invalid"])
+        settings["softDeleteRetentionPeriodInDays"] = days
+    if props.get("enhancedSecurityState") is not None:
+        settings["enhancedSecurityState"] = props["enhancedSecurityState"]
+    existing["etag"] = etag(sim)
+    return vault_config_body(existing)
+
+
+# Resource guard proxies (multi-user authorization): GET .../backupResourceGuardProxies is a list, empty when the vault
+# has no Resource Guard (spec examples ResourceGuardProxyCRUD/ListResourceGuardProxy.json, GetResourceGuardProxy.json).
+@arm_route("GET", VAULT + r"/backupResourceGuardProxies")
+def list_resource_guard_proxies(sim, req, sub, rg, vault):
+    require_vault(sim, sub, rg, vault)
+    return page(sim, req, [])
+
+
+@arm_route("GET", VAULT + r"/backupResourceGuardProxies/(?P<name>[^/]+)")
+def get_resource_guard_proxy(sim, req, sub, rg, vault, name):
+    require_vault(sim, sub, rg, vault)
+    raise SimError(404, CODES["item_missing"], f"Resource guard proxy '{name}' was not found in vault '{vault}'.")
 
 
 # --------------------------------------------------------------------------------------------------- policies
@@ -814,11 +915,11 @@ def check_new_protection(sim, vault_res: dict, vm_id: str, key: str):
         raise bad_request(f"Input for configure protection is not in proper format\r\nThe virtual machine '{vm['name']}' is in "
                           f"region '{loc(vm.get('location'))}' and the vault '{vault_res['name']}' in '{vault_res['location']}'; "
                           "a virtual machine can only be protected by a vault in its own region.", CODES["no_container"])
-    if norm(vm_id) not in discovered(sim, vault_res["id"]):
-        raise bad_request("Input for configure protection is not in proper format\r\nPlease ensure that container exists and "
-                          f"other parameters are in valid format. Container 'IaasVMContainer;{container_of(*key.split(';'))}' "
-                          f"was not found in vault '{vault_res['name']}': run a container refresh (discovery) first.",
-                          CODES["no_container"])
+    # A VM the vault has not discovered yet is accepted: Azure discovers it itself. terraform-provider-azurerm
+    # (internal/services/recoveryservices/backup_protected_vm_resource.go, Create) and Bicep/ARM templates
+    # (Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems) send exactly this PUT
+    # without a refreshContainers first.
+    discovered(sim, vault_res["id"])[norm(vm_id)] = None
     return vm
 
 
@@ -844,6 +945,12 @@ def put_item(sim, req, sub, rg, vault, container, item):
     if not key or not vm_id or item_key(container) != key:
         raise bad_request("Input for configure protection is not in proper format\r\nPlease ensure that container exists and "
                           "other parameters are in valid format (sourceResourceId is required).", CODES["no_container"])
+    if existing is not None and dig(existing, "properties", "isScheduledForDeferredDelete"):
+        if props.get("isRehydrate"):
+            return undelete_item(sim, req, vault_res, existing)
+        raise bad_request(f"The backup item '{item}' is soft-deleted (scheduled for deletion on "
+                          f"{existing['properties'].get('deferredDeleteTimeInUTC')}). Undelete it before protecting it "
+                          "again.", CODES["soft_deleted"])
     stop = props.get("protectionState") == "ProtectionStopped"
     if stop and existing is None:
         raise SimError(404, CODES["item_missing"], f"The protected item '{item}' was not found in vault '{vault}'.")
@@ -872,6 +979,60 @@ def put_item(sim, req, sub, rg, vault, container, item):
     return accepted(sim, item_headers(req, existing_id or fresh["id"], op))
 
 
+def undelete_item(sim, req, vault_res: dict, found: dict) -> Response:
+    """Undelete (rehydrate) a soft-deleted item: PUT with isRehydrate true - az CLI undelete_protection sends it with
+    protectionState ProtectionStopped (azure-cli backup/custom.py), terraform-provider-azurerm sends isRehydrate alone
+    (backup_protected_vm_resource.go, resourceRecoveryServicesVaultBackupProtectedVMRecoverSoftDeleted). The item returns
+    to "stop protection with retain data" (MicrosoftDocs backup-azure-security-feature-cloud.md / secure-by-default.md)."""
+    job = new_job(sim, vault_res["id"], "Undelete", found["properties"]["friendlyName"])  # operation name UNVERIFIED
+
+    def finish(sim, op):
+        props = found["properties"]
+        props.update(isScheduledForDeferredDelete=False, protectionState="ProtectionStopped", isRehydrate=False)
+        for key in ("deferredDeleteTimeInUTC", "deferredDeleteTimeRemaining"):
+            props.pop(key, None)
+        end_job(sim, job, "Completed")
+        return found
+
+    op = sim.start_operation(finish=finish, kind="protect", data={"jobId": job["name"]})
+    return accepted(sim, item_headers(req, found["id"], op))
+
+
+def purge_item(sim, vid: str, found: dict):
+    """Remove an item and its recovery points for good."""
+    for point in sim.store.children(found["id"], "recoveryPoints"):
+        state(sim)["rp_meta"].pop(norm(point["id"]), None)
+        sim.store.delete(point["id"])
+    set_policy(sim, found, None)
+    state(sim)["items"].setdefault(norm(vid), {}).pop(item_key(found["name"]), None)
+    state(sim)["vm_vault"].pop(norm(found["properties"]["sourceResourceId"]), None)
+    sim.store.delete(found["id"])
+
+
+def purge_expired(sim, vid: str):
+    """Soft-deleted items whose deferredDeleteTimeInUTC has passed are gone ("permanently deleted" after the retention,
+    backup-azure-security-feature-cloud.md). Applied whenever a vault's items are looked at."""
+    now = sim.now()
+    for iid in list(state(sim)["items"].setdefault(norm(vid), {}).values()):
+        found = sim.store.get(iid)
+        due = dig(found, "properties", "deferredDeleteTimeInUTC")
+        if found and dig(found, "properties", "isScheduledForDeferredDelete") and due and from_iso(due) <= now:
+            purge_item(sim, vid, found)
+
+
+def soft_delete(sim, item: dict, vault: dict):
+    """Deleting backup data with soft delete on keeps the item, scheduled for deletion after the vault's retention
+    (14 days by default): SDK model AzureIaaSVMProtectedItem isScheduledForDeferredDelete / deferredDeleteTimeInUTC /
+    deferredDeleteTimeRemaining; MicrosoftDocs backup-azure-security-feature-cloud.md ("the backup data is retained for
+    14 additional days"); terraform-provider-azurerm reads isScheduledForDeferredDelete to find such items. The
+    recovery points stay (they can be restored after undelete); the policy is removed (UNVERIFIED detail)."""
+    days = soft_delete_settings(vault)["softDeleteRetentionPeriodInDays"]
+    set_policy(sim, item, None)
+    item["properties"].update(isScheduledForDeferredDelete=True, protectionState="ProtectionStopped",
+                              deferredDeleteTimeInUTC=iso(sim.now() + timedelta(days=days)),
+                              deferredDeleteTimeRemaining=f"{days}.00:00:00")
+
+
 @arm_route("GET", ITEM)
 def get_item(sim, req, sub, rg, vault, container, item):
     vault_res, found = require_item(sim, sub, rg, vault, container, item)
@@ -884,15 +1045,15 @@ def delete_item(sim, req, sub, rg, vault, container, item):
     if found is None:
         return Response(204)
     job = new_job(sim, vault_res["id"], "DeleteBackupData", found["properties"]["friendlyName"])
+    keep = soft_delete_on(vault_res) or bool(found["properties"].get("isScheduledForDeferredDelete"))
 
     def finish(sim, op):
-        for point in sim.store.children(found["id"], "recoveryPoints"):
-            state(sim)["rp_meta"].pop(norm(point["id"]), None)
-            sim.store.delete(point["id"])
-        set_policy(sim, found, None)
-        vault_items(sim, vault_res["id"]).pop(item_key(found["name"]), None)
-        state(sim)["vm_vault"].pop(norm(found["properties"]["sourceResourceId"]), None)
-        sim.store.delete(found["id"])
+        if keep:  # soft delete (a second delete of a soft-deleted item changes nothing: UNVERIFIED)
+            if not found["properties"].get("isScheduledForDeferredDelete"):
+                soft_delete(sim, found, vault_res)
+            end_job(sim, job, "Completed")
+            return
+        purge_item(sim, vault_res["id"], found)
         end_job(sim, job, "Completed")
 
     op = sim.start_operation(finish=finish, kind="delete", data={"jobId": job["name"]})
@@ -1183,17 +1344,32 @@ def replace_vm_disks(sim, vm: dict, disks: list[dict]):
         disk.setdefault("properties", {})["diskState"] = "Attached"
 
 
+def restore_bag(request: dict, point: dict, facts: dict) -> dict:
+    """A finished Restore job's extendedInfo.propertyBag: only keys that public outputs show. The MicrosoftDocs Azure CLI
+    restore tutorial (tutorial-restore-disk.md, `az backup job show ... --query properties.extendedInfo.propertyBag`)
+    prints for a "Recover disks" job: "Config Blob Container Name", "Config Blob Name", "Config Blob Uri", "Job Type",
+    "Recovery point time " (with the trailing space), "Target Storage Account Name", "Target resource group",
+    "Template Blob Uri"; the CVM key-loss procedure (confidential-vm-restore.md, AZURE-WIRE-NOTES section 4) reads
+    "Secured Encryption Info Blob Name" from the same bag. Nothing else is invented here: no recovery point id, no
+    restored disk ids, no target VM name. "Job Type" for VM restores ("Restore VM") and the time format are UNVERIFIED."""
+    account = parse_id(staging_account(request))["name"]
+    container = f"{facts['name']}-{new_guid()}"
+    blob = f"config-{facts['name']}-{new_guid()}.json"
+    bag = {"Job Type": "Recover disks" if request["recoveryType"] == "RestoreDisks" else "Restore VM",
+           "Recovery point time ": from_iso(point["properties"]["recoveryPointTime"]).strftime("%m/%d/%Y %I:%M:%S %p"),
+           "Target Storage Account Name": account, "Config Blob Container Name": container, "Config Blob Name": blob,
+           "Config Blob Uri": f"https://{account}.blob.core.windows.net/{container}/{blob}"}
+    if facts.get("security_type") == "ConfidentialVM":
+        bag["Secured Encryption Info Blob Name"] = f"secured-encryption-info-{facts['name']}-{new_guid()}.json"
+    return bag
+
+
 def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None) -> dict:
     """Create what the restore type creates; return the job's property bag."""
     from . import compute  # lazily: the compute family owns disks and VMs
     kind = request["recoveryType"]
     source = point["id"]
-    bag = {"Job Type": {"RestoreDisks": "Recover disks"}.get(kind, "Restore VM"),
-           "Recovery point time": point["properties"]["recoveryPointTime"],
-           "Target Storage Account Name": parse_id(staging_account(request))["name"],
-           "Config Blob Container Name": f"{facts['name']}-{new_guid()[:8]}", "Config Blob Name": f"config-{facts['name']}.json"}
-    if facts.get("security_type") == "ConfidentialVM":
-        bag["Secured Encryption Info Blob Name"] = f"secured-encryption-info-{facts['name']}.json"
+    bag = restore_bag(request, point, facts)
     if kind == "OriginalLocation":
         vm = sim.store.get(facts["vm_id"])
         if vm is None:
@@ -1203,7 +1379,6 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
         disks = make_restored_disks(sim, compute, facts, info["subscriptions"], info["resourcegroups"], loc(vm["location"]),
                                     des_id, source, managed_by=vm["id"])
         replace_vm_disks(sim, vm, disks)
-        bag["Restored disk(s)"] = ",".join(d["id"] for d in disks)
         return bag
     if not request.get("targetResourceGroupId"):  # RestoreDisks without a target group: VHDs in the staging account
         bag["Template Blob Uri"] = ""
@@ -1213,9 +1388,9 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
     location = facts["location"]
     if kind == "RestoreDisks":
         disks = make_restored_disks(sim, compute, facts, sub, rg, location, des_id, source)
-        bag.update({"Target resource group": rg, "Restored disk(s)": ",".join(d["id"] for d in disks),
+        bag.update({"Target resource group": rg,
                     "Template Blob Uri": f"https://{bag['Target Storage Account Name']}.blob.core.windows.net/"
-                                         f"{bag['Config Blob Container Name']}/azuredeploy.json"})
+                                         f"{bag['Config Blob Container Name']}/azuredeploy{new_guid()[:8]}.json"})
         return bag
     vm_target = request["targetVirtualMachineId"]
     vm_name = parse_id(vm_target)["name"]
@@ -1228,7 +1403,7 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
                          data_disk_ids=tuple(d["id"] for d in disks[1:]))
     if sim.store.get(vm["id"]) is None:
         sim.store.put(vm["id"], vm)
-    bag.update({"Target resource group": rg, "Target VM Name": vm_name, "Restored disk(s)": ",".join(d["id"] for d in disks)})
+    bag["Target resource group"] = rg
     return bag
 
 
@@ -1241,16 +1416,20 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
     if point is None or facts is None:
         end_job(sim, job, "Failed", restore_failure("rp_missing", "The recovery point was deleted."))
         return
+    # A failed Restore job keeps the staging details in its bag: the CVM key-loss procedure reads "Target Storage Account
+    # Name", "Config Blob Container Name" and "Secured Encryption Info Blob Name" from a *failed* Restore job
+    # (confidential-vm-restore.md, Get-AzRecoveryServicesBackupJob -Status Failed -Operation Restore).
     forced = st.get("fail_next_restore")
     if forced:
         st["fail_next_restore"] = None
         end_job(sim, job, "Failed", {"errorCode": forced["errorCode"], "errorString": forced.get("errorString", ""),
-                                     "recommendations": forced.get("recommendations") or []})
+                                     "recommendations": forced.get("recommendations") or []},
+                bag=restore_bag(request, point, facts))
         return
     requested = dig(request, "securedVMDetails", "securedVMOsDiskEncryptionSetId")
     error = cvm_restore_error(sim, point, facts, requested) if facts.get("security_type") == "ConfidentialVM" else None
     if error:
-        end_job(sim, job, "Failed", error)
+        end_job(sim, job, "Failed", error, bag=restore_bag(request, point, facts))
         return
     try:
         bag = run_restore(sim, request, point, facts, requested or facts.get("os_des_id"))
@@ -1296,7 +1475,7 @@ def trigger_restore(sim, req, sub, rg, vault, container, item, rp):
     props = req.json().get("properties") or {}
     validate_restore(sim, props)
     job = new_job(sim, vault_res["id"], "Restore", found["properties"]["friendlyName"], tasks=("Transfer data from vault",),
-                  bag={"VM Name": found["properties"]["friendlyName"], "Recovery point ID": point["name"]})
+                  bag={})  # what a running Restore job's bag holds is UNVERIFIED: nothing until it ends
     request = copy.deepcopy(props)
     sim.later(sim.config["lro_seconds"], lambda s: finish_restore(s, job, request, point["id"]))
     op = sim.start_operation(0, kind="restore", data={"jobId": job["name"]})
@@ -1346,6 +1525,7 @@ def seed_vault(sim, sub: str, group: dict, spec: dict):
     body = add_vault(sim, vault_body(sim, sub, group["name"], spec["name"], spec.get("location") or group["location"],
                                      redundancy=spec.get("redundancy", "GeoRedundant"), crr=bool(spec.get("cross_region_restore")),
                                      soft_delete=spec.get("soft_delete", True), identity={"type": "SystemAssigned"}))
+    soft_delete_settings(body)["softDeleteRetentionPeriodInDays"] = int(spec.get("soft_delete_days", 14))
     for policy in spec.get("policies") or []:
         add_policy(sim, body["id"], policy["name"], policy.get("properties") or compact_policy(policy))
     for entry in spec.get("protected_items") or []:

@@ -6,6 +6,8 @@ Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"
 
 from __future__ import annotations
 
+import re
+
 from . import api_versions
 from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, page, seeder
 
@@ -300,3 +302,57 @@ def seed_resources(sim, scenario: dict):
         for group in sub.get("resource_groups") or []:
             body = rg_body(sid, group["name"], group.get("location", "koreacentral"), group.get("tags"))
             sim.store.put(body["id"], body)
+
+
+# ------------------------------------------------------------------------------------------------ generic resource list
+
+# GET /subscriptions/{s}/resources and .../resourceGroups/{rg}/resources (Resources_List / Resources_ListByResourceGroup,
+# specification/resources/resource-manager/Microsoft.Resources/stable/2025-04-01/resources.json): top-level resources as
+# GenericResourceExpanded {id, name, type, location, tags, kind, sku, identity, managedBy}; `$filter` supports
+# "resourceType eq 'Microsoft.Compute/virtualMachines'" (and "name eq", joined by "and"), as the spec's $filter text says.
+FILTER_CLAUSE = re.compile(r"\s*(resourceType|name)\s+eq\s+'([^']*)'\s*", re.I)
+GENERIC_KEYS = ("id", "name", "type", "location", "tags", "kind", "sku", "identity", "managedBy", "extendedLocation")
+
+
+def resource_filter(req):
+    text = req.q("$filter")
+    if not text:
+        return {}
+    terms = {}
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.I):
+        match = FILTER_CLAUSE.fullmatch(clause)
+        if not match:  # the service's code for a filter it does not support: UNVERIFIED
+            raise SimError(400, "InvalidFilterInQueryString", f"Invalid $filter '{text}' specified in the query string.")
+        terms[match.group(1).lower()] = match.group(2).lower()
+    return terms
+
+
+def generic_resources(sim, prefix: str, terms: dict) -> list[dict]:
+    def top_level(item):
+        rtype = item.get("type") or ""
+        parts = item["id"].split("/")
+        # /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}: 9 segments, one type
+        return (rtype.count("/") == 1 and len(parts) == 9 and item["id"].lower().startswith(prefix)
+                and not rtype.lower().startswith("microsoft.resources/"))
+
+    out = []
+    for item in sim.store.find(top_level):
+        if terms.get("resourcetype") and item["type"].lower() != terms["resourcetype"]:
+            continue
+        if terms.get("name") and item["name"].lower() != terms["name"]:
+            continue
+        out.append({k: item[k] for k in GENERIC_KEYS if item.get(k) is not None})
+    return out
+
+
+@ROUTER.route("GET", ARM, SUB + r"/resources")
+def list_sub_resources(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, generic_resources(sim, f"/subscriptions/{sub}/resourcegroups/".lower(), resource_filter(req)))
+
+
+@ROUTER.route("GET", ARM, RG_PATH + r"/resources")
+def list_rg_resources(sim, req, sub, rg):
+    arm_call(sim, req, sub)
+    require_rg(sim, sub, rg)
+    return page(sim, req, generic_resources(sim, f"/subscriptions/{sub}/resourcegroups/{rg}/".lower(), resource_filter(req)))

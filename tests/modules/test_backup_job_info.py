@@ -64,7 +64,8 @@ def test_one_job_with_tasks_properties_and_error_details(azure_sim):
     (one,) = result["jobs"]
     assert one["name"] == job["name"] and one["operation"] == "Restore" and one["status"] == "Failed"
     assert one["tasks"] == [{"name": "Transfer data from vault", "status": "Failed", "duration": "PT0S"}]
-    assert one["properties"]["Recovery point ID"] == points(azure_sim)[0]["name"]
+    # a published propertyBag key ("Recovery point ID" was a local-Azure invention, issue 15)
+    assert one["properties"]["Target Storage Account Name"] == "stcvmrestorekc"
     (error,) = one["error_details"]
     assert error["title"] == "UserErrorKeyVaultPermissionsNotConfigured" and error["message"] == "Azure Backup cannot read the key."
     assert error["recommendations"] == ["Grant the Backup Management Service key access."]

@@ -160,7 +160,8 @@ def test_absent_needs_the_confirmation_then_deletes_the_backup_data(demo):
                                         "confirm_delete_backup_data": True})
     assert not failed(removed), removed.get("msg")
     assert (removed["vms"][0]["action"], removed["vms"][0]["protection_state"]) == ("delete", "NotProtected")
-    assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01") is None
+    # the vault has soft delete on (Azure's default): the data is soft-deleted, not gone (issue 15)
+    assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01")["properties"]["isScheduledForDeferredDelete"] is True
     seq = last_seq(demo)
     again = run_module(demo, MODULE, {"vault": KC, "vms": ["rg-cvm-kc/cvm-pmk-01"], "state": "absent",
                                       "confirm_delete_backup_data": True})
@@ -287,7 +288,8 @@ def test_the_backup_of_a_deleted_vm_can_still_be_deleted(demo):
     removed = run_module(demo, MODULE, {"vault": KC, "vms": ["rg-cvm-kc/cvm-pmk-01"], "state": "absent",
                                         "confirm_delete_backup_data": True})
     assert not failed(removed), removed.get("msg")
-    assert removed["vms"][0]["action"] == "delete" and item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01") is None
+    assert removed["vms"][0]["action"] == "delete"  # soft-deleted (the vault's soft delete is on; issue 15)
+    assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01")["properties"]["isScheduledForDeferredDelete"] is True
 
 
 def test_fleet_survives_throttled_writes_and_failing_lists(sim_server_factory):

@@ -140,6 +140,9 @@ def protected(azure_sim):
 # ------------------------------------------------------------------------------------------------ restore and idempotency
 
 
+@pytest.mark.xfail(strict=True, reason="issue 16: cvm_restore recognises its earlier restore and the restored disks by "
+                   "propertyBag keys ('Recovery point ID', 'Restored disk(s)') that no public output shows; the local "
+                   "Azure no longer invents them (issue 15, evidence register restore-job-property-bag)")
 def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(protected):
     result = run_module(protected, MODULE, BASE_ARGS)
     assert not failed(result), result.get("msg")
@@ -197,6 +200,15 @@ def test_alternate_location_with_a_replacement_des_comes_from_the_vault_tier(pro
     assert os_disk["securityProfile"]["diskEncryptionSet"]["id"].lower() == DES_NEW.lower()
     assert os_disk_des(protected, os_disk["id"]).lower() == DES_NEW.lower()
 
+
+@pytest.mark.xfail(strict=True, reason="issue 16: the earlier Restore job is recognised by the invented propertyBag keys "
+                   "'Recovery point ID' and 'Target VM Name' (issue 15, evidence register restore-job-property-bag)")
+def test_alternate_location_second_run_starts_no_job(protected):
+    add_replacement_des(protected)
+    args = {**BASE_ARGS, "restore_type": "alternate_location", "target_vm_name": "cvm-kv-01-restored",
+            "virtual_network": "vnet-cvm-kc", "subnet": "default", "os_disk_encryption_set": "des-cvm-kv-new"}
+    result = run_module(protected, MODULE, args)
+    assert not failed(result), result.get("msg")
     before = last_seq(protected)
     again = run_module(protected, MODULE, args)
     assert not failed(again), again.get("msg")

@@ -80,4 +80,7 @@ def test_restore_after_first_backup(azure_sim):
     assert writes(azure_sim.requests()[seen:]) == []
     rc, out = run_playbook(azure_sim, "playbooks/restore_cvm.yml", restore)
     assert rc == 0, out
-    assert "Completed" in out and "cvm-kv-01-osdisk" in out
+    assert "Completed" in out
+    # the restored disks exist (the job no longer lists them: its "Restored disk(s)" key was a local-Azure invention,
+    # issue 15; cvm_restore's restored_disk_ids is empty until issue 16)
+    assert azure_sim.sim.store.find(lambda r: r.get("type") == "Microsoft.Compute/disks" and r["name"].startswith("cvm-kv-01-osdisk-"))

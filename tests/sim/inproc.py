@@ -41,8 +41,11 @@ def token_for(sim: Sim, host: str, principal: dict | None = None) -> str:
         aud = "https://managedhsm.azure.net"
     else:
         aud = AUDIENCE.get(host, f"https://{host}")
-    return sim.tokens.issue({"aud": aud, "tid": sim.tenant_id, "oid": principal["object_id"],
-                             "appid": principal["app_id"], "sub": principal["object_id"], "idtyp": "app"})
+    claims = {"aud": aud, "tid": sim.tenant_id, "oid": principal["object_id"], "appid": principal["app_id"],
+              "sub": principal["object_id"], "idtyp": "app"}
+    if host == "graph.microsoft.com" and principal.get("graph_permissions"):
+        claims["roles"] = list(principal["graph_permissions"])  # as the token endpoint issues them (entra.py)
+    return sim.tokens.issue(claims)
 
 
 def call(sim: Sim, method: str, url: str, body=None, principal: dict | None = None, headers: dict | None = None,
