@@ -33,6 +33,8 @@ NO_GRAPH_SDK = "Microsoft Graph: no Graph SDK is installed; the servicePrincipal
 LOGIN = "Entra ID sign-in (OAuth 2.0 / OpenID Connect): form bodies and token responses, not an Azure REST spec model"
 NO_KEYS_SDK = "azure-keyvault-keys is not installed: the KeyBundle shape follows spec keys.json (GetKey-example)"
 NO_SUBSCRIPTIONS_SDK = "azure-mgmt-resource-subscriptions is not installed (azure-mgmt-resource 26 has no subscriptions client)"
+NO_NETWORK_SDK = ("azure-mgmt-network is not installed: the networkInterface shape follows spec example "
+                  "Microsoft.Network stable/2024-05-01 NetworkInterfaceGet.json")
 
 
 class Op(NamedTuple):
@@ -72,12 +74,17 @@ OPERATIONS: dict = {
     "resources.get_rg": op("resources", EMPTY, R + "ResourceGroup"),
     "resources.head_rg": op("resources", EMPTY, EMPTY),
     "resources.put_rg": op("resources", R + "ResourceGroup", R + "ResourceGroup"),
+    "resources.list_sub_resources": op("resources", EMPTY, "page:" + R + "GenericResourceExpanded"),
+    "resources.list_rg_resources": op("resources", EMPTY, "page:" + R + "GenericResourceExpanded"),
     # ---- compute.py
     "compute.get_resource": by("rtype", **{t: op(f, EMPTY, C + m) for t, (f, m) in COMPUTE_TYPES.items()}),
     "compute.list_rg": by("rtype", **{t: op(f, EMPTY, "page:" + C + m) for t, (f, m) in COMPUTE_TYPES.items()}),
     "compute.list_sub": by("rtype", **{t: op(f, EMPTY, "page:" + C + m) for t, (f, m) in COMPUTE_TYPES.items()}),
     "compute.get_instance_view": op("compute", EMPTY, C + "VirtualMachineInstanceView"),
     "compute.list_associated": op("disks", EMPTY, "page:builtins:str"),
+    "compute.get_nic": op("network", exempt=NO_NETWORK_SDK),
+    "compute.list_nics_rg": op("network", exempt=NO_NETWORK_SDK),
+    "compute.list_nics_sub": op("network", exempt=NO_NETWORK_SDK),
     # ---- keyvault.py (ARM)
     "keyvault.get_kv_resource": by("rtype", **{t: op("keyvault", EMPTY, K + m) for t, m in KV_TYPES.items()}),
     "keyvault.list_kv_rg": by("rtype", **{t: op("keyvault", EMPTY, "page:" + K + m) for t, m in KV_TYPES.items()}),
@@ -88,6 +95,7 @@ OPERATIONS: dict = {
     "keyvault.list_arm_role_definitions": op("authorization", EMPTY, "page:" + A + "RoleDefinition"),
     "keyvault.get_arm_role_definition": op("authorization", EMPTY, A + "RoleDefinition"),
     "keyvault.list_vault_assignments": op("authorization", EMPTY, "page:" + A + "RoleAssignment"),
+    "keyvault.list_assignments_sub_rg": op("authorization", EMPTY, "page:" + A + "RoleAssignment"),
     "keyvault.get_vault_assignment": op("authorization", EMPTY, A + "RoleAssignment"),
     "keyvault.put_vault_assignment": op("authorization", A + "RoleAssignmentCreateParameters", A + "RoleAssignment"),
     "keyvault.delete_vault_assignment": op("authorization", EMPTY, A + "RoleAssignment"),
@@ -117,6 +125,11 @@ OPERATIONS: dict = {
     "recoveryservices.get_storage_config": op("backup", EMPTY, B + "BackupResourceConfigResource"),
     "recoveryservices.put_storage_config": op("backup", B + "BackupResourceConfigResource", B + "BackupResourceConfigResource"),
     "recoveryservices.patch_storage_config": op("backup", B + "BackupResourceConfigResource", EMPTY),
+    "recoveryservices.get_vault_config": op("backup", EMPTY, B + "BackupResourceVaultConfigResource"),
+    "recoveryservices.update_vault_config": op("backup", B + "BackupResourceVaultConfigResource",
+                                               B + "BackupResourceVaultConfigResource"),
+    "recoveryservices.list_resource_guard_proxies": op("backup", EMPTY, "page:" + B + "ResourceGuardProxyBaseResource"),
+    "recoveryservices.get_resource_guard_proxy": op("backup", EMPTY, B + "ResourceGuardProxyBaseResource"),
     "recoveryservices.get_policy": op("backup", EMPTY, B + "ProtectionPolicyResource"),
     "recoveryservices.put_policy": op("backup", B + "ProtectionPolicyResource", B + "ProtectionPolicyResource"),
     "recoveryservices.delete_policy": op("backup", EMPTY, EMPTY),
@@ -171,6 +184,7 @@ OPERATIONS: dict = {
     "entra.list_service_principals": op("graph", exempt=NO_GRAPH_SDK),
     "entra.get_service_principal_by_app_id": op("graph", exempt=NO_GRAPH_SDK),
     "entra.get_service_principal": op("graph", exempt=NO_GRAPH_SDK),
+    "entra.get_by_ids": op("graph", exempt=NO_GRAPH_SDK),
 }
 
 

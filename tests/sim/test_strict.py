@@ -123,10 +123,11 @@ def test_the_versions_the_installed_sdks_send_are_published():
 
 
 MODULE_VERSIONS = {  # the api-versions the modules' raw calls send -> family
-    "plugins/module_utils/fleet.py": {"BACKUP_API": "backup"},
+    "plugins/module_utils/backup_service.py": {"BACKUP_API": "backup"},
     "plugins/module_utils/azure_local_arm.py": {"HCI_API": "hci", "MACHINES_API": "hybridcompute",
                                                 "CUSTOM_LOCATIONS_API": "extendedlocation"},
-    "plugins/modules/cvm_restore.py": {"STORAGE_API": "storage", "KEYVAULT_API": "keyvault-data"},
+    "plugins/module_utils/restore_runner.py": {"STORAGE_API": "storage"},
+    "plugins/module_utils/key_access.py": {"KEYVAULT_API": "keyvault-data"},
 }
 
 
@@ -274,8 +275,8 @@ def test_every_served_operation_is_declared_and_checked():
 def test_exemptions_are_only_for_apis_without_an_installed_sdk():
     reasons = {op.exempt for _, op in declarations() if op.exempt}
     assert reasons <= {operations.NO_STORAGE_SDK, operations.NO_HCI_SDK, operations.ARM_ASYNC, operations.NO_GRAPH_SDK,
-                       operations.LOGIN, operations.NO_KEYS_SDK, operations.NO_SUBSCRIPTIONS_SDK}
-    for module in ("azure.mgmt.storage", "azure.mgmt.azurestackhci", "azure.keyvault.keys", "msgraph"):
+                       operations.LOGIN, operations.NO_KEYS_SDK, operations.NO_SUBSCRIPTIONS_SDK, operations.NO_NETWORK_SDK}
+    for module in ("azure.mgmt.storage", "azure.mgmt.azurestackhci", "azure.keyvault.keys", "msgraph", "azure.mgmt.network"):
         with pytest.raises(ImportError):
             importlib.import_module(module)
 
