@@ -982,7 +982,8 @@ def put_item(sim, req, sub, rg, vault, container, item):
 def undelete_item(sim, req, vault_res: dict, found: dict) -> Response:
     """Undelete (rehydrate) a soft-deleted item: PUT with isRehydrate true - az CLI undelete_protection sends it with
     protectionState ProtectionStopped (azure-cli backup/custom.py), terraform-provider-azurerm sends isRehydrate alone
-    (backup_protected_vm_resource.go, resourceRecoveryServicesVaultBackupProtectedVMRecoverSoftDeleted). The item returns
+    (backup_protected_vm_resource.go, resourceRecoveryServicesVaultBackupProtectedVMRecoverSoftDeleted) beside the
+    protectedItemType discriminator its go-azure-sdk model's MarshalJSON always adds. The item returns
     to "stop protection with retain data" (MicrosoftDocs backup-azure-security-feature-cloud.md / secure-by-default.md)."""
     job = new_job(sim, vault_res["id"], "Undelete", found["properties"]["friendlyName"])  # operation name UNVERIFIED
 

@@ -173,7 +173,10 @@ def test_soft_delete_retention_is_the_vaults_and_terraform_undelete_works(sim):
     delete_data(sim)
     due = datetime.fromisoformat(item(sim)["deferredDeleteTimeInUTC"].replace("Z", "+00:00"))
     assert due - datetime.now(timezone.utc) > timedelta(days=29)
-    assert call(sim, "PUT", f"{ITEM}?{V}", {"properties": {"isRehydrate": True}}).status == 202  # terraform's body
+    # terraform's body: AzureIaaSComputeVMProtectedItem{IsRehydrate: true}; go-azure-sdk's MarshalJSON of every
+    # protecteditems model sets its discriminator (decoded["protectedItemType"] = ...), so protectedItemType is sent too
+    assert call(sim, "PUT", f"{ITEM}?{V}", {"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
+                                                          "isRehydrate": True}}).status == 202
     settle(sim)
     assert item(sim)["isScheduledForDeferredDelete"] is False
 
