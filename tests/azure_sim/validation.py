@@ -94,8 +94,8 @@ def _scalar(kind: str, data, path, problems, fmt: str | None = None):
         "int": isinstance(data, int) and not isinstance(data, bool),
         "float": isinstance(data, (int, float)) and not isinstance(data, bool),
         "bool": isinstance(data, bool),
-        "datetime": isinstance(data, str) and (fmt in ("rfc7231", "rfc-1123") or bool(RFC3339.match(data)))
-                    or (fmt in ("unix-timestamp", "unix-time") and isinstance(data, int)),
+        "datetime": (isinstance(data, str) and (fmt in ("rfc7231", "rfc-1123") or bool(RFC3339.match(data)))
+                     or (fmt in ("unix-timestamp", "unix-time") and isinstance(data, int))),
     }[kind]
     if not ok:
         want = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
@@ -342,7 +342,8 @@ def _msrest_model(cls, data, path, direction, problems):
         key = cls._attribute_map[attr]["key"]
         value = data.get(key)
         if value is None:
-            problems.append(f"{path}.{key}: required discriminator of {cls.__name__} is missing (one of {', '.join(sorted(mapping))})")
+            problems.append(f"{path}.{key}: required discriminator of {cls.__name__} is missing "
+                            f"(one of {', '.join(sorted(mapping))})")
             return
         if value not in mapping:
             problems.append(f"{path}.{key}: '{value}' is not a valid discriminator for {cls.__name__} "
