@@ -38,9 +38,10 @@ def check(req, family: str):
         if version not in versions:
             raise SimError(400, "InvalidApiVersionParameter",
                            f"The api-version '{version}' is invalid. The supported versions are '{','.join(versions)}'.")
+    elif kind == "keyvault" and not version:
+        raise SimError(400, "BadParameter", "The api-version parameter is missing.")  # UNVERIFIED wording
     elif kind == "keyvault" and version not in versions:
-        # Key Vault names the newest version only (Azure/azure-sdk-for-python#28595); a missing one is answered the
-        # same way here (UNVERIFIED for the missing case).
+        # Key Vault names the newest version only (Azure/azure-sdk-for-python#28595)
         raise SimError(400, "BadParameter", f"The specified version ({version}) is not recognized. "
                                             f"Consider using the latest supported version ({versions[0]}).")
 

@@ -94,8 +94,8 @@ def _scalar(kind: str, data, path, problems, fmt: str | None = None):
         "int": isinstance(data, int) and not isinstance(data, bool),
         "float": isinstance(data, (int, float)) and not isinstance(data, bool),
         "bool": isinstance(data, bool),
-        "datetime": isinstance(data, str) and (fmt in ("rfc7231", "rfc-1123") or bool(RFC3339.match(data)))
-                    or (fmt in ("unix-timestamp", "unix-time") and isinstance(data, int)),
+        "datetime": (isinstance(data, str) and (fmt in ("rfc7231", "rfc-1123") or bool(RFC3339.match(data)))
+                     or (fmt in ("unix-timestamp", "unix-time") and isinstance(data, int))),
     }[kind]
     if not ok:
         want = {"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
@@ -112,7 +112,7 @@ def _typespec_fields(cls) -> dict:
     if cache is not None:
         return cache
     module = sys.modules[cls.__module__]
-    package = importlib.import_module(cls.__module__.rsplit(".", 1)[0])
+    package = _package(cls.__module__)
     globalns = {**vars(module), "_models": package}
     fields = {}
     for klass in reversed(cls.__mro__):
@@ -129,6 +129,12 @@ def _typespec_fields(cls) -> dict:
             fields[value._rest_name_input or attr] = (value, annotation)
     type.__setattr__(cls, "_sim_fields", fields)
     return fields
+
+
+@functools.lru_cache(maxsize=None)
+def _package(module: str):
+    """The models package of a models module (where the SDK's forward references point)."""
+    return importlib.import_module(module.rsplit(".", 1)[0])
 
 
 def _forward(t, package):
@@ -235,7 +241,7 @@ def _own_discriminator(cls, name):
 
 
 def _annotation(t, data, path, direction, problems, owner=None, fmt=None):
-    package = importlib.import_module(owner.__module__.rsplit(".", 1)[0]) if owner is not None else None
+    package = _package(owner.__module__) if owner is not None else None
     t = _forward(t, package)
     if t is typing.Any or t is object:
         return
@@ -336,7 +342,8 @@ def _msrest_model(cls, data, path, direction, problems):
         key = cls._attribute_map[attr]["key"]
         value = data.get(key)
         if value is None:
-            problems.append(f"{path}.{key}: required discriminator of {cls.__name__} is missing (one of {', '.join(sorted(mapping))})")
+            problems.append(f"{path}.{key}: required discriminator of {cls.__name__} is missing "
+                            f"(one of {', '.join(sorted(mapping))})")
             return
         if value not in mapping:
             problems.append(f"{path}.{key}: '{value}' is not a valid discriminator for {cls.__name__} "
