@@ -5,7 +5,8 @@ Shapes follow `../shared/azure-rest-examples/recoveryservices*` and AZURE-WIRE-N
 
 Scenario keys (compact form, per resource group):
   recovery_vaults: [{name, location (default: the group's), redundancy (GeoRedundant), cross_region_restore (false),
-                     soft_delete (true: deleted backup data stays soft-deleted), soft_delete_days (14), policies: [...], protected_items: [{vm: "rg/name", policy: name, state}]}]
+                     soft_delete (true: deleted backup data stays soft-deleted), soft_delete_days (14), policies: [...],
+                     protected_items: [{vm: "rg/name", policy: name, state}]}]
       policies: either {name, properties: <REST ProtectionPolicy properties>} or compact
                 {name, type: V2|V1 (V2), frequency: Daily|Hourly (Daily), time: "02:00", interval: 4, window_hours: 12,
                  retention_days: 30, instant_rp_days: 7|2, timezone: UTC}

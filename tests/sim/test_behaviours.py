@@ -153,9 +153,9 @@ def test_soft_delete_keeps_the_item_until_undeleted(sim):
     again = protect(sim)
     assert again.status == 400 and "soft-deleted" in again.body["error"]["message"]
     # undelete as the az CLI sends it (isRehydrate + ProtectionStopped): stop protection with retained data
-    undo = call(sim, "PUT", f"{ITEM}?{V}", {"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
-                                                        "sourceResourceId": VM, "protectionState": "ProtectionStopped",
-                                                        "isRehydrate": True}})
+    undelete = {"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines", "sourceResourceId": VM,
+                               "protectionState": "ProtectionStopped", "isRehydrate": True}}
+    undo = call(sim, "PUT", f"{ITEM}?{V}", undelete)
     assert undo.status == 202
     settle(sim)
     props = item(sim)

@@ -4,13 +4,23 @@ or in the module tests."""
 
 from __future__ import annotations
 
-from tests.modules.test_cvm_protection import KC, KC_VID, args, demo, failed, item_of, last_seq  # noqa: F401 (fixture)
+import pytest
+
+from tests.modules.test_cvm_protection import KC, KC_VID, add_policy, args, failed, item_of, last_seq, register_feature
 from tests.sim_helpers import run_module, writes
 
 MODULE = "cvm_protection"
 
 
-def test_a_soft_deleted_item_is_refused_before_any_write_until_undeleted(demo):  # noqa: F811
+@pytest.fixture
+def demo(azure_sim):
+    """The demo estate with the preview feature registered and policy cvm-daily in the Korea Central vault."""
+    register_feature(azure_sim.sim)
+    add_policy(azure_sim.sim, KC_VID, "cvm-daily", time="21:00")
+    return azure_sim
+
+
+def test_a_soft_deleted_item_is_refused_before_any_write_until_undeleted(demo):
     assert not failed(run_module(demo, MODULE, args(["rg-cvm-kc/cvm-pmk-01"])))
     removed = run_module(demo, MODULE, {"vault": KC, "vms": ["rg-cvm-kc/cvm-pmk-01"], "state": "absent",
                                         "confirm_delete_backup_data": True})
