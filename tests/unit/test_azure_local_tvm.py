@@ -476,11 +476,22 @@ def test_the_private_key_is_never_logged():
             assert "private_key_pem" not in json.dumps(task), "the wrapping key module never returns the private key"
     assert carriers == ["restore_keys_backup_utils.yml"]
     tasks = load_tasks("restore_keys_backup_utils.yml")
-    block = tasks[1]
+    block = tasks[2]
     assert block["always"][0]["ansible.builtin.file"] == {"path": "{{ _azure_local_tvm_key_tmp.path }}", "state": "absent"}, \
         "the decrypted key is deleted from the controller whatever happens"
     export = block["block"][0]["azure_cvm.backup.azure_local_tvm_wrapping_key"]
-    assert export["export_path"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" and tasks[0]["ansible.builtin.tempfile"]["state"] == "directory"
+    assert export["export_path"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" and tasks[1]["ansible.builtin.tempfile"]["state"] == "directory"
+
+
+@pytest.mark.parametrize("connection,refused", [
+    ({"ansible_connection": "winrm", "ansible_winrm_transport": "basic", "ansible_port": 5985}, True),
+    ({"ansible_connection": "winrm", "ansible_winrm_transport": ["basic"], "ansible_winrm_scheme": "http"}, True),
+    ({"ansible_connection": "winrm", "ansible_winrm_transport": "basic"}, False),  # default port 5986: HTTPS
+    ({"ansible_connection": "winrm", "ansible_winrm_transport": "ntlm", "ansible_port": 5985}, False),  # message encryption
+    ({"ansible_connection": "psrp", "ansible_port": 5985}, False), ({"ansible_connection": "ssh"}, False), ({}, False)])
+def test_the_private_key_is_not_sent_over_basic_http(connection, refused):
+    guard = load_tasks("restore_keys_backup_utils.yml")[0]["ansible.builtin.assert"]["that"]
+    assert render("{{ " + guard + " }}", role_vars(**connection)) is not refused
 
 
 @pytest.mark.parametrize("value,accepted,as_bool", [("true", True, True), (True, True, True), ("false", True, False), (False, True, False),

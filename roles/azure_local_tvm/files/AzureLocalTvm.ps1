@@ -138,6 +138,7 @@ function ConvertTo-Sid([string] $Account) {
 
 function Get-ShareFacts([string] $Server, [string] $Share) {
     # Share permissions of the file server (a UNC export root); unreadable is reported, the controller fails on it.
+    # UNVERIFIED here: the property names AccountName / AccessControlType / AccessRight of Get-SmbShareAccess output.
     $facts = [ordered]@{ server = $Server; name = $Share; reachable = $false; error = $null; aces = @() }
     try {
         $facts.aces = @(Get-SmbShareAccess -Name $Share -CimSession $Server | ForEach-Object {
@@ -170,6 +171,8 @@ function Get-MigrationFacts {
     # Read where live migration is set (S2 asks to encrypt its traffic): on a cluster the cluster networks and the
     # 'Virtual Machine' resource type's MigrationExcludeNetworks; on every node its Hyper-V host settings, whether
     # live migration is enabled there or not.
+    # UNVERIFIED here: Get-ClusterNetwork's Id / Address / AddressMask / Role and the ';'-separated network ids of
+    # MigrationExcludeNetworks (from the FailoverClusters cmdlet reference, not checked against a stored source).
     $nodes = @(foreach ($node in Get-ClusterNodeNames) {
             $vmHost = Get-VMHost -ComputerName $node
             [ordered]@{
@@ -189,6 +192,7 @@ function Get-MigrationFacts {
 function Get-IpsecRuleFacts {
     # Each rule with its remote addresses and its quick-mode proposals: only a rule that encrypts (ESP with an
     # encryption algorithm) protects the traffic; the controller decides.
+    # UNVERIFIED here: QuickModeCryptoSet on the rule and Proposal.Encapsulation / .Encryption of the crypto set.
     return @(Get-NetIPsecRule -PolicyStore ActiveStore -ErrorAction SilentlyContinue | ForEach-Object {
             $filter = $_ | Get-NetFirewallAddressFilter
             $proposals = @()
