@@ -86,7 +86,7 @@ class Rule:
     """One fault: what it does (kind) and when (host/method/path regexes, a rate, a count)."""
 
     def __init__(self, spec: dict):
-        unknown = set(spec) - {"kind", "host", "method", "path", "rate", "count", "latency_ms", "retry_after", "status"}
+        unknown = set(spec) - {"kind", "host", "method", "path", "rate", "count", "after", "latency_ms", "retry_after", "status"}
         if unknown:
             raise ValueError(f"unknown keys in fault rule: {sorted(unknown)}")
         self.kind = spec.get("kind")
@@ -96,6 +96,7 @@ class Rule:
         self.patterns = [(field, re.compile(spec[field], re.I)) for field in ("host", "method", "path") if spec.get(field)]
         self.rate = float(spec.get("rate", 1.0))
         self.remaining = int(spec["count"]) if spec.get("count") is not None else None
+        self.passed = int(spec.get("after", 0))  # matching requests let through before the rule may fire
         self.latency_ms = float(spec.get("latency_ms", 0))
         self.retry_after = spec.get("retry_after", 1)
         self.status = int(spec.get("status", 429 if self.kind == "throttle" else 503))
@@ -105,6 +106,9 @@ class Rule:
 
     def fires(self, rnd: random.Random, fields: dict) -> bool:
         if self.remaining == 0 or not self.matches(fields):
+            return False
+        if self.passed > 0:
+            self.passed -= 1
             return False
         if self.rate < 1.0 and rnd.random() >= self.rate:
             return False

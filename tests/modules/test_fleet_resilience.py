@@ -144,7 +144,10 @@ def test_100_vms_under_throttling_errors_and_drops_are_all_protected_once(sim_se
     assert_one_role_assignment_per_key(server)
     faulted = [r for r in server.requests() if r["fault"]]
     assert {r["fault"] for r in faulted} == {"throttle", "error", "drop"}
-    assert total_retries(results) == len(faulted) > 0
+    # each fault costs at least the one retry it caused; the SDK's transport may retry a dropped connection itself,
+    # unseen by the modules, so the reported count is bounded by the faults rather than equal to them
+    answered = [r for r in faulted if r["fault"] in ("throttle", "error")]
+    assert len(answered) <= total_retries(results) <= len(faulted)
 
     server.set_faults({})
     seq = last_seq(server)
@@ -154,14 +157,18 @@ def test_100_vms_under_throttling_errors_and_drops_are_all_protected_once(sim_se
 
 
 def test_a_run_interrupted_with_sigint_converges_when_started_again(sim_server_factory):
+    """The local Azure lets exactly 10 protection PUTs through, then throttles the rest (Retry-After 30 s): the run is
+    then certainly in the middle of its writes, with 10 VMs protected, when it gets Ctrl-C. No clock decides it."""
     server = sim_server_factory("fleet", vms=100, cmk_every=5)
+    server.set_faults({"rules": [{"kind": "throttle", "method": "^PUT$", "path": "/protectedItems/", "after": 10,
+                                  "retry_after": 30}]})
     env = ansible_env(server)
     proc = subprocess.Popen(command(), env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,  # pylint: disable=consider-using-with
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 300  # a safety net only: the wait ends on the first held PUT
         while time.monotonic() < deadline and proc.poll() is None:
-            if len([r for r in writes(server.requests()) if "/protectedItems/" in r["path"]]) >= 10:
+            if any(r["fault"] == "throttle" and "/protectedItems/" in r["path"] for r in server.requests()):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be interrupted"
@@ -169,12 +176,19 @@ def test_a_run_interrupted_with_sigint_converges_when_started_again(sim_server_f
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
+        try:  # a module process left behind by the interrupted run: end it before the faults are cleared
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     assert proc.returncode != 0
-    started = {r["path"].lower() for r in writes(server.requests()) if "/protectedItems/" in r["path"]}
-    assert 10 <= len(started) < 100, "the interruption should come in the middle of the writes"
+    done = [r for r in writes(server.requests()) if "/protectedItems/" in r["path"] and r["method"] == "PUT" and not r["fault"]]
+    assert len(done) == 10, "exactly the 10 PUTs let through were answered"
+    # a PUT answered 202 makes its item when its operation is polled, so up to (not exactly) 10 items exist now
+    assert len(protected_items(server)) <= 10
 
+    server.set_faults({})
     rc, results = play(server)
     assert rc == 0, failures(results)
     assert_protected_exactly_once(server)
@@ -185,17 +199,22 @@ def test_a_run_interrupted_with_sigint_converges_when_started_again(sim_server_f
 
 
 def test_writes_slow_down_before_the_write_budget_is_spent(sim_server_factory):
+    """A write budget that never refills and holds 3 writes more than the 31 the run needs (30 PUTs and one container
+    refresh): the run must see the budget fall to 5 and below, pause, and still never get a 429."""
     server = sim_server_factory("fleet", vms=50)
     vault = rs.vault_id(SUB, "rg-fleet-backup", "rsv-fleet-koreacentral")
     with server.sim.lock:
         rs.add_policy(server.sim, vault, POLICY, rs.compact_policy({}))
-    server.set_faults({"write_budget": {"capacity": 20, "refill_per_second": 10}})
+    needed = 31
+    server.set_faults({"write_budget": {"capacity": needed + 3, "refill_per_second": 0}})
     result = run_module(server, "cvm_protection", {
         "vault": {"name": "rsv-fleet-koreacentral", "resource_group": "rg-fleet-backup"}, "policy": POLICY,
         "resource_groups": ["rg-fleet-01", "rg-fleet-03", "rg-fleet-05"], "concurrency": 8})
     assert not result.get("failed"), result.get("msg")
     assert result["totals"]["protect"] == 30
+    arm_writes = [r for r in writes(server.requests()) if r["host"] == "management.azure.com"]
+    assert len(arm_writes) == needed, [(r["method"], r["path"]) for r in arm_writes]
     throttle = result["throttle"]
-    assert throttle["lowest_concurrency"] == 1 and throttle["pauses"] > 0 and throttle["min_remaining_writes"] <= 5
+    assert throttle["lowest_concurrency"] == 1 and throttle["pauses"] > 0 and throttle["min_remaining_writes"] == 3
     refused = [r for r in server.requests() if r["fault"] == "write_budget"]
     assert refused == [], [(r["method"], r["path"]) for r in refused]
