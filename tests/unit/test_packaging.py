@@ -19,4 +19,3 @@ def test_collection_tarball_has_no_local_artefacts(tmp_path):
     assert "plugins/modules/cvm_protection.py" in names and "roles/protect/tasks/main.yml" in names
     leaked = [n for n in names if any(f"/{part}" in f"/{n}/" or n.startswith(part) for part in LOCAL_ARTEFACTS)]
     assert leaked == []
-
