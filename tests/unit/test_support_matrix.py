@@ -12,6 +12,7 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import readiness
 
@@ -29,7 +30,7 @@ def facts(size="Standard_DC4as_v6", location="koreacentral", des_id=None) -> dic
     managed = {"securityProfile": {"securityEncryptionType": "DiskWithVMGuestState"}}
     if des_id:
         managed["securityProfile"]["diskEncryptionSet"] = {"id": des_id}
-    return rules.vm_facts({"id": rules.vm_id(SUB, "rg", "vm1"), "name": "vm1", "location": location,
+    return rules.vm_facts({"id": arm_ids.vm_id(SUB, "rg", "vm1"), "name": "vm1", "location": location,
                            "properties": {"hardwareProfile": {"vmSize": size},
                                           "securityProfile": {"securityType": "ConfidentialVM"},
                                           "storageProfile": {"osDisk": {"managedDisk": managed}}}})
