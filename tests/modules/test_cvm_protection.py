@@ -159,7 +159,8 @@ def test_absent_needs_the_confirmation_then_deletes_the_backup_data(demo):
     removed = run_module(demo, MODULE, {"vault": KC, "vms": ["rg-cvm-kc/cvm-pmk-01"], "state": "absent",
                                         "confirm_delete_backup_data": True})
     assert not failed(removed), removed.get("msg")
-    assert (removed["vms"][0]["action"], removed["vms"][0]["protection_state"]) == ("delete", "NotProtected")
+    # the vault has soft delete on (Azure's default): the item reads back ProtectionStopped, soft-deleted (issue 15)
+    assert (removed["vms"][0]["action"], removed["vms"][0]["protection_state"]) == ("delete", "ProtectionStopped")
     # the vault has soft delete on (Azure's default): the data is soft-deleted, not gone (issue 15)
     assert item_of(demo.sim, KC_VID, "rg-cvm-kc", "cvm-pmk-01")["properties"]["isScheduledForDeferredDelete"] is True
     seq = last_seq(demo)
