@@ -77,7 +77,6 @@ class CallbackModule(CallbackBase):
 '''
 
 
-
 def _task(name: str, module: str, args: dict, **keywords) -> dict:
     fqcn = module if "." in module else f"{COLLECTION}.{module}"
     return {"name": name, fqcn: args, **keywords}

@@ -176,7 +176,7 @@ def test_soft_delete_retention_is_the_vaults_and_terraform_undelete_works(sim):
     # terraform's body: AzureIaaSComputeVMProtectedItem{IsRehydrate: true}; go-azure-sdk's MarshalJSON of every
     # protecteditems model sets its discriminator (decoded["protectedItemType"] = ...), so protectedItemType is sent too
     assert call(sim, "PUT", f"{ITEM}?{V}", {"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
-                                                          "isRehydrate": True}}).status == 202
+                                                           "isRehydrate": True}}).status == 202
     settle(sim)
     assert item(sim)["isScheduledForDeferredDelete"] is False
 

@@ -243,7 +243,8 @@ def run_case(world, case):
         accepted = ACCEPTED_DIFFS.get(rel, set())
         problems = [p for p in structure_diff(without_tags(expected["body"]), answer.body) if p not in accepted]
         problems += value_problems(expected["body"], answer.body)
-        if method in ("PUT", "GET") and "/operation" not in path and not url.split("?")[0].endswith(("backupPolicies", "vaults", "backupJobs", "backupProtectedItems", "backupProtectableItems", "recoveryPoints")):
+        if method in ("PUT", "GET") and "/operation" not in path and not url.split("?")[0].endswith(
+                ("backupPolicies", "vaults", "backupJobs", "backupProtectedItems", "backupProtectableItems", "recoveryPoints")):
             problems += identity_problems(url.split("?")[0].removeprefix(ARM), expected["body"], answer.body)
         if method == "PUT" and body is not None:
             problems += echo_problems(body, expected["body"], answer.body)

@@ -143,7 +143,8 @@ def test_the_export_share_admits_the_nodes_computer_accounts_only_there():
     ([place(aces=[ace(None)])], "could not be read"),
     ([place(aces=[ace(EVERYONE, kind="AllowOrSo")])], "could not be read"),
     ([place(aces=["S-1-1-0"])], "could not be read"),
-    ([place("\\\\srv\\x", "export", share={"reachable": False, "error": "Access is denied"})], "share permissions of \\\\srv\\x could not be read (Access is denied)"),
+    ([place("\\\\srv\\x", "export", share={"reachable": False, "error": "Access is denied"})],
+     "share permissions of \\\\srv\\x could not be read (Access is denied)"),
     ([place("\\\\srv\\x", "export", share="junk")], "share permissions"),
     ([place(kind="work", owner_sid="S-1-5-21-5-5-5-1500")], "is owned by"),
     ([place(kind="work", owner_sid=None)], "is owned by"),
@@ -211,7 +212,8 @@ def test_vm_files_backup_needs_vmcx_vmgs_the_vmrs_and_every_disk():
 
 
 VM_A, VM_B = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-INVALID = "Import-TVMKeys : Error Importing Key: C:\\Program Files\\AksHci\\mocctl.exe ... [Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{}]:\n    InvalidVersion]"
+INVALID = ("Import-TVMKeys : Error Importing Key: C:\\Program Files\\AksHci\\mocctl.exe ... "
+           "[Error: Keys Import failed:  Type[Key] Vault[AzureStackTvmKeyVault] Name[{}]:\n    InvalidVersion]")
 
 
 def test_key_import_errors_other_than_invalid_version_fail():
@@ -495,7 +497,7 @@ def test_the_private_key_is_not_sent_over_basic_http(connection, refused):
 
 
 @pytest.mark.parametrize("value,accepted,as_bool", [("true", True, True), (True, True, True), ("false", True, False), (False, True, False),
-                                                   ("True", True, True), ("yes", True, True), ("0", True, False), (None, False, None)])
+                                                    ("True", True, True), ("yes", True, True), ("0", True, False), (None, False, None)])
 def test_same_instance_from_extra_vars_is_read_with_bool(value, accepted, as_bool):
     """-e azure_local_tvm_same_instance=true gives the string "true" (README, playbook): it must work. (Strings that are
     no boolean, such as "maybe", are refused by the role's argument spec first: test_azure_local_tvm_role.py.)"""

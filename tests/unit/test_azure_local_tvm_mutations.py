@@ -29,7 +29,8 @@ MUTATIONS = [
     ("Import-TVMKeys -BackupPath $work", "-BackupPath $backupPath", "-BackupPath $work"),
     ("key check before Start-VM disabled", "if (-not (Test-MocKey $vm.id)) {", "if ($false -and -not (Test-MocKey $vm.id)) {"),
     ("Export-VM -Path wrong", "-Path $target\n", "-Path $P.export_root\n"),
-    ("public and private key paths swapped", "-PublicKeyPath $publicPath -PrivateKeyPath $privatePath", "-PublicKeyPath $privatePath -PrivateKeyPath $publicPath"),
+    ("public and private key paths swapped", "-PublicKeyPath $publicPath -PrivateKeyPath $privatePath",
+     "-PublicKeyPath $privatePath -PrivateKeyPath $publicPath"),
     # ---- explicit success and failure, output hygiene
     ("exit code from $LASTEXITCODE", "    exit 1\n", "    exit $LASTEXITCODE\n"),
     ("no failed field on success", "    $result['failed'] = $false\n", ""),

@@ -40,7 +40,7 @@ def system(computer, version="10.2505.0.3001", vault=None):
     return {"computer": computer, "version": version, "moc": {"version": "1.15.0.10521", "module_version": "1.2.29"},
             "vms": [vm_state(VM1), vm_state(VM2)], "vault": vault if vault is not None else [VM1["id"], VM2["id"], "AzureStackTvmAKRootKey"],
             "locations": [location("C:\\ClusterStorage\\Volume1\\vms"), location("\\\\backup\\tvm", "export", computer_sids=[NODE1_SID],
-                                                                                   share={"reachable": True, "aces": [ADMINS, {**ADMINS, "sid": NODE1_SID}]})],
+                                                                                 share={"reachable": True, "aces": [ADMINS, {**ADMINS, "sid": NODE1_SID}]})],
             "migration": {"cluster": True, "nodes": [{"name": computer, "enabled": False, "use_any_network": False, "networks": []}],
                           "cluster_networks": [{"id": "n1", "address": "10.71.1.0", "mask": "255.255.255.0", "role": "ClusterAndClient"}],
                           "exclude_networks": []},
@@ -160,7 +160,8 @@ def test_backup_fails_when_the_export_lacks_a_vm_file(lab, drop, message):
     (location("D:\\vms", aces=[{"sid": "S-1-5-11", "identity": "NT AUTHORITY\\Authenticated Users", "type": "Allow", "rights": "Modify"}]),
      "restricted to host administrators"),
     (location("D:\\vms", reachable=False, error="Access is denied", aces=[]), "could not be checked from the host (Access is denied)"),
-    (location("\\\\backup\\tvm", "export", share={"reachable": False, "error": "RPC server unavailable"}), "share permissions of \\\\backup\\tvm could not be read"),
+    (location("\\\\backup\\tvm", "export", share={"reachable": False, "error": "RPC server unavailable"}),
+     "share permissions of \\\\backup\\tvm could not be read"),
     (location("C:\\ProgramData\\azure_cvm_backup\\tvm", "work", owner_sid="S-1-5-21-9-9-9-1234"), "is owned by"),
 ])
 def test_an_open_or_unreadable_location_fails_unless_warn_only(lab, bad, message):

@@ -43,7 +43,7 @@ CONSTANTS = {"AzureStackHostAttestation": "$KeyGroup", "AzureStackTvmKeyVault": 
 USES = [
     ("Backup-KeyFolder", "backup-tvmkeys", 0, {"<path to public.pem>": "$publicPath", "<path to backup root folder>": "$P.backup_root"}),
     ("Restore-KeyFolder", "import-tvmwrappingkeyfrompem", 0, {"<WrappingKeyName>": "$P.wrapping_key_name", "<path to public.pem>": "$publicPath",
-                                                                "<path to private.pem>": "$privatePath"}),
+                                                              "<path to private.pem>": "$privatePath"}),
     ("Restore-KeyFolder", "remove-mockey ak", 0, {}),
     ("Restore-KeyFolder", "import-tvmkeys", 0, {"<WrappingKeyName>": "$P.wrapping_key_name", "<path to timestamped backup folder>": "$backupPath"}),
     ("Restore-KeyFolder", "remove-mockey wrapping", 1, {"WrappingKeyName": "$P.wrapping_key_name"}),
@@ -191,7 +191,8 @@ def check_microsoft_output_never_reaches_the_result(s):
 
 
 def check_vm_files_restore_keeps_the_id_and_checks_the_target(s):
-    assert not [n for n in ps.walk(s.root) if n.type != "comment" and not n.children and "generatenewid" in s.text(n).lower()], "S4: without -GenerateNewId the VM keeps its ID, which names its key"
+    assert not [n for n in ps.walk(s.root) if n.type != "comment" and not n.children and "generatenewid" in s.text(n).lower()], \
+        "S4: without -GenerateNewId the VM keeps its ID, which names its key"
     assert s.splat("Import-VmFiles", "importArgs") == {
         "Path": "$config.FullName", "Copy": "$true", "VirtualMachinePath": "$P.vm_path", "SnapshotFilePath": "$P.vm_path",
         "SmartPagingFilePath": "$P.vm_path", "VhdDestinationPath": "$P.vhd_path"}
