@@ -32,7 +32,7 @@ HSM = "https://hsm-cvm-uae.managedhsm.azure.net"
 EXAMPLE_VARS = {
     "vault_vm_admin_password": "Example-Passw0rd!",
     "vault_tvm_wrapping_key_passphrase": "an example passphrase",
-    "host_facts": {"solution_version": "12.2505.1001.5"},
+    "host_facts": {"solution_version": "12.2505.1001.5", "moc": {"version": "1.14.1.10414", "module_version": "1.2.27"}},
     "key_backup": {"files": {"AES/vm-1_256.json": base64.b64encode(b'{"key": "wrapped"}').decode()}},
 }
 # (module, example task name) -> why it cannot run in the demo estate
@@ -40,7 +40,7 @@ ELSEWHERE = {
     ("cvm_protection", "Every CVM of the fleet resource groups in the vault's region"): "names the fleet estate",
     ("cvm_readiness_info", "Fail the play when a VM to protect is not ready"): "fails on purpose: the demo has unready VMs",
     ("azure_local_tvm_store", "Read the newest one back"): "reads a key backup folder an earlier backup wrote to disk",
-    ("azure_local_tvm_wrapping_key", "The private key for a restore (kept out of the output)"):
+    ("azure_local_tvm_wrapping_key", "The private key for a restore, into a private temporary folder (delete it afterwards)"):
         "reads the key file the first example writes, which check mode does not write",
     ("azure_local_vm", "Resize it (the security profile stays as it is)"): "resizes the VM the first example creates in check mode",
 }
