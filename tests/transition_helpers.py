@@ -138,9 +138,9 @@ def run_chain(server, module: str, steps: list[dict], given: list | None = None,
     results = _parse_results(proc.stdout)
     if not results:
         raise AssertionError(f"ansible-playbook ran no task (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    out = {"given": [], "steps": [{} for _ in steps]}
+    out = {"given": [], "steps": [{} for _step in steps]}
     for entry in results:
-        label, _, phase = entry["task"].partition(" ")
+        label, _sep, phase = entry["task"].partition(" ")
         if label == "given":
             assert not entry["result"]["failed"], f"the arrangement {entry['task']} failed: {entry['result'].get('msg')}"
             out["given"].append(entry)

@@ -32,7 +32,7 @@ MAX_PROBLEMS = 20
 @functools.lru_cache(maxsize=None)
 def resolve(spec: str):
     """'pkg.models:Class' -> the class (ImportError/AttributeError when the SDK or class is missing)."""
-    module, _, name = spec.partition(":")
+    module, _sep, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
 

@@ -273,7 +273,7 @@ def test_every_served_operation_is_declared_and_checked():
 
 
 def test_exemptions_are_only_for_apis_without_an_installed_sdk():
-    reasons = {op.exempt for _, op in declarations() if op.exempt}
+    reasons = {op.exempt for _name, op in declarations() if op.exempt}
     assert reasons <= {operations.NO_STORAGE_SDK, operations.NO_HCI_SDK, operations.ARM_ASYNC, operations.NO_GRAPH_SDK,
                        operations.LOGIN, operations.NO_KEYS_SDK, operations.NO_SUBSCRIPTIONS_SDK, operations.NO_NETWORK_SDK}
     for module in ("azure.mgmt.storage", "azure.mgmt.azurestackhci", "azure.keyvault.keys", "msgraph", "azure.mgmt.network"):

@@ -83,7 +83,7 @@ class Script:
         out = {}
         literal = re.search(r"\$" + variable + r" = @\{([^}]*)\}", body)
         for part in (literal.group(1).split(";") if literal else []):
-            key, _, value = part.partition("=")
+            key, _sep, value = part.partition("=")
             out[key.strip()] = value.strip()
         for key, value in re.findall(r"\$" + variable + r"\.(\w+) = ([^;\n}]+)", body):
             out[key] = value.strip()

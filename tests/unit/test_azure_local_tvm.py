@@ -263,9 +263,9 @@ def test_review_module_collects_errors_and_warnings():
 
 
 def test_review_module_for_a_restore_takes_the_manifests_procedure():
-    result, _, errors = review_module.review(review_params(release="auto", detected_version="10.2505.1.2", backup_procedure="moc_key"))
+    result, _warnings, errors = review_module.review(review_params(release="auto", detected_version="10.2505.1.2", backup_procedure="moc_key"))
     assert errors == [] and result["procedure"] == "moc_key"
-    result, _, errors = review_module.review(review_params(release="2411", backup_procedure="backup_utils", moc_versions={}))
+    result, _warnings, errors = review_module.review(review_params(release="2411", backup_procedure="backup_utils", moc_versions={}))
     assert "procedure" not in result and "only Azure Local 2505 or later" in errors[0]
     result, warnings, errors = review_module.review(review_params(import_log=[INVALID.format(VM_A), INVALID.format("AzureStackTvmAKRootKey")],
                                                                   restored_vm_ids=[VM_A], same_instance=False))

@@ -125,7 +125,7 @@ def check_restore_order_guards_and_cleanup(s):
 
 def check_the_private_key_is_written_only_where_a_finally_removes_it(s):
     writes = [(f, c) for f in s.funcs for c in s.calls(f, "write-base64file") if "$P.private_key_b64" in c.positional]
-    assert [f for f, _ in writes] == ["Restore-KeyFolder"] and s.enclosing(writes[0][1].node)[0] == "try"
+    assert [f for f, _call in writes] == ["Restore-KeyFolder"] and s.enclosing(writes[0][1].node)[0] == "try"
     remove = s.text(s.funcs["Remove-SecretFile"])
     assert "[System.IO.File]::WriteAllBytes($Path, (New-Object byte[] ((Get-Item -LiteralPath $Path).Length)))" in remove
     assert remove.index("WriteAllBytes") < remove.index("Remove-Item -LiteralPath $Path -Force"), "overwritten, then deleted"
