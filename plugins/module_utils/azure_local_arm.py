@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ARM paths and reads for Azure Local VMs (Microsoft.AzureStackHCI has no SDK in our requirements: generic ARM calls
 through the module base). The VM instance is an extension resource of an Arc machine:
-`{machineId}/providers/Microsoft.AzureStackHCI/virtualMachineInstances/default`."""
+`{machineId}/providers/Microsoft.AzureStackHCI/virtualMachineInstances/default`. Writes (PUT to create, PATCH to
+update, DELETE) go through m.arm_lro, which follows them with azure-core's ARM polling."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ HCI_API = "2024-01-01"
 MACHINES_API = "2024-07-10"
 CUSTOM_LOCATIONS_API = "2021-08-15"
 HCI = "Microsoft.AzureStackHCI"
-READ_ONLY = ("provisioningState", "instanceView", "status", "vmId", "resourceUid", "guestAgentInstallStatus")
 
 
 def machine_id(sub: str, rg: str, name: str) -> str:
@@ -86,11 +86,3 @@ def summary(rg: str, machine_name: str, vmi: dict) -> dict:
     }
     out.update(describe_security(vmi))
     return out
-
-
-def writable_properties(vmi: dict) -> dict:
-    """The properties of an existing VM instance that a PUT sends back (read-only ones dropped)."""
-    props = dict(vmi.get("properties") or {})
-    for key in READ_ONLY:
-        props.pop(key, None)
-    return props

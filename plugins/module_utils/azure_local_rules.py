@@ -97,3 +97,73 @@ def describe_security(vm_instance: dict) -> dict:
         "needs_guest_state_key_backup": trusted,
         "profile_complete": trusted and secure_boot and tpm,
     }
+
+
+# ------------------------------------------------------------------------------------------------ hardware and updates
+# Spec StackHCIVM stable/2024-01-01 virtualMachineInstances.json: PUT creates (VirtualMachineInstance), PATCH updates
+# (VirtualMachineInstanceUpdateRequest: properties.{hardwareProfile{vmSize,processors,memoryMB}, storageProfile.dataDisks,
+# networkProfile.networkInterfaces, osProfile{computerName, linux/windowsConfiguration}} and identity; no
+# securityProfile, no image, no extendedLocation). vmSize "Custom" is the size that carries processors and memoryMB
+# (the VmSizeEnum's "Custom"; Terraform's azurerm_stack_hci_windows_virtual_machine tests send vm_size "Custom" with
+# processor_number and memory_mb; the az stack-hci-vm CLI does the same when they are given).
+
+HARDWARE = (("vm_size", "vmSize"), ("processors", "processors"), ("memory_mb", "memoryMB"))
+CUSTOM_SIZE = "Custom"
+DEFAULT_SIZE = "Default"
+
+
+def wanted_hardware(vm_size: str | None, processors: int | None, memory_mb: int | None) -> dict:
+    """hardwareProfile keys for the options given: vmSize Custom when processors or memory are given without a size."""
+    out = {key: value for key, value in (("vmSize", vm_size), ("processors", processors), ("memoryMB", memory_mb))
+           if value is not None}
+    if "vmSize" not in out and ("processors" in out or "memoryMB" in out):
+        out["vmSize"] = CUSTOM_SIZE
+    return out
+
+
+def hardware_reason(vm_size: str | None, processors: int | None, memory_mb: int | None) -> str | None:
+    """None when the hardware options fit together, else why not (processors and memory belong to the Custom size)."""
+    if vm_size and vm_size != CUSTOM_SIZE and (processors is not None or memory_mb is not None):
+        return (f"processors and memory_mb set the size of a vm_size {CUSTOM_SIZE} VM; with vm_size {vm_size} leave them "
+                f"out, or use vm_size {CUSTOM_SIZE}.")
+    return None
+
+
+def creation_hardware(vm_size: str | None, processors: int | None, memory_mb: int | None) -> dict:
+    """hardwareProfile of a new VM: the options given, vmSize Default when nothing is given."""
+    return wanted_hardware(vm_size, processors, memory_mb) or {"vmSize": DEFAULT_SIZE}
+
+
+def hardware_changes(wanted: dict, current: dict) -> dict:
+    """{hardwareProfile key: wanted value} for the keys that differ from the VM's hardwareProfile."""
+    return {key: value for key, value in wanted.items() if value != current.get(key)}
+
+
+def update_body(hardware: dict) -> dict:
+    """The PATCH body (VirtualMachineInstanceUpdateRequest) that changes only the given hardwareProfile keys."""
+    return {"properties": {"hardwareProfile": dict(hardware)}}
+
+
+def security_update_reason(name: str, current: dict) -> str | None:
+    """None when an existing Trusted launch VM has its complete profile; else why the module cannot fix it: the
+    update request (PATCH) has no securityProfile, the profile is chosen at creation."""
+    if current.get("profile_complete"):
+        return None
+    missing = [label for label, on in (("secure boot", current.get("secure_boot")), ("the vTPM", current.get("tpm"))) if not on]
+    return (f"The Trusted launch VM {name} has {' and '.join(missing)} off, and the security profile of an existing VM "
+            "cannot be changed (Azure's VM update request has no securityProfile): create a new Trusted launch VM with "
+            "both on and move the workload.")
+
+
+def managed_view(vmi: dict | None) -> dict:
+    """The settings azure_local_vm manages, for its diff and its comparison."""
+    if not vmi:
+        return {}
+    props = vmi.get("properties") or {}
+    security = describe_security(vmi)
+    hardware = props.get("hardwareProfile") or {}
+    view = {"security_type": security["security_type"], "secure_boot": security["secure_boot"], "tpm": security["tpm"],
+            "image_id": ((props.get("storageProfile") or {}).get("imageReference") or {}).get("id"),
+            "custom_location": (vmi.get("extendedLocation") or {}).get("name")}
+    view.update({opt: hardware.get(key) for opt, key in HARDWARE})
+    return view

@@ -15,8 +15,9 @@ A module:
 
 Raise ModuleFailure(msg, **extra) (module_utils/errors) anywhere to fail; Azure exceptions are turned into a
 readable message by `execute`, or explicitly with `m.azure_failure(exc, action, resource, hint)` where a better
-sentence is known. `m.read(fn, what, where)` is a GET that may answer 404 (None), `m.read_all` a paged list; waiting
-goes through `m.wait` / `m.arm_wait` (module_utils/waiting).
+sentence is known. `m.read(fn, what, where)` is a GET that may answer 404 (None), `m.read_all` a paged list. Waiting:
+`m.wait` (a poll until a condition, module_utils/waiting), `m.arm_lro` / `m.arm_wait` (ARM long-running operations
+through azure-core's ARM polling), waiting.wait_poller (SDK pollers) and waiting.poll_in_rounds (fleets).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
     AZURE_CLI_CLIENT_ID, AUTH_SOURCES, CLOUDS, SECRET_FIELDS, AuthError, resolve_auth)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.recording import recording_policies
-from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for, wait_poller
 
 AUTH_ARGSPEC = {
     "auth_source": {"type": "str", "choices": list(AUTH_SOURCES), "default": "auto"},
@@ -60,7 +61,7 @@ SDK_CLIENTS = {
 RETRY = {"retry_total": 8, "retry_backoff_factor": 0.5, "retry_backoff_max": 30, "retry_mode": "exponential"}
 RETRIED_STATUS = (408, 429, 500, 502, 503, 504)
 POLLING_INTERVAL = 2  # seconds
-TERMINAL_ASYNC = ("succeeded", "failed", "canceled", "cancelled")
+TERMINAL_FAILED = ("failed", "canceled", "cancelled")
 USER_AGENT = "ansible-azure_cvm.backup"
 
 
@@ -82,6 +83,15 @@ def rest_dict(model):
     if hasattr(model, "as_dict"):  # TypeSpec models (azure-mgmt-compute 34+): already REST-keyed
         return model.as_dict()
     return dict(model)
+
+
+def answer(response):
+    """(status, json or None, headers) of an azure-core HTTP response."""
+    try:
+        data = response.json() if response.content else None
+    except ValueError:
+        data = None
+    return response.status_code, data, dict(response.headers)
 
 
 class RetryCounter:
@@ -207,7 +217,9 @@ class AzureCvmModule:
             core = import_sdk("azure.core", "azure-core")
             policies = import_sdk("azure.core.pipeline.policies", "azure-core")
             return core.PipelineClient(base_url="", policies=[
-                policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT), policies.RetryPolicy(**RETRY),
+                # RequestIdPolicy: x-ms-client-request-id, which azure-core's pollers re-send while polling
+                policies.RequestIdPolicy(), policies.HeadersPolicy(), policies.UserAgentPolicy(USER_AGENT),
+                policies.RetryPolicy(**RETRY),
                 self.retry_counter.policy(), policies.BearerTokenCredentialPolicy(self.credential, scope),
                 *recording_policies(), policies.NetworkTraceLoggingPolicy()])
         return self._cached("pipeline:" + scope, make)
@@ -217,34 +229,63 @@ class AzureCvmModule:
 
         Raises azure-core's HttpResponseError for an unexpected status, so `execute` reports it like SDK errors.
         """
+        return answer(self._send(method, url, scope, api_version, body, ok).http_response)
+
+    def _send(self, method: str, url: str, scope: str, api_version: str | None, body, ok):
+        """The azure-core PipelineResponse of one call (what azure-core's pollers start from)."""
         rest = import_sdk("azure.core.rest", "azure-core")
         exceptions = import_sdk("azure.core.exceptions", "azure-core")
         params = {"api-version": api_version} if api_version else None
         request = rest.HttpRequest(method, url, params=params, json=body)
-        response = self._pipeline(scope).send_request(request)
-        if response.status_code not in ok:
-            raise exceptions.HttpResponseError(response=response)
-        try:
-            data = response.json() if response.content else None
-        except ValueError:
-            data = None
-        return response.status_code, data, dict(response.headers)
+        response = self._pipeline(scope).send_request(request, _return_pipeline_response=True)
+        if response.http_response.status_code not in ok:
+            raise exceptions.HttpResponseError(response=response.http_response)
+        return response
 
     def arm(self, method: str, path: str, api_version: str, body=None, ok=(200, 201, 202, 204)):
         """A raw ARM call for resources without an SDK in our requirements (e.g. Azure Local)."""
-        url = path if path.startswith("https://") else self.cloud["arm"] + path
-        return self.rest(method, url, self.cloud["arm"] + "/.default", api_version, body, ok)
+        return self.rest(method, self._arm_url(path), self.cloud["arm"] + "/.default", api_version, body, ok)
 
-    def arm_wait(self, headers: dict, what: str, timeout: float, interval: float = 2.0):
-        """Follow an ARM long-running operation from its first response headers until a terminal status."""
-        url = headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")
-        if not url:
-            return None
+    def _arm_url(self, path: str) -> str:
+        return path if path.startswith("https://") else self.cloud["arm"] + path
 
-        def poll():
-            return self.arm("GET", url, None)[1] or {}
+    def arm_lro(self, method: str, path: str, api_version: str, what: str, timeout: float, body=None,
+                ok=(200, 201, 202, 204), wait: bool = True, final_state_via: str = "azure-async-operation"):
+        """A raw ARM call that may start a long-running operation, followed (when `wait`) by `arm_wait`.
 
-        return self.wait(what, poll, lambda op: str(op.get("status", "")).lower() in TERMINAL_ASYNC, timeout, interval)
+        Returns (status, json or None, headers) of the last answer: the resource read back after a PUT/PATCH, the
+        operation's last status after a DELETE/POST (or the first answer when nothing was followed)."""
+        initial = self._send(method, self._arm_url(path), self.cloud["arm"] + "/.default", api_version, body, ok)
+        if not wait:
+            return answer(initial.http_response)
+        return self.arm_wait(initial, what, timeout, final_state_via)
+
+    def arm_wait(self, initial, what: str, timeout: float, final_state_via: str = "azure-async-operation"):
+        """Follow the ARM long-running operation that `initial` (an azure-core PipelineResponse: from m.arm_lro, or an
+        SDK call made with polling=False and cls returning the pipeline response) started, with azure-core's ARM
+        polling (azure.mgmt.core ARMPolling: Azure-AsyncOperation first, then Location, then the body's
+        provisioningState; Retry-After honoured; the final GET the spec's final-state-via asks for).
+
+        Returns (status, json or None, headers) of the last answer ((None, None, {}) when it had no body). A Failed or Canceled operation fails the module
+        with the operation's own error; WaitTimeout (waiting.wait_poller) when `timeout` seconds pass first."""
+        exceptions = import_sdk("azure.core.exceptions", "azure-core")
+        polling_mod = import_sdk("azure.core.polling", "azure-core")
+        arm_polling = import_sdk("azure.mgmt.core.polling.arm_polling", "azure-mgmt-core")
+        polling = arm_polling.ARMPolling(POLLING_INTERVAL, lro_options={"final-state-via": final_state_via})
+        poller = polling_mod.LROPoller(self._pipeline(self.cloud["arm"] + "/.default"), initial,
+                                       lambda response: answer(response.http_response), polling)
+        try:
+            # azure-core hands back None when the last answer has no body (a DELETE's final 204)
+            return wait_poller(poller, what, timeout) or (None, None, {})
+        except exceptions.HttpResponseError as exc:
+            if str(polling.status()).lower() not in TERMINAL_FAILED:
+                raise
+            body = answer(exc.response)[1] if exc.response is not None else None
+            error = (body or {}).get("error") or {}
+            code = f" (error code {error['code']})" if error.get("code") else ""
+            raise ModuleFailure(f"Azure ended the wait for {what} with status {polling.status()}: "
+                                f"{(error.get('message') or 'no message').rstrip('.')}{code}.",
+                                error_code=error.get("code"), operation=body) from exc
 
     def graph_get(self, path: str, params: str = ""):
         """GET on Microsoft Graph v1.0, e.g. graph_get("/servicePrincipals", "$filter=appId eq '...'")."""

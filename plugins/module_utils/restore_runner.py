@@ -180,9 +180,8 @@ def start_restore(m, o: dict, point: dict, request: dict) -> str:
     names = restore_rules.backup_names(o["vault"], o["vm"])
     try:
         poller = m.client("backup").restores.begin_trigger(*names, point["name"], request, polling=False,
-                                                           cls=lambda response, _body, _headers: dict(response.http_response.headers))
-        headers = poller.result()
-        status = m.arm_wait(headers, f"Azure to accept the restore of {o['vm']['name']}", m.params["timeout"]) or {}
+                                                           cls=lambda response, _body, _headers: response)
+        status = m.arm_wait(poller.result(), f"Azure to accept the restore of {o['vm']['name']}", m.params["timeout"])[1] or {}
     except ModuleFailure:
         raise
     except Exception as exc:  # pylint: disable=broad-except

@@ -4,8 +4,10 @@
 """The one way the collection waits: every loop that sleeps until Azure is done is here.
 
 - wait_for: poll one thing until a condition holds; WaitTimeout (a ModuleFailure) when the time is up. The module
-  base uses it for ARM long operations (m.arm_wait follows Azure-AsyncOperation) and job polls (m.wait).
-- wait_poller: an SDK poller (azure-core's ARM polling) with a timeout that raises WaitTimeout.
+  base uses it for state polls that are not ARM long operations (m.wait: jobs, feature and provider states).
+- wait_poller: an azure-core LROPoller with a timeout that raises WaitTimeout: the SDK's own `begin_*` pollers, and
+  the raw ARM calls' long operations (m.arm_lro / m.arm_wait build an LROPoller with azure-mgmt-core's ARMPolling,
+  which follows Azure-AsyncOperation, then Location, and honours Retry-After).
 - settle: a fixed pause for what Azure does not report (permission propagation).
 - poll_in_rounds: many pending things at once, one check per round (a fleet of VMs: one list call answers for
   every pending item). Why rounds and not one SDK poller per item: ARMPolling follows Retry-After (Azure Backup
@@ -21,7 +23,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import Mod
 
 class WaitTimeout(ModuleFailure):
     def __init__(self, what: str, timeout: float, last=None):
-        super().__init__(f"Timed out after {timeout:g}s waiting for {what}. It may still complete in Azure: run again "
+        super().__init__(f"Timed out after {timeout:g}s waiting for {what}; it may still complete in Azure: run again "
                          "(the module picks up where Azure is) or raise the timeout.", waited_for=what, last_state=last)
         self.last = last
 
@@ -51,8 +53,9 @@ def settle(seconds: float, sleep=time.sleep):
 
 
 def wait_poller(poller, what: str, timeout: float):
-    """An SDK long-running operation (azure-core LROPoller) within `timeout` seconds: its result, or WaitTimeout
-    (LROPoller.result(timeout) alone returns without an error when the time is up)."""
+    """A long-running operation (azure-core LROPoller) within `timeout` seconds: its result, or WaitTimeout
+    (LROPoller.result(timeout) alone returns None without an error when the time is up, which reads as success).
+    An operation that ended in error raises the poller's own exception (HttpResponseError)."""
     poller.wait(timeout=timeout)
     if not poller.done():
         raise WaitTimeout(what, timeout, poller.status())

@@ -18,8 +18,11 @@ description:
   - The image must be one of the Azure Marketplace gallery images that Trusted launch supports (all Windows 11
     images except the 24H2 SKUs, and Windows Server 2022). Custom images (obtained outside Azure Marketplace) are
     refused with the documented reason.
-  - Reads the VM first; nothing is sent when it already is as asked. The security type, the image and the custom
-    location of an existing VM are chosen at creation and are never changed by this module; it fails instead.
+  - Reads the VM first; nothing is sent when it already is as asked. The security type and profile, the image and the
+    custom location of an existing VM are chosen at creation and are never changed by this module; it fails instead.
+  - Creates with PUT; updates an existing VM with a PATCH that carries only the changed hardware settings (the
+    update request of the API, as C(az stack-hci-vm update) sends it); deletes with DELETE. With O(wait), each is
+    followed to its end through the operation Azure names in its answer (C(Azure-AsyncOperation), else C(Location)).
   - After creating a Trusted launch VM, back up its VM guest state protection key (role
     C(azure_cvm.backup.azure_local_tvm)); without that key the VM cannot be started after a restore.
   - The Arc machine resource must exist (C(az stack-hci-vm create) creates both); this module manages the VM
@@ -64,7 +67,9 @@ options:
     type: bool
     default: true
   vm_size:
-    description: The VM size (V(Default) or V(Custom) with O(processors) and O(memory_mb)).
+    description:
+      - The VM size. When O(processors) or O(memory_mb) is given without it, V(Custom) is sent (the size that carries
+        them); other sizes with O(processors) or O(memory_mb) are refused. A new VM without any of the three gets V(Default).
     type: str
   processors:
     description: The number of virtual processors.
@@ -197,39 +202,17 @@ vm:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_or_id
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_arm import (
-    CUSTOM_LOCATIONS_API, HCI, MACHINES_API, find_image, get, machine_id, summary, vm_instance_id,
-    writable_properties)
+    CUSTOM_LOCATIONS_API, HCI, MACHINES_API, find_image, get, machine_id, summary, vm_instance_id)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import (
-    describe_security, image_reason, security_profile_body, security_profile_reason)
+    creation_hardware, describe_security, hardware_changes, hardware_reason, image_reason, managed_view,
+    security_profile_body, security_profile_reason, security_update_reason, update_body, wanted_hardware)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
-
-HARDWARE = (("vm_size", "vmSize"), ("processors", "processors"), ("memory_mb", "memoryMB"))
-
-
-def managed_view(vmi: dict | None) -> dict:
-    """The settings this module manages, for the diff and the comparison."""
-    if not vmi:
-        return {}
-    props = vmi.get("properties") or {}
-    security = describe_security(vmi)
-    hardware = props.get("hardwareProfile") or {}
-    view = {"security_type": security["security_type"], "secure_boot": security["secure_boot"], "tpm": security["tpm"],
-            "image_id": ((props.get("storageProfile") or {}).get("imageReference") or {}).get("id"),
-            "custom_location": (vmi.get("extendedLocation") or {}).get("name")}
-    view.update({opt: hardware.get(key) for opt, key in HARDWARE})
-    return view
-
-
-def hardware_changes(p: dict, current: dict) -> dict:
-    """{hardwareProfile key: wanted value} for the hardware options given that differ from the VM."""
-    return {key: p[opt] for opt, key in HARDWARE if p[opt] is not None and p[opt] != current.get(key)}
 
 
 def new_body(m, sub: str, rg: str, cl_id: str, image: dict) -> dict:
     p = m.params
-    hardware = {key: p[opt] for opt, key in HARDWARE if p[opt] is not None}
-    hardware.setdefault("vmSize", "Default")
+    hardware = creation_hardware(p["vm_size"], p["processors"], p["memory_mb"])
     os_profile = {"computerName": p["computer_name"] or p["name"][:15]}
     if p["admin_username"]:
         os_profile["adminUsername"] = p["admin_username"]
@@ -283,24 +266,17 @@ def check_immutable(p: dict, sub: str, rg: str, current: dict):
             raise ModuleFailure(f"The VM {p['name']} is on custom location {current['custom_location']}; it cannot move.")
 
 
-def put(m, vmi_path: str, body: dict) -> dict:
+def write(m, method: str, vmi_path: str, body: dict | None, what: str, action: str):
+    """PUT (create), PATCH (update) or DELETE, followed to its end with azure-core's ARM polling when O(wait)
+    (spec: final-state-via azure-async-operation; Azure-AsyncOperation, else Location, is followed)."""
     p = m.params
     try:
-        data, headers = m.arm("PUT", vmi_path, p["api_version"], body, ok=(200, 201))[1:]
+        return m.arm_lro(method, vmi_path, p["api_version"], f"Azure Local VM {p['name']} to be {what}", p["timeout"],
+                         body, wait=p["wait"])[1]
+    except ModuleFailure:
+        raise
     except Exception as exc:  # pylint: disable=broad-except
-        m.azure_failure(exc, f"create or update Azure Local VM {p['name']}", vmi_path)
-    if not p["wait"]:
-        return data
-    finish(m, headers, f"Azure Local VM {p['name']} to be provisioned")
-    return get(m, vmi_path, p["api_version"], "VM instance")
-
-
-def finish(m, headers: dict, what: str):
-    op = m.arm_wait(headers, what, m.params["timeout"], interval=1.0)
-    if op and str(op.get("status", "")).lower() != "succeeded":
-        error = op.get("error") or {}
-        raise ModuleFailure(f"Waiting for {what} ended {op.get('status')}: {error.get('message', 'no message')}",
-                            error_code=error.get("code"))
+        m.azure_failure(exc, f"{action} Azure Local VM {p['name']}", vmi_path)
 
 
 def present(m, sub: str, rg: str, vmi_path: str, existing: dict | None) -> tuple[bool, dict]:
@@ -311,40 +287,37 @@ def present(m, sub: str, rg: str, vmi_path: str, existing: dict | None) -> tuple
         if m.check_mode:
             return True, {"id": vmi_path, "extendedLocation": body["extendedLocation"],
                           "properties": {**body["properties"], "provisioningState": None}}
-        return True, put(m, vmi_path, body)
+        return True, write(m, "PUT", vmi_path, body, "provisioned", "create")
     current = {**managed_view(existing), **describe_security(existing)}
     check_immutable(p, sub, rg, current)
-    hardware = hardware_changes(p, (existing.get("properties") or {}).get("hardwareProfile") or {})
-    if not hardware and current["profile_complete"]:
+    why = security_update_reason(p["name"], current)
+    if why:
+        raise ModuleFailure(why)
+    hardware = hardware_changes(wanted_hardware(p["vm_size"], p["processors"], p["memory_mb"]),
+                                (existing.get("properties") or {}).get("hardwareProfile") or {})
+    if not hardware:
         return False, existing
-    props = writable_properties(existing)
-    props["hardwareProfile"] = {**(props.get("hardwareProfile") or {}), **hardware}
-    props["securityProfile"] = security_profile_body(p["security_type"], p["secure_boot"], p["tpm"])
-    (props.get("osProfile") or {}).pop("adminPassword", None)
-    body = {"extendedLocation": existing["extendedLocation"], "properties": props}
+    props = existing.get("properties") or {}
+    after = {**existing, "properties": {**props, "hardwareProfile": {**(props.get("hardwareProfile") or {}), **hardware}}}
     if m.check_mode:
-        return True, {**existing, "properties": {**existing.get("properties", {}), **props}}
-    return True, put(m, vmi_path, body)
+        return True, after
+    updated = write(m, "PATCH", vmi_path, update_body(hardware), "updated", "update")
+    return True, updated if p["wait"] else after
 
 
 def absent(m, vmi_path: str, existing: dict | None) -> bool:
-    p = m.params
     if existing is None:
         return False
     if not m.check_mode:
-        try:
-            headers = m.arm("DELETE", vmi_path, p["api_version"], ok=(200, 202, 204))[2]
-        except Exception as exc:  # pylint: disable=broad-except
-            m.azure_failure(exc, f"delete Azure Local VM {p['name']}", vmi_path)
-        if p["wait"]:
-            finish(m, headers, f"Azure Local VM {p['name']} to be deleted")
+        write(m, "DELETE", vmi_path, None, "deleted", "delete")
     return True
 
 
 def run(m) -> dict:
     p = m.params
     if p["state"] == "present":
-        why = security_profile_reason(p["security_type"], p["secure_boot"], p["tpm"])
+        why = security_profile_reason(p["security_type"], p["secure_boot"], p["tpm"]) or \
+            hardware_reason(p["vm_size"], p["processors"], p["memory_mb"])
         if why:
             raise ModuleFailure(why)
     sub, rg = m.subscription_id, p["resource_group"]

@@ -259,12 +259,8 @@ def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
 def put_policy(m, ref: dict, name: str, body: dict):
     path = arm_ids.policy_id(ref, name)
     try:
-        status, dummy, headers = m.arm("PUT", path, service.BACKUP_API, body)
-        if status == 202 and m.params["wait"]:
-            op = m.arm_wait(headers, f"backup policy {name} to be applied", m.params["timeout"])
-            if op and str(op.get("status")).lower() != "succeeded":
-                raise ModuleFailure(f"Azure could not apply backup policy {name} of vault {ref['name']}: "
-                                    f"{(op.get('error') or {}).get('message') or op.get('status')}.", operation=op)
+        m.arm_lro("PUT", path, service.BACKUP_API, f"backup policy {name} to be applied", m.params["timeout"], body,
+                  wait=m.params["wait"])
     except ModuleFailure:
         raise
     except Exception as exc:  # pylint: disable=broad-except

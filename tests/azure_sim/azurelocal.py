@@ -304,8 +304,88 @@ def put_vmi(sim, req, sub, rg, machine):
     return Response(200 if existing else 201, accepted, headers)
 
 
+# PATCH body: VirtualMachineInstanceUpdateRequest (spec StackHCIVM stable/2024-01-01 virtualMachineInstances.json,
+# definitions VirtualMachineInstanceUpdateRequest / VirtualMachineInstanceUpdateProperties / HardwareProfileUpdate /
+# StorageProfileUpdate / NetworkProfileUpdate / OsProfileUpdate). Anything else (securityProfile, imageReference,
+# extendedLocation, adminPassword, ...) is not in the model and is refused. {key: allowed} where allowed is a nested
+# model, "int", "bool", "str", a tuple of enum values, or [model] for an array of objects.
+GUEST_CONFIG = {"provisionVMAgent": "bool", "provisionVMConfigAgent": "bool"}
+VM_SIZES = ("Default", "Standard_A2_v2", "Standard_A4_v2", "Standard_D2s_v3", "Standard_D4s_v3", "Standard_D8s_v3",
+            "Standard_D16s_v3", "Standard_D32s_v3", "Standard_DS2_v2", "Standard_DS3_v2", "Standard_DS4_v2",
+            "Standard_DS5_v2", "Standard_DS13_v2", "Standard_K8S_v1", "Standard_K8S2_v1", "Standard_K8S3_v1",
+            "Standard_K8S4_v1", "Standard_NK6", "Standard_NK12", "Standard_NV6", "Standard_NV12", "Standard_K8S5_v1", "Custom")
+UPDATE_REQUEST = {
+    "properties": {
+        "hardwareProfile": {"vmSize": VM_SIZES, "processors": "int", "memoryMB": "int"},
+        "storageProfile": {"dataDisks": [{"id": "str"}]},
+        "networkProfile": {"networkInterfaces": [{"id": "str"}]},
+        "osProfile": {"computerName": "str", "linuxConfiguration": GUEST_CONFIG, "windowsConfiguration": GUEST_CONFIG},
+    },
+    "identity": {"type": ("SystemAssigned",), "principalId": "str", "tenantId": "str"},
+}
+SCALARS = {"int": int, "bool": bool, "str": str}
+
+
+def model_problems(model, value, path: str) -> list[str]:
+    """What in `value` does not fit `model` (see UPDATE_REQUEST)."""
+    if isinstance(model, dict):
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object"]
+        out = [f"{path}.{key}: not a property of VirtualMachineInstanceUpdateRequest" for key in value if key not in model]
+        for key, sub in value.items():
+            if key in model:
+                out += model_problems(model[key], sub, f"{path}.{key}")
+        return out
+    if isinstance(model, list):
+        if not isinstance(value, list):
+            return [f"{path}: expected an array"]
+        return [p for i, item in enumerate(value) for p in model_problems(model[0], item, f"{path}[{i}]")]
+    if isinstance(model, tuple):
+        return [] if value in model else [f"{path}: {value!r} is not one of the allowed values"]
+    kind = SCALARS[model]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        return [f"{path}: expected {model}"]
+    return []
+
+
+@ROUTER.route("PATCH", ARM, VMI + r"/default")
+def patch_vmi(sim, req, sub, rg, machine):
+    """VirtualMachineInstances_Update: LRO, final-state-via azure-async-operation; 200 or 202 with Location."""
+    arm_call(sim, req, sub)
+    machine_res = require_machine(sim, sub, rg, machine)
+    rid = vmi_id(sub, rg, machine)
+    existing = sim.store.get(rid)
+    if existing is None:
+        raise resource_not_found(VMI_TYPE, "default", rg)
+    body = req.json()
+    problems = model_problems(UPDATE_REQUEST, body, "body")
+    if problems:
+        raise SimError(400, "InvalidRequestContent", "The request content was invalid: " + "; ".join(problems[:5]) + ".")
+    final = copy.deepcopy(existing)
+    final["properties"] = merge(existing["properties"], body.get("properties") or {})
+    if body.get("identity"):
+        final["identity"] = identity_body(sim, body["identity"])
+    final["systemData"]["lastModifiedAt"] = iso(sim.now())
+    accepted = copy.deepcopy(final)
+    accepted["properties"]["provisioningState"] = "Accepted"
+    sim.store.put(rid, accepted)
+    op = sim.start_operation(finish=lambda sim, _op: sim.store.put(rid, final), kind="vmi-patch")
+    return Response(202, None, lro_headers(sim, req, sub, machine_res["location"], op.id))
+
+
+def lro_headers(sim, req, sub: str, location: str, op_id: str) -> dict:
+    """The 202 headers of DELETE and PATCH. The spec documents `Location` on their 202 answers and names
+    final-state-via azure-async-operation (so Azure-AsyncOperation is expected too; UNVERIFIED which one Azure sends:
+    config hci_async_operation_header 0 sends Location only)."""
+    headers = {"Location": operation_url(req, sub, location, op_id, "operationResults"), "Retry-After": retry_after(sim)}
+    if int(sim.config.get("hci_async_operation_header", 1)):
+        headers["Azure-AsyncOperation"] = operation_url(req, sub, location, op_id, "operationStatuses")
+    return headers
+
+
 @ROUTER.route("DELETE", ARM, VMI + r"/default")
 def delete_vmi(sim, req, sub, rg, machine):
+    """VirtualMachineInstances_Delete: LRO, final-state-via azure-async-operation; 202 with Location, or 204."""
     arm_call(sim, req, sub)
     machine_res = require_machine(sim, sub, rg, machine)
     rid = vmi_id(sub, rg, machine)
@@ -314,11 +394,7 @@ def delete_vmi(sim, req, sub, rg, machine):
         return Response(204)
     existing["properties"]["provisioningState"] = "Deleting"
     op = sim.start_operation(finish=lambda sim, _op, rid=rid: sim.store.delete(rid), kind="vmi-delete")
-    # DELETE answers 202 with Location (AZURE-WIRE-NOTES section 6, spec StackHCIVM 2024-01-01); that it also sends
-    # Azure-AsyncOperation is UNVERIFIED (azure_local_vm follows only Azure-AsyncOperation: evidence register).
-    return Response(202, None, {"Location": operation_url(req, sub, machine_res["location"], op.id, "operationResults"),
-                                "Azure-AsyncOperation": operation_url(req, sub, machine_res["location"], op.id, "operationStatuses"),
-                                "Retry-After": retry_after(sim)})
+    return Response(202, None, lro_headers(sim, req, sub, machine_res["location"], op.id))
 
 
 def retry_after(sim) -> str:

@@ -459,6 +459,9 @@ DEFAULT_CONFIG = {
     "provider_registration_seconds": 0.3,  # Registering -> Registered
     "page_size": 100,  # list calls page at this size
     "retry_after": 0,  # Retry-After seconds sent with 202s
+    # 1: Azure Local DELETE/PATCH 202s carry Azure-AsyncOperation as well as Location; 0: Location only (the spec's
+    # response headers). Which one Azure sends is UNVERIFIED (evidence azure-local-delete-lro): tests run both.
+    "hci_async_operation_header": 1,
 }
 
 

@@ -172,6 +172,7 @@ OPERATIONS: dict = {
     "azurelocal.get_vmi": op("hci", exempt=NO_HCI_SDK),
     "azurelocal.list_vmi": op("hci", exempt=NO_HCI_SDK),
     "azurelocal.put_vmi": op("hci", exempt=NO_HCI_SDK),
+    "azurelocal.patch_vmi": op("hci", exempt=NO_HCI_SDK),
     "azurelocal.delete_vmi": op("hci", exempt=NO_HCI_SDK),
     "azurelocal.get_operation_status": op("hci", exempt=ARM_ASYNC),
     "azurelocal.get_operation_result": op("hci", exempt=ARM_ASYNC),

@@ -9,6 +9,7 @@ from tests.sim_helpers import run_module, writes
 ARM = "management.azure.com"
 RG = "rg-azlocal"
 VMI_SUFFIX = "/providers/Microsoft.AzureStackHCI/virtualMachineInstances/default"
+SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"  # the demo scenario's subscription
 
 
 def arm_writes(server, since: int = 0) -> list[dict]:
@@ -22,6 +23,10 @@ def arm_requests(server, since: int = 0) -> list[dict]:
 def last_seq(server) -> int:
     entries = server.requests()
     return entries[-1]["seq"] if entries else 0
+
+
+def vmi_id(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.HybridCompute/machines/{name}{VMI_SUFFIX}"
 
 
 def vm(args: dict | None = None, **more) -> dict:
@@ -103,8 +108,8 @@ def test_resize_in_check_mode_then_for_real_then_again(azure_sim):
     assert (checked["diff"]["before"]["processors"], checked["diff"]["after"]["processors"]) == (4, 8)
     done = run_module(azure_sim, "azure_local_vm", args, diff=True)
     assert done["changed"] is True and done["vm"]["provisioning_state"] == "Succeeded"
-    puts = arm_writes(azure_sim)
-    assert [r["method"] for r in puts] == ["PUT"] and puts[0]["path"].endswith(VMI_SUFFIX)
+    patches = arm_writes(azure_sim)
+    assert [r["method"] for r in patches] == ["PATCH"] and patches[0]["path"].endswith(VMI_SUFFIX), "an update is a PATCH"
     assert done["vm"]["security_type"] == "TrustedLaunch", "the security profile is kept on update"
     since = last_seq(azure_sim)
     again = run_module(azure_sim, "azure_local_vm", args)
@@ -120,6 +125,8 @@ def test_delete_then_create_with_the_documented_image_rules(azure_sim):
     deleted = run_module(azure_sim, "azure_local_vm", vm(state="absent"), diff=True)
     assert deleted["changed"] is True and deleted["diff"]["after"] == {}
     assert [r["method"] for r in arm_writes(azure_sim)] == ["DELETE"]
+    polled = [r["path"] for r in arm_requests(azure_sim) if r["method"] == "GET" and "/operationStatuses/" in r["path"]]
+    assert polled, "the deletion was followed through its Azure-AsyncOperation"
 
     since = last_seq(azure_sim)
     new = {"custom_location": "cl-azlocal-01", "admin_username": "localadmin", "admin_password": "Not-a-real-Pa55"}
@@ -143,3 +150,45 @@ def test_delete_then_create_with_the_documented_image_rules(azure_sim):
     since = last_seq(azure_sim)
     again = run_module(azure_sim, "azure_local_vm", vm(new, image="win11-23h2-ent"))
     assert again["changed"] is False and arm_writes(azure_sim, since) == []
+
+
+# ------------------------------------------------------------------------------------------------ long operations
+
+
+def test_update_is_a_patch_with_only_the_update_request_model(azure_sim):
+    """processors without vm_size: the PATCH carries vmSize Custom (the size that carries processors); the local Azure
+    refuses any property outside VirtualMachineInstanceUpdateRequest, so a passing run proves the body fits it."""
+    since = last_seq(azure_sim)
+    done = run_module(azure_sim, "azure_local_vm", vm(name="tvm-ws2022-01", processors=6))
+    assert done["changed"] is True, done.get("msg")
+    log = arm_requests(azure_sim, since)
+    assert [r["method"] for r in writes(log)] == ["PATCH"]
+    after_patch = log[[r["method"] for r in log].index("PATCH") + 1:]
+    assert any("/operationStatuses/" in r["path"] for r in after_patch), "the PATCH was followed"
+    assert after_patch[-1]["method"] == "GET" and after_patch[-1]["path"].endswith(VMI_SUFFIX), "then read back"
+    stored = azure_sim.sim.store.get(done["vm"]["id"])["properties"]["hardwareProfile"]
+    assert (stored["vmSize"], stored["processors"]) == ("Custom", 6)
+    assert stored["memoryMB"] == 8192, "what the PATCH does not name stays"
+
+
+def test_processors_with_a_named_size_are_refused_before_any_request(azure_sim):
+    since = last_seq(azure_sim)
+    result = run_module(azure_sim, "azure_local_vm", vm(vm_size="Standard_D4s_v3", processors=6))
+    assert result["failed"] and "vm_size Custom" in result["msg"]
+    assert arm_requests(azure_sim, since) == []
+
+
+def test_a_delete_answered_with_location_only_is_followed_and_a_timeout_fails(sim_server_factory):
+    """The spec documents only `Location` on the DELETE 202 (evidence azure-local-delete-lro): azure-core's ARM
+    polling follows it until the operation ends; a wait that runs out fails instead of reporting success."""
+    server = sim_server_factory("demo", hci_async_operation_header=0, lro_seconds=4)
+    timed_out = run_module(server, "azure_local_vm", vm(name="tvm-ws2022-01", state="absent", timeout=1))
+    assert timed_out["failed"] and timed_out["msg"].startswith("Timed out after 1s waiting for Azure Local VM tvm-ws2022-01")
+    since = last_seq(server)
+    deleted = run_module(server, "azure_local_vm", vm(state="absent"))
+    assert deleted["changed"] is True and not deleted.get("failed"), deleted.get("msg")
+    log = arm_requests(server, since)
+    polled = [r for r in log if r["method"] == "GET" and "/operationResults/" in r["path"]]
+    assert polled and polled[-1]["status"] == 204, "followed through Location until the operation ended"
+    assert not any("/operationStatuses/" in r["path"] for r in log)
+    assert server.sim.store.get(vmi_id("tvm-win11-01")) is None, "the module returned only after the deletion ended"

@@ -183,6 +183,53 @@ def test_delete_is_202_with_location_then_204(sim):
     assert call(sim, "GET", machine("std-vm-01") + HC_API).status == 200, "the Arc machine stays"
 
 
+def test_patch_takes_the_update_request_model_and_is_a_long_running_operation():
+    """VirtualMachineInstances_Update (spec 2024-01-01): PATCH with VirtualMachineInstanceUpdateRequest, 202 with
+    Location (and Azure-AsyncOperation, final-state-via azure-async-operation); only the named keys change."""
+    sim = new_sim("demo", lro_seconds=30)
+    before = call(sim, "GET", vmi("tvm-ws2022-01") + API).body
+    resp = call(sim, "PATCH", vmi("tvm-ws2022-01") + API,
+                {"properties": {"hardwareProfile": {"vmSize": "Custom", "processors": 8}}})
+    assert resp.status == 202 and "operationResults" in resp.headers["Location"]
+    assert "operationStatuses" in resp.headers["Azure-AsyncOperation"] and int(resp.headers["Retry-After"]) >= 1
+    assert call(sim, "GET", resp.headers["Location"]).status == 202
+    finish_operations(sim, "vmi-patch")
+    assert call(sim, "GET", resp.headers["Azure-AsyncOperation"]).body["status"] == "Succeeded"
+    assert call(sim, "GET", resp.headers["Location"]).status == 204
+    after = call(sim, "GET", vmi("tvm-ws2022-01") + API).body["properties"]
+    assert (after["hardwareProfile"]["processors"], after["hardwareProfile"]["memoryMB"]) == (8, 8192)
+    assert after["securityProfile"] == before["properties"]["securityProfile"] and after["provisioningState"] == "Succeeded"
+
+
+@pytest.mark.parametrize("body, problem", [
+    ({"properties": {"securityProfile": {"enableTPM": False}}}, "body.properties.securityProfile"),
+    ({"extendedLocation": {"type": "CustomLocation", "name": CL_ID}, "properties": {}}, "body.extendedLocation"),
+    ({"properties": {"storageProfile": {"imageReference": {"id": IMAGE_ID}}}}, "body.properties.storageProfile.imageReference"),
+    ({"properties": {"osProfile": {"adminPassword": "x"}}}, "body.properties.osProfile.adminPassword"),
+    ({"properties": {"hardwareProfile": {"processors": "8"}}}, "body.properties.hardwareProfile.processors"),
+    ({"properties": {"hardwareProfile": {"vmSize": "Huge"}}}, "body.properties.hardwareProfile.vmSize"),
+])
+def test_patch_refuses_what_the_update_request_does_not_have(sim, body, problem):
+    before = sim.store.dump()
+    resp = call(sim, "PATCH", vmi("tvm-ws2022-01") + API, body)
+    assert resp.status == 400 and resp.body["error"]["code"] == "InvalidRequestContent"
+    assert problem in resp.body["error"]["message"]
+    assert sim.store.dump() == before
+
+
+def test_patch_of_a_missing_vm_instance_is_404(sim):
+    free_machine(sim)
+    assert call(sim, "PATCH", vmi("tvm-win11-01") + API, {"properties": {}}).status == 404
+
+
+def test_location_only_answers_when_configured():
+    """hci_async_operation_header 0: the 202s carry only what the spec's response headers document (Location)."""
+    sim = new_sim("demo", lro_seconds=0, hci_async_operation_header=0)
+    resp = call(sim, "DELETE", vmi("std-vm-01") + API)
+    assert resp.status == 202 and "Location" in resp.headers and "Azure-AsyncOperation" not in resp.headers
+    assert call(sim, "GET", resp.headers["Location"]).status == 204
+
+
 def test_a_write_is_logged_only_for_writes(sim):
     """GETs never change the store (the _info module relies on it)."""
     before = sim.store.dump()

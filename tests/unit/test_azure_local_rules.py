@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import (
-    describe_security, image_kind, image_reason, marketplace_image_reason, security_profile_body, security_profile_reason)
+    creation_hardware, describe_security, hardware_changes, hardware_reason, image_kind, image_reason,
+    marketplace_image_reason, security_profile_body, security_profile_reason, security_update_reason, update_body,
+    wanted_hardware)
 
 RG = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.AzureStackHCI"
 
@@ -86,3 +88,35 @@ def test_describe_security_reads_the_arm_body():
     assert describe_security(half)["profile_complete"] is False and describe_security(half)["needs_guest_state_key_backup"] is True
     standard = describe_security({"properties": {}})  # no securityProfile at all, as GetVirtualMachineInstance.json
     assert standard["security_type"] == "Standard" and not standard["trusted_launch"] and not standard["needs_guest_state_key_backup"]
+
+
+# ------------------------------------------------------------------------------------------------ hardware and updates
+
+
+def test_processors_or_memory_without_a_size_mean_custom():
+    assert wanted_hardware(None, 8, None) == {"vmSize": "Custom", "processors": 8}
+    assert wanted_hardware(None, None, 4096) == {"vmSize": "Custom", "memoryMB": 4096}
+    assert wanted_hardware("Standard_D4s_v3", None, None) == {"vmSize": "Standard_D4s_v3"}
+    assert wanted_hardware(None, None, None) == {}
+    assert creation_hardware(None, None, None) == {"vmSize": "Default"}
+    assert creation_hardware(None, 2, 2048) == {"vmSize": "Custom", "processors": 2, "memoryMB": 2048}
+
+
+def test_processors_with_a_named_size_are_refused():
+    assert "vm_size Custom" in hardware_reason("Default", 4, None)
+    assert hardware_reason("Custom", 4, 8192) is None and hardware_reason("Default", None, None) is None
+
+
+def test_the_patch_carries_only_what_changes():
+    current = {"vmSize": "Custom", "processors": 4, "memoryMB": 8192}
+    changes = hardware_changes(wanted_hardware(None, 8, 8192), current)
+    assert changes == {"processors": 8}
+    assert update_body(changes) == {"properties": {"hardwareProfile": {"processors": 8}}}
+    assert hardware_changes(wanted_hardware(None, 4, None), current) == {}
+    assert hardware_changes(wanted_hardware(None, 4, None), {"vmSize": "Default", "processors": 4}) == {"vmSize": "Custom"}
+
+
+def test_an_incomplete_security_profile_cannot_be_fixed_by_an_update():
+    why = security_update_reason("vm1", {"profile_complete": False, "secure_boot": True, "tpm": False})
+    assert "the vTPM off" in why and "no securityProfile" in why
+    assert security_update_reason("vm1", {"profile_complete": True, "secure_boot": True, "tpm": True}) is None

@@ -4,7 +4,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import describe_error
-from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import WaitTimeout, wait_for
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import WaitTimeout, wait_for, wait_poller
 
 
 class FakeResponse:
@@ -72,3 +72,75 @@ def test_wait_for_times_out_with_what_and_last_value():
         wait_for("feature F to be Registered", lambda: "Registering", lambda v: False, timeout=25,
                  sleep=lambda s: None, clock=lambda: next(clock))
     assert "feature F to be Registered" in info.value.msg and info.value.last == "Registering"
+
+
+# ------------------------------------------------------------------------------------------------ wait_poller
+
+
+class EndlessPolling:
+    """An azure-core PollingMethod whose operation never finishes until `release` is set (Azure still working)."""
+
+    def __init__(self, outcome=None, error=None):
+        import threading
+        self.release = threading.Event()
+        self.outcome, self.error = outcome, error
+
+    def initialize(self, client, initial_response, deserialization_callback):
+        pass
+
+    def run(self):
+        self.release.wait(30)
+        if self.error:
+            raise self.error
+
+    def status(self):
+        return "Succeeded" if self.release.is_set() else "InProgress"
+
+    def finished(self):
+        return self.release.is_set()
+
+    def resource(self):
+        return self.outcome
+
+    def get_continuation_token(self):
+        return "token"
+
+
+def lro_poller(polling):
+    from azure.core.polling import LROPoller
+    return LROPoller(None, None, None, polling)
+
+
+def test_wait_poller_on_a_poller_that_never_finishes_fails_with_one_sentence():
+    polling = EndlessPolling(outcome={"never": "returned"})
+    poller = lro_poller(polling)
+    try:
+        with pytest.raises(WaitTimeout) as info:
+            wait_poller(poller, "the deletion of backup policy P", 0.2)
+    finally:
+        polling.release.set()
+    msg = info.value.msg
+    assert msg.startswith("Timed out after 0.2s waiting for the deletion of backup policy P;")
+    assert msg.count(". ") == 0 and msg.endswith("."), "one sentence"
+    assert info.value.last == "InProgress"
+    # what wait_poller guards against: result(timeout) alone returns without an error while Azure is still working
+    polling2 = EndlessPolling(outcome=None)
+    unfinished = lro_poller(polling2)
+    try:
+        assert unfinished.result(timeout=0.1) is None and not unfinished.done()
+    finally:
+        polling2.release.set()
+
+
+def test_wait_poller_returns_the_result_of_a_finished_poller():
+    polling = EndlessPolling(outcome={"id": "x"})
+    polling.release.set()
+    assert wait_poller(lro_poller(polling), "x", 5) == {"id": "x"}
+
+
+def test_wait_poller_raises_the_error_of_a_failed_operation():
+    polling = EndlessPolling(error=HttpResponseError(message="Operation failed or canceled"))
+    poller = lro_poller(polling)
+    polling.release.set()
+    with pytest.raises(HttpResponseError):
+        wait_poller(poller, "x", 5)
