@@ -17,6 +17,15 @@ description:
     C(Microsoft.Compute).
   - Reads the feature first; when it is already in the wanted state nothing is sent.
   - A feature that needs approval goes C(Pending); the module reports that and does not wait for it.
+  - When the wait runs out after the register (or unregister) call was sent, the module fails with one sentence and
+    C(changed=true); the feature keeps moving in Azure.
+  - "When the provider is re-registered: after this run sent the register (unregister) call, and when this run finds
+    the feature still C(Registering) (C(Unregistering)) from an earlier run and sees it arrive, which is how a re-run
+    after a timed-out wait completes the documented order (register the feature, then re-register the provider). Azure
+    keeps no record the module can read of when a provider was last registered (a provider shows only its
+    C(registrationState), a feature only its C(state)), so a run that finds the feature already C(Registered) sends
+    nothing; if an earlier wait timed out and the feature finished before the next run, re-register the provider
+    once yourself (C(az provider register --namespace Microsoft.Compute)) - the timeout message says so."
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
@@ -45,7 +54,8 @@ options:
     default: 900
   reregister_provider:
     description:
-      - After a change, register the resource provider again so the feature takes effect (what Azure documents).
+      - After a change, register the resource provider again so the feature takes effect (what Azure documents); see
+        the description for when a re-run does it.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -121,6 +131,7 @@ provider:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import WaitTimeout
 
 DONE = {"registered": ("Registered",), "unregistered": ("Unregistered", "NotRegistered")}
 MOVING = {"registered": "Registering", "unregistered": "Unregistering"}
@@ -161,6 +172,21 @@ def reregister(m, ns: str, wait: bool, timeout: int) -> str:
         m.azure_failure(exc, f"register resource provider {ns}", f"subscription {m.subscription_id}")
 
 
+def wait_feature(m, ns: str, name: str, want: str, sent: bool) -> str:
+    """The feature's state once it is done (or Pending); a timeout fails with changed=sent and the last state."""
+    features = m.client("features").features
+    try:
+        return m.wait(f"feature {ns}/{name} to be {DONE[want][0]}", lambda: feature_state(features.get(ns, name)),
+                      lambda state: state in DONE[want] or state == "Pending", m.params["timeout"])
+    except WaitTimeout as exc:
+        then = (" the register call was sent, and the provider must be registered again once the feature is Registered: "
+                f"run again while it is {MOVING[want]}, or run az provider register --namespace {ns} after it is"
+                if sent and want == "registered" and m.params["reregister_provider"] else "")
+        raise ModuleFailure(f"Timed out after {m.params['timeout']}s waiting for feature {ns}/{name} to be "
+                            f"{DONE[want][0]} (it is {exc.last}){';' if then else ''}{then}.",
+                            changed=sent, state=exc.last) from exc
+
+
 def run(m) -> dict:
     p = m.params
     ns, name, want = p["provider_namespace"], p["name"], p["state"]
@@ -192,13 +218,18 @@ def run(m) -> dict:
         m.warn(f"The feature {ns}/{name} needs approval by Microsoft and is Pending; it is not waited for. "
                "Run again once it is approved.")
     elif not m.check_mode and p["wait"] and after not in DONE[want]:
-        feature = m.wait(f"feature {ns}/{name} to be {DONE[want][0]}", lambda: features.get(ns, name),
-                         lambda f: feature_state(f) in DONE[want] or feature_state(f) == "Pending", p["timeout"])
-        after = feature_state(feature)
+        after = wait_feature(m, ns, name, want, result["changed"])
 
-    if result["changed"] and p["reregister_provider"] and not m.check_mode and after != "Pending":
-        provider["registration_state"] = reregister(m, ns, p["wait"], p["timeout"])
+    # re-register after this run's call, or when an earlier run's call is seen to finish now (see DOCUMENTATION)
+    finished_now = before == MOVING[want] and after in DONE[want]
+    if (result["changed"] or finished_now) and p["reregister_provider"] and not m.check_mode and after != "Pending":
+        try:
+            provider["registration_state"] = reregister(m, ns, p["wait"], p["timeout"])
+        except ModuleFailure as exc:
+            exc.extra.setdefault("changed", True)
+            raise
         provider["reregistered"] = True
+        result["changed"] = True
     else:
         try:
             provider["registration_state"] = m.client("resources").providers.get(ns).registration_state

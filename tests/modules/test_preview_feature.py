@@ -122,3 +122,35 @@ def test_info_lists_and_reads(azure_sim):
     assert writes(azure_sim.requests()) == []
     bad = run_module(azure_sim, "preview_feature_info", {"names": [FEATURE]})
     assert bad["failed"] is True and "provider_namespace is required" in bad["msg"]
+
+
+# ------------------------------------------------------------------------------------------------ waits that run out
+
+
+def provider_posts(requests):
+    return [r for r in writes(requests) if r["path"].endswith("/providers/Microsoft.Compute/register")]
+
+
+def test_a_timed_out_wait_fails_with_one_sentence_and_changed_then_a_rerun_reregisters(sim_server_factory):
+    """Registration outlasts the wait: one sentence, changed (the register call was sent), no crash on the SDK model;
+    the next run finds the feature still Registering, waits for it and then re-registers the provider."""
+    server = sim_server_factory("demo", feature_registration_seconds=40)
+    timed_out = run_module(server, "preview_feature", {"name": FEATURE, "timeout": 1})
+    assert timed_out["failed"] is True and timed_out["changed"] is True
+    msg = timed_out["msg"]
+    assert msg.startswith(f"Timed out after 1s waiting for feature Microsoft.Compute/{FEATURE} to be Registered (it is Registering);")
+    assert "unknown type" not in msg and msg.count(". ") == 0 and msg.endswith("."), "one sentence"
+    assert "az provider register --namespace Microsoft.Compute" in msg
+    assert provider_posts(server.requests()) == [], "not re-registered before the feature is Registered"
+
+    seen = len(server.requests())
+    rerun = run_module(server, "preview_feature", {"name": FEATURE, "timeout": 120})
+    assert rerun.get("failed") is not True, rerun.get("msg")
+    assert rerun["state_before"] == "Registering" and rerun["feature"]["state"] == "Registered"
+    assert rerun["provider"]["reregistered"] is True and rerun["changed"] is True
+    assert len(provider_posts(server.requests()[seen:])) == 1
+    assert not any(r["path"].endswith(f"{FEATURE}/register") for r in writes(server.requests()[seen:])), "no second register"
+
+    seen = len(server.requests())
+    again = run_module(server, "preview_feature", {"name": FEATURE})
+    assert again["changed"] is False and writes(server.requests()[seen:]) == [], "found Registered: nothing to send"
