@@ -140,16 +140,14 @@ def protected(azure_sim):
 # ------------------------------------------------------------------------------------------------ restore and idempotency
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: cvm_restore recognises its earlier restore and the restored disks by "
-                   "propertyBag keys ('Recovery point ID', 'Restored disk(s)') that no public output shows; the local "
-                   "Azure no longer invents them (issue 15, evidence register restore-job-property-bag)")
 def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(protected):
     result = run_module(protected, MODULE, BASE_ARGS)
     assert not failed(result), result.get("msg")
     assert result["changed"] and not result["reused"]
     assert result["job"]["status"] == "Completed" and result["source_tier"] == "snapshot"
     assert result["os_disk_encryption_set"].lower() == DES_ORIGINAL.lower() and not result["replacement_des"]
-    assert result["request"]["properties"]["securedVMDetails"]["securedVMOsDiskEncryptionSetId"].lower() == DES_ORIGINAL.lower()
+    assert "securedVMDetails" not in result["request"]["properties"]  # no DES given: none sent (az CLI, Microsoft's script)
+    assert result["restored_blobs"]["storage_account"] == "stcvmrestorekc" and result["restored_blobs"]["template_blob_uri"]
     disks = result["restored_disk_ids"]
     assert len(disks) == 2 and all("/resourceGroups/rg-cvm-kc/" in d for d in disks)  # OS disk and the data disk
     assert os_disk_des(protected, disks[0]).lower() == DES_ORIGINAL.lower()
@@ -201,8 +199,6 @@ def test_alternate_location_with_a_replacement_des_comes_from_the_vault_tier(pro
     assert os_disk_des(protected, os_disk["id"]).lower() == DES_NEW.lower()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the earlier Restore job is recognised by the invented propertyBag keys "
-                   "'Recovery point ID' and 'Target VM Name' (issue 15, evidence register restore-job-property-bag)")
 def test_alternate_location_second_run_starts_no_job(protected):
     add_replacement_des(protected)
     args = {**BASE_ARGS, "restore_type": "alternate_location", "target_vm_name": "cvm-kv-01-restored",
