@@ -16,7 +16,7 @@ import pytest
 from tests.azure_sim import compute as sim_compute
 from tests.azure_sim import recoveryservices as sim_rs
 from tests.sim.inproc import call
-from tests.sim_helpers import run_module, writes
+from tests.sim_helpers import run_module, run_playbook, writes
 
 MODULE = "cvm_restore"
 ARM = "https://management.azure.com"
@@ -242,7 +242,7 @@ def test_a_restore_job_whose_bag_cannot_decide_needs_force(protected):
 
 
 def test_a_second_run_while_the_restore_runs_waits_or_needs_force(protected):
-    protected.sim.config["lro_seconds"] = 40 # the restore job runs long enough for a second run to find it running
+    protected.sim.config["lro_seconds"] = 40  # the restore job runs long enough for a second run to find it running
     first = run_module(protected, MODULE, {**BASE_ARGS, "wait": False})
     assert not failed(first), first.get("msg")
     assert first["changed"] and first["job"]["status"] == "InProgress" and first["restored_disk_ids"] == []
@@ -288,6 +288,21 @@ def test_original_location_needs_confirm_overwrite_and_check_mode_shows_the_plan
     again = run_module(protected, MODULE, {**args, "confirm_overwrite": True})
     assert not failed(again), again.get("msg")
     assert not again["changed"] and again["reused"] and again["job"]["name"] == done["job"]["name"]
+
+
+def test_the_restore_playbook_passes_confirm_overwrite_through(protected):
+    restore = {"cvm_restore_vm": "rg-cvm-kc/cvm-kv-01", "cvm_restore_vault": VAULT, "cvm_staging_storage_account": "stcvmrestorekc",
+               "cvm_restore_type": "original_location"}
+    before = last_seq(protected)
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", restore)
+    assert rc != 0 and "restore_confirm_overwrite: true" in out
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", restore, check=True)
+    assert rc == 0, out[-3000:]
+    assert writes(protected.requests(before)) == [] and restore_jobs(protected) == []
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", {**restore, "cvm_restore_confirm_overwrite": True})
+    assert rc == 0, out[-3000:]
+    assert "Completed" in out and "Restored disks (found in Azure): /subscriptions/" in out
+    assert len(restore_jobs(protected)) == 1
 
 
 def test_a_given_des_is_sent_and_said_to_restore_from_the_vault_tier(protected):
