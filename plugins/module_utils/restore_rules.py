@@ -136,7 +136,8 @@ def tier_decision(tiers: list[str], original_des: str | None, requested_des: str
                 "reason": "The recovery point has no snapshot or vault tier (tiers: " + (", ".join(tiers) or "none") +
                           "); an archived point must be rehydrated to the vault tier first."}
     if not requested_des or same(requested_des, original_des):
-        source = "snapshot" if "snapshot" in restorable else "vault"
+        # a DES given at all (even the original) is sent, and with a DES Azure Backup restores from the vault tier
+        source = "vault" if requested_des and "vault" in restorable else "snapshot" if "snapshot" in restorable else "vault"
         return {"allowed": True, "source_tier": source, "des": original_des, "replacement": False, "notes": notes,
                 "reason": f"Restore from the {source} tier" + (f" with the original disk encryption set {name_of(original_des)}."
                                                                if original_des else " with the original encryption.")}

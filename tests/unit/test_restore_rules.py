@@ -71,6 +71,8 @@ def test_original_des_restores_from_the_snapshot_tier_when_there_is_one():
     assert both["allowed"] and both["source_tier"] == "snapshot" and both["des"] == ORIGINAL and not both["replacement"]
     same = rules.tier_decision(["snapshot"], ORIGINAL, ORIGINAL.upper())
     assert same["allowed"] and same["source_tier"] == "snapshot" and not same["replacement"]
+    given = rules.tier_decision(["snapshot", "vault"], ORIGINAL, ORIGINAL)  # a DES given is sent: the vault tier
+    assert given["allowed"] and given["source_tier"] == "vault" and not given["replacement"]
     vault_only = rules.tier_decision(["vault"], ORIGINAL, None)
     assert vault_only["allowed"] and vault_only["source_tier"] == "vault"
 
