@@ -180,10 +180,13 @@ def earlier_restore(m, o: dict, wanted: dict) -> tuple:
 
 def undecided_failure(o: dict, job: dict, fields: list) -> ModuleFailure:
     info = restore_rules.describe_job(job)
-    return ModuleFailure(
-        f"Restore job {info['name']} of VM {o['vm']['name']} ({info['status']}, started {info['start_time']}) may be this same "
-        f"restore, and its details in Azure ({', '.join(fields)}) cannot tell: set force: true to start another restore.",
-        job={k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")})
+    if info["status"] in restore_rules.JOB_RUNNING:
+        why = "is still running, and a running job does not show what it restores: wait for it (wait: true) or"
+    else:
+        why = f"may be this same restore, and its details in Azure ({', '.join(fields)}) cannot tell:"
+    return ModuleFailure(f"Restore job {info['name']} of VM {o['vm']['name']} ({info['status']}, started {info['start_time']}) "
+                         f"{why} set force: true to start another restore.",
+                         job={k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")})
 
 
 def wait_job(m, vault: dict, job: dict, timeout: int) -> dict:
@@ -295,7 +298,7 @@ def run(m) -> dict:
         raise undecided_failure(o, earlier, fields)
     if verdict == "unknown":
         notes.append(f"Restore job {earlier['name']} of this VM is still running: the real run waits for it and then decides.")
-    if target_vm is not None:
+    if target_vm is not None and verdict is None:
         raise ModuleFailure(f"VM {o['target_vm_id']} already exists and no earlier restore of this point created it: an "
                             "alternate-location restore creates a new VM, choose another target_vm_name.")
 
