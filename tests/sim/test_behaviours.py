@@ -4,7 +4,6 @@ family files. In-process: raw REST calls as the SDKs and other clients send them
 from __future__ import annotations
 
 import re
-
 import time
 from datetime import datetime, timedelta, timezone
 
