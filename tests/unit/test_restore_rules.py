@@ -198,11 +198,11 @@ BAG = {"Job Type": "Recover disks", "Recovery point time ": "11/20/2026 1:05:09 
        "Template Blob Uri": "https://stage.blob.core.windows.net/vm-c/azuredeploy1.json"}
 
 
-def wanted(kind: str = "RestoreDisks", rg: str | None = "rg-r", vm_exists: bool | None = None, point: dict = POINT) -> dict:
+def wanted(kind: str = "RestoreDisks", rg: str | None = "rg-r", vm_exists: bool | None = None, point: dict | None = None) -> dict:
     props = {"recoveryType": kind, "storageAccountId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/stage"}
     if rg:
         props["targetResourceGroupId"] = f"/subscriptions/s/resourceGroups/{rg}"
-    return rules.restore_wanted({"properties": props}, point, vm_exists)
+    return rules.restore_wanted({"properties": props}, point or POINT, vm_exists)
 
 
 def test_the_published_bag_is_read_with_its_trailing_space_and_time_form():
