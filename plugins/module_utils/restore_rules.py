@@ -15,7 +15,7 @@ No SDK imports: inputs are REST (camelCase) dicts, as on the wire. The tier rule
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, name_of, same
 from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, container_name, dig, protected_item_name
@@ -26,6 +26,7 @@ JOB_SUCCEEDED = ("Completed", "CompletedWithWarnings")  # JOB_RUNNING: not finis
 JOB_RUNNING = ("InProgress", "Cancelling")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 JOB_FILTER_TIME = "%Y-%m-%d %I:%M:%S %p"  # the jobs $filter time form: '2016-01-01 00:00:00 AM'
+BAG_TIME = "%m/%d/%Y %I:%M:%S %p"  # a Restore job's "Recovery point time " ('1/7/2021 10:11:19 AM'; strptime needs no zeros)
 
 # The documented key-loss recovery (confidential-vm-restore.md), for failure messages.
 KEY_LOSS_RECOVERY = (
@@ -52,12 +53,7 @@ def point_time(point: dict) -> str:
 
 def _time_key(point: dict) -> datetime:
     """The point's time as an aware datetime; points without a readable time sort last."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", point_time(point)).replace("Z", "+00:00")  # Azure sends 7 fractional digits
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return EPOCH
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return parse_time(point_time(point)) or EPOCH
 
 
 def newest_first(points: list[dict]) -> list[dict]:
@@ -140,7 +136,8 @@ def tier_decision(tiers: list[str], original_des: str | None, requested_des: str
                 "reason": "The recovery point has no snapshot or vault tier (tiers: " + (", ".join(tiers) or "none") +
                           "); an archived point must be rehydrated to the vault tier first."}
     if not requested_des or same(requested_des, original_des):
-        source = "snapshot" if "snapshot" in restorable else "vault"
+        # a DES given at all (even the original) is sent, and with a DES Azure Backup restores from the vault tier
+        source = "vault" if requested_des and "vault" in restorable else "snapshot" if "snapshot" in restorable else "vault"
         return {"allowed": True, "source_tier": source, "des": original_des, "replacement": False, "notes": notes,
                 "reason": f"Restore from the {source} tier" + (f" with the original disk encryption set {name_of(original_des)}."
                                                                if original_des else " with the original encryption.")}
@@ -209,13 +206,6 @@ def restore_request(*, restore_type: str, point_name: str, vm_id: str, region: s
     return {"properties": props}
 
 
-def restore_target(request: dict) -> dict:
-    """What makes two restores 'the same': recovery point, type and target (for the idempotency check)."""
-    props = request["properties"]
-    return {"recovery_point": props["recoveryPointId"], "restore_type": props["recoveryType"],
-            "target_resource_group_id": props.get("targetResourceGroupId"), "target_vm_id": props.get("targetVirtualMachineId")}
-
-
 # ------------------------------------------------------------------------------------------------ jobs
 
 
@@ -268,47 +258,108 @@ def job_is_for_vm(job: dict, vm_name: str, vm_resource_group: str | None = None)
 
 
 def _bag_value(bag: dict, *names):
-    """A propertyBag value by key, compared without case, spaces and underscores (the service writes 'Recovery point ID')."""
-    lowered = {str(k).lower().replace(" ", "").replace("_", ""): v for k, v in (bag or {}).items()}
+    """A propertyBag value by key, compared without case and spaces (the service writes "Recovery point time " with a
+    trailing space)."""
+    lowered = {str(k).lower().replace(" ", ""): v for k, v in (bag or {}).items()}
     for name in names:
-        value = lowered.get(name.lower().replace(" ", "").replace("_", ""))
+        value = lowered.get(name.lower().replace(" ", ""))
         if value not in (None, ""):
             return str(value)
     return None
 
 
-def job_target(job: dict) -> dict:
-    """The recovery point, restore type and target a Restore job records in its propertyBag (None where it records
-    nothing: while it runs, only 'VM Name' and 'Recovery point ID' are there)."""
+def parse_time(text) -> datetime | None:
+    """An ISO time (Azure's 7 fractional digits allowed) as an aware UTC datetime, or None."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", str(text or "")).replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def bag_time(text) -> datetime | None:
+    """The propertyBag's "Recovery point time " ('12/25/2019 10:07:11 PM', '1/7/2021 10:11:19 AM'), read as UTC."""
+    try:
+        return datetime.strptime(str(text or "").strip(), BAG_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def restore_job_record(job: dict) -> dict:
+    """What a Restore job shows of the restore it ran, from the fields public outputs of Jobs Get show (None where it
+    shows nothing): the propertyBag's "Job Type", "Recovery point time ", "Target resource group" and
+    "Target Storage Account Name" (see the evidence register, restore-job-property-bag)."""
     bag = dig(job, "properties", "extendedInfo", "propertyBag", default={})
-    target_vm = _bag_value(bag, "Target VM Name")
-    kind = _bag_value(bag, "Job Type")
-    if kind:
-        kind = "RestoreDisks" if kind.lower() == "recover disks" else "AlternateLocation" if target_vm else "OriginalLocation"
-    return {"recovery_point": _bag_value(bag, "Recovery point ID"), "restore_type": kind,
-            "target_resource_group": _bag_value(bag, "Target resource group"), "target_vm": target_vm}
+    text = _bag_value(bag, "Recovery point time")
+    return {"job_type": _bag_value(bag, "Job Type"), "point_time_text": text, "point_time": bag_time(text),
+            "target_resource_group": _bag_value(bag, "Target resource group"),
+            "storage_account": _bag_value(bag, "Target Storage Account Name")}
 
 
-def job_matches(job: dict, target: dict) -> bool:
-    """Whether a Restore job restores the same recovery point to the same target (see restore_target). What the job does
-    not record yet (a running job) does not count against it; a job that does not record its recovery point never matches."""
-    recorded = job_target(job)
-    if not recorded["recovery_point"] or name_of(recorded["recovery_point"]).lower() != str(target["recovery_point"]).lower():
-        return False
-    if recorded["restore_type"] and recorded["restore_type"].lower() != target["restore_type"].lower():
-        return False
-    want_rg = group_of(target.get("target_resource_group_id"))
-    if want_rg and recorded["target_resource_group"] and name_of(recorded["target_resource_group"]).lower() != want_rg.lower():
-        return False
-    want_vm = name_of(target.get("target_vm_id"))
-    return not (want_vm and recorded["target_vm"] and name_of(recorded["target_vm"]).lower() != want_vm.lower())
+def restore_wanted(request: dict, point: dict, target_vm_exists: bool | None = None) -> dict:
+    """What this run would restore, in the terms a Restore job records (see restore_job_record)."""
+    props = request["properties"]
+    return {"restore_type": props["recoveryType"], "point_time": parse_time(point_time(point)),
+            "target_resource_group": group_of(props.get("targetResourceGroupId")) if props.get("targetResourceGroupId") else None,
+            "storage_account": name_of(props["storageAccountId"]), "target_vm_exists": target_vm_exists}
 
 
-def restored_disk_ids(job: dict) -> list[str]:
-    """The disk ids a finished Restore job lists in its propertyBag ('Restored disk(s)': comma-separated ids)."""
+def _time_verdict(recorded: datetime | None, wanted: datetime | None) -> str:
+    """same / different / unknown for the recovery point time. A difference of whole quarter hours up to 14 hours could
+    be a time zone (what zone the bag's time is in is not published), so it decides nothing."""
+    if recorded is None or wanted is None:
+        return "unknown"
+    seconds = abs(int(round((recorded - wanted.replace(microsecond=0)).total_seconds())))
+    if seconds == 0:
+        return "same"
+    return "unknown" if seconds % 900 == 0 and seconds <= 14 * 3600 else "different"
+
+
+def compare_restore(job: dict, wanted: dict) -> tuple[str, list[str]]:
+    """Whether a Restore job of the VM that has not failed is this restore: ("same" | "different" | "unknown", the
+    fields that could not decide). Only fields public outputs show decide (restore_job_record); the target VM of an
+    alternate-location restore is not among them, so such a job is the same only while that VM exists."""
+    recorded = restore_job_record(job)
+    disks_only = wanted["restore_type"] == "RestoreDisks"
+    verdicts = {"Job Type": "unknown" if not recorded["job_type"] else
+                "same" if (recorded["job_type"].lower() == "recover disks") == disks_only else "different",
+                "Recovery point time": _time_verdict(recorded["point_time"], wanted["point_time"]),
+                "Target Storage Account Name": "unknown" if not recorded["storage_account"] else
+                "same" if recorded["storage_account"].lower() == wanted["storage_account"].lower() else "different"}
+    if recorded["target_resource_group"] or disks_only:
+        want_rg = (wanted["target_resource_group"] or "").lower()
+        verdicts["Target resource group"] = "unknown" if not recorded["target_resource_group"] else \
+            "same" if recorded["target_resource_group"].lower() == want_rg else "different"
+    if wanted["restore_type"] == "AlternateLocation" and dig(job, "properties", "status") in JOB_SUCCEEDED:
+        verdicts["the target VM"] = {True: "same", False: "different"}.get(wanted["target_vm_exists"], "unknown")
+    if "different" in verdicts.values():
+        return "different", []
+    unknown = [name for name, verdict in verdicts.items() if verdict == "unknown"]
+    if dig(job, "properties", "status") in JOB_RUNNING:
+        return "unknown", unknown or ["its end"]
+    return ("unknown", unknown) if unknown else ("same", [])
+
+
+def disks_created_during(disks: list[dict], job: dict) -> list[dict]:
+    """The managed disks (REST dicts) whose timeCreated lies within the job's run, OS disks first."""
+    start = parse_time(dig(job, "properties", "startTime"))
+    end = parse_time(dig(job, "properties", "endTime"))
+    if start is None or end is None:
+        return []
+    found = [d for d in disks if (created := parse_time(dig(d, "properties", "timeCreated")))
+             and start - timedelta(seconds=1) <= created <= end + timedelta(seconds=60)]
+    return sorted(found, key=lambda d: (not dig(d, "properties", "osType"), str(d.get("name", "")).lower()))
+
+
+def restored_blobs(job: dict) -> dict:
+    """The staging-account blobs a Restore job names in its propertyBag (None where it names none)."""
     bag = dig(job, "properties", "extendedInfo", "propertyBag", default={})
-    text = _bag_value(bag, "Restored disk(s)", "Restored disks") or ""
-    return [d.strip() for d in text.split(",") if d.strip()]
+    return {"storage_account": _bag_value(bag, "Target Storage Account Name"),
+            "container": _bag_value(bag, "Config Blob Container Name"),
+            "config_blob": _bag_value(bag, "Config Blob Name"), "config_blob_uri": _bag_value(bag, "Config Blob Uri"),
+            "template_blob_uri": _bag_value(bag, "Template Blob Uri"),
+            "secured_encryption_info_blob": _bag_value(bag, "Secured Encryption Info Blob Name")}
 
 
 def job_error_code(error: dict) -> str:

@@ -23,7 +23,7 @@ MAX_JOB_DETAILS = 50  # bound on job reads when looking for an earlier restore
 # ------------------------------------------------------------------------------------------------ options
 
 
-def parse_options(p: dict, sub: str) -> dict:
+def parse_options(p: dict, sub: str, check_mode: bool = False) -> dict:
     """Every option checked and turned into ids before any request; ModuleFailure with the reason otherwise."""
     kind = p["restore_type"]
     needed = {"restore_disks": ("target_resource_group",),
@@ -74,6 +74,9 @@ def parse_options(p: dict, sub: str) -> dict:
                 raise ValueError(f"subnet: '{p['subnet']}' is not a subnet id or name.")
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
+    if kind == "original_location" and not p["confirm_overwrite"] and not check_mode:
+        raise ModuleFailure(f"restore_type original_location replaces the disks of VM {vm['resource_group']}/{vm['name']} with those "
+                            "of the recovery point: set confirm_overwrite: true to allow it (check mode shows the plan without it).")
     return out
 
 
@@ -157,17 +160,33 @@ def validate(m, o: dict, point: dict) -> dict:
 # ------------------------------------------------------------------------------------------------ jobs
 
 
-def earlier_restore(m, o: dict, target: dict) -> dict | None:
-    """The newest Restore job of this VM that restores the same point to the same target and has not failed."""
+def earlier_restore(m, o: dict, wanted: dict) -> tuple:
+    """(verdict, job, undecided fields) of the earlier Restore jobs of this VM that have not failed: ("same", job) when
+    one is this restore, else ("unknown", the newest that cannot be told apart, its undecided fields), else (None, None)."""
     vault = o["vault"]
     listed = service.list_jobs(m, vault, restore_rules.jobs_filter(operation="Restore"), "the Restore jobs")
     mine = [j for j in listed if restore_rules.job_is_for_vm(j, o["vm"]["name"], o["vm"]["resource_group"])
             and j.get("properties", {}).get("status") in restore_rules.JOB_SUCCEEDED + restore_rules.JOB_RUNNING]
+    undecided = (None, None, [])
     for job in mine[:MAX_JOB_DETAILS]:
         detail = service.job_details(m, vault, job["name"])
-        if restore_rules.job_matches(detail, target):
-            return detail
-    return None
+        verdict, fields = restore_rules.compare_restore(detail, wanted)
+        if verdict == "same":
+            return "same", detail, []
+        if verdict == "unknown" and undecided[0] is None:
+            undecided = ("unknown", detail, fields)
+    return undecided
+
+
+def undecided_failure(o: dict, job: dict, fields: list) -> ModuleFailure:
+    info = restore_rules.describe_job(job)
+    if info["status"] in restore_rules.JOB_RUNNING:
+        why = "is still running, and a running job does not show what it restores: wait for it (wait: true) or"
+    else:
+        why = f"may be this same restore, and its details in Azure ({', '.join(fields)}) cannot tell:"
+    return ModuleFailure(f"Restore job {info['name']} of VM {o['vm']['name']} ({info['status']}, started {info['start_time']}) "
+                         f"{why} set force: true to start another restore.",
+                         job={k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")})
 
 
 def wait_job(m, vault: dict, job: dict, timeout: int) -> dict:
@@ -198,13 +217,35 @@ def start_restore(m, o: dict, point: dict, request: dict) -> str:
     return job_name
 
 
-def job_result(o: dict, job: dict, request: dict) -> dict:
+def read_vm(m, vm_id: str) -> dict | None:
+    group, name = arm_ids.group_of(vm_id), arm_ids.name_of(vm_id)
+    return m.read(lambda: m.client("compute").virtual_machines.get(group, name), f"VM {name}", f"resource group {group}")
+
+
+def vm_disk_ids(vm: dict | None) -> list:
+    storage = (vm or {}).get("properties", {}).get("storageProfile") or {}
+    disks = [storage.get("osDisk") or {}] + list(storage.get("dataDisks") or [])
+    return [d["managedDisk"]["id"] for d in disks if (d.get("managedDisk") or {}).get("id")]
+
+
+def job_result(m, o: dict, job: dict) -> dict:
+    """The job and what it restored, from what Azure shows: the blobs its propertyBag names, the VM (alternate or
+    original location) and its disks, or the managed disks created in the target resource group while it ran."""
     info = restore_rules.describe_job(job)
-    done = info["status"] in restore_rules.JOB_SUCCEEDED
+    out = {"job": {k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")},
+           "restored_blobs": restore_rules.restored_blobs(job), "restored_disk_ids": [], "restored_vm_id": None}
+    if info["status"] not in restore_rules.JOB_SUCCEEDED:
+        return out
     vm_id = {"alternate_location": o["target_vm_id"], "original_location": o["vm_id"]}.get(o["restore_type"])
-    return {"job": {k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")},
-            "restored_disk_ids": restore_rules.restored_disk_ids(job) if done else [],
-            "restored_vm_id": vm_id if done else None}
+    if vm_id:
+        vm = read_vm(m, vm_id)
+        out.update(restored_vm_id=vm_id if vm else None, restored_disk_ids=vm_disk_ids(vm))
+    elif o["target_rg_id"]:
+        group = arm_ids.group_of(o["target_rg_id"])
+        disks = m.read_all(lambda: m.client("compute").disks.list_by_resource_group(group), "the managed disks",
+                           f"resource group {group}")
+        out["restored_disk_ids"] = [d["id"] for d in restore_rules.disks_created_during(disks, job)]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -213,7 +254,7 @@ def job_result(o: dict, job: dict, request: dict) -> dict:
 def run(m) -> dict:
     """The whole cvm_restore run: the module's result, or ModuleFailure."""
     p = m.params
-    o = parse_options(p, m.subscription_id)
+    o = parse_options(p, m.subscription_id, m.check_mode)
     points = service.recovery_points(m, o["vault"], o["vm"])
     point = restore_rules.choose_point(points, p["recovery_point"])
     if point is None:
@@ -221,38 +262,58 @@ def run(m) -> dict:
         raise ModuleFailure(f"Recovery point '{p['recovery_point']}' of VM {o['vm']['name']} was not found in vault "
                             f"{o['vault']['name']} (newest points: {known}).")
     decision = validate(m, o, point)
-    os_des = decision["des"]
     request = restore_rules.restore_request(
         restore_type=o["restore_type"], point_name=point["name"], vm_id=o["vm_id"], region=decision["region"],
         storage_account_id=o["storage_id"], target_resource_group_id=o["target_rg_id"], target_vm_id=o["target_vm_id"],
-        virtual_network_id=o["vnet_id"], subnet_id=o["subnet_id"], os_des=os_des, data_disk_des=o["data_des"],
+        virtual_network_id=o["vnet_id"], subnet_id=o["subnet_id"], os_des=o["os_des"], data_disk_des=o["data_des"],
         per_disk_des=o["per_disk"])
-    target = restore_rules.restore_target(request)
+    notes = decision["notes"]
+    if o["os_des"]:
+        notes.append("os_disk_encryption_set is sent to Azure (securedVMDetails): with a disk encryption set given, Azure "
+                     "Backup restores from the vault tier when the point has one; omit it to restore with the original encryption.")
+    if o["restore_type"] == "original_location" and not p["confirm_overwrite"]:
+        notes.append("The real run needs confirm_overwrite: true (original_location replaces the VM's disks).")
     result = {"changed": False, "reused": False, "recovery_point": restore_rules.describe_point(point),
-              "source_tier": decision["source_tier"], "os_disk_encryption_set": os_des,
-              "replacement_des": decision["replacement"], "notes": decision["notes"], "request": request,
-              "restored_disk_ids": [], "restored_vm_id": None}
+              "source_tier": decision["source_tier"], "os_disk_encryption_set": decision["des"],
+              "replacement_des": decision["replacement"], "notes": notes, "request": request,
+              "restored_blobs": restore_rules.restored_blobs({}), "restored_disk_ids": [], "restored_vm_id": None}
 
-    earlier = None if p["force"] else earlier_restore(m, o, target)
-    if earlier and earlier["properties"]["status"] in restore_rules.JOB_RUNNING and p["wait"] and not m.check_mode:
+    target_vm = read_vm(m, o["target_vm_id"]) if o["target_vm_id"] else None
+    wanted = restore_rules.restore_wanted(request, point, target_vm is not None if o["target_vm_id"] else None)
+    verdict, earlier, fields = (None, None, []) if p["force"] else earlier_restore(m, o, wanted)
+    running = verdict == "unknown" and earlier["properties"]["status"] in restore_rules.JOB_RUNNING
+    if running and p["wait"] and not m.check_mode:  # what a running job shows is not published: wait, then decide
         earlier = wait_job(m, o["vault"], earlier, p["timeout"])
-        if not restore_rules.job_matches(earlier, target) or earlier["properties"]["status"] not in restore_rules.JOB_SUCCEEDED:
-            earlier = None  # it ended failed, or turned out to restore elsewhere: restore now
-    if earlier:
-        result.update(reused=True, **job_result(o, earlier, request))
+        if earlier["properties"]["status"] not in restore_rules.JOB_SUCCEEDED:
+            verdict = None  # it failed: restore now
+        else:
+            if o["target_vm_id"]:
+                wanted["target_vm_exists"] = read_vm(m, o["target_vm_id"]) is not None
+            verdict, fields = restore_rules.compare_restore(earlier, wanted)
+    if verdict == "same":
+        result.update(reused=True, **job_result(m, o, earlier))
         return result
+    if verdict == "unknown" and not (m.check_mode and running):
+        raise undecided_failure(o, earlier, fields)
+    if verdict == "unknown":
+        notes.append(f"Restore job {earlier['name']} of this VM is still running: the real run waits for it and then decides.")
+    if target_vm is not None and verdict is None:
+        raise ModuleFailure(f"VM {o['target_vm_id']} already exists and no earlier restore of this point created it: an "
+                            "alternate-location restore creates a new VM, choose another target_vm_name.")
 
     result["changed"] = True
     if m.diff_mode:
+        target = {"recovery_point": point["name"], "restore_type": request["properties"]["recoveryType"],
+                  "target_resource_group_id": o["target_rg_id"], "target_vm_id": o["target_vm_id"]}
         result["diff"] = {"before": {"restore": None},
-                          "after": {"restore": {**target, "os_disk_encryption_set": os_des, "source_tier": decision["source_tier"]}}}
+                          "after": {"restore": {**target, "os_disk_encryption_set": decision["des"], "source_tier": decision["source_tier"]}}}
     if m.check_mode:
         return result
     job_name = start_restore(m, o, point, request)
     job = service.job_details(m, o["vault"], job_name)
     if p["wait"]:
         job = wait_job(m, o["vault"], job, p["timeout"])
-    result.update(job_result(o, job, request))
+    result.update(job_result(m, o, job))
     if job["properties"]["status"] not in restore_rules.JOB_SUCCEEDED + restore_rules.JOB_RUNNING:
         info = restore_rules.describe_job(job)
         raise ModuleFailure(restore_rules.job_failure_message(job), changed=True, job=result["job"], error_details=info["error_details"],

@@ -14,8 +14,8 @@ description:
     (V(restore_disks)), as a new VM (V(alternate_location)) or over the disks of the original VM (V(original_location)),
     and waits for the restore job.
   - The OS disk of a CVM with a customer-managed key is encrypted through a disk encryption set (DES). By default the
-    restore uses the original DES; O(os_disk_encryption_set) gives a replacement, sent as
-    C(securedVMDetails.securedVMOsDiskEncryptionSetId).
+    restore uses the original DES and the request carries no C(securedVMDetails); O(os_disk_encryption_set) gives a
+    replacement, sent as C(securedVMDetails.securedVMOsDiskEncryptionSetId) (Azure then restores from the vault tier).
   - "Before anything is written, the module applies the documented tier rules: a snapshot-tier (C(InstantRP)) restore
     needs the original DES; with a replacement DES Azure Backup restores from the vault tier (C(HardenedRP)) - the
     result says so in RV(source_tier) and RV(notes) - and the key vault or Managed HSM of that DES must hold the original
@@ -23,10 +23,13 @@ description:
   - It also checks that the recovery point exists, that each DES exists (the OS disk DES with type
     C(ConfidentialVmEncryptedWithCustomerKey)), that the staging storage account is in the VM's region (cross-region
     restore is not supported for CVMs) and that the target resource group exists.
-  - "Idempotent: a completed restore job of the same recovery point to the same target (restore type, target resource
-    group, target VM name), found among the vault's Restore jobs of the VM through the job's C(Recovery point ID),
-    C(Job Type), C(Target resource group) and C(Target VM Name) properties, is returned unchanged unless O(force=true).
-    A restore job of that point still running is waited for instead of starting another. Failed jobs are not reused."
+  - "Idempotent on what Azure shows of a Restore job (its C(Job Type), C(Recovery point time), C(Target resource group)
+    and C(Target Storage Account Name) properties; Azure does not show the recovery point id or the target VM name): a
+    completed restore of the same point time with the same type, staging account and target resource group (for
+    V(alternate_location) also while the target VM exists) is returned unchanged. A restore job of the VM still running
+    is waited for and then compared. When an earlier job that has not failed cannot be told apart from this restore
+    (its details lack those properties), the module refuses to start another one unless O(force=true). Failed jobs are
+    never reused."
   - When a restore job fails, the message carries the job's error code, Azure's recommendations and what to do next,
     including the documented recovery of a deleted key (restore it from the key backup in the staging storage account,
     create a new DES on it and restore again).
@@ -54,7 +57,8 @@ options:
     description:
       - V(restore_disks) creates managed disks in O(target_resource_group) (and a template in the staging account).
       - V(alternate_location) creates the VM O(target_vm_name) in O(target_resource_group), on O(virtual_network) / O(subnet).
-      - V(original_location) replaces the disks of the original VM, which must still exist.
+      - V(original_location) replaces the disks of the original VM, which must still exist; it needs
+        O(confirm_overwrite=true).
     type: str
     choices: [restore_disks, alternate_location, original_location]
     default: restore_disks
@@ -83,8 +87,10 @@ options:
     description:
       - The DES for the restored confidential OS disk, as a resource id or a name in the VM's resource group. It must be
         of type C(ConfidentialVmEncryptedWithCustomerKey).
-      - Default is the original DES of the VM's OS disk (for a VM with a platform-managed key, nothing is sent).
-      - A different DES restores from the vault tier and needs the original key in that DES's key vault or Managed HSM.
+      - Sent as C(securedVMDetails.securedVMOsDiskEncryptionSetId) only when given (as the az CLI does with
+        C(--cvm-os-des-id)); by default nothing is sent and Azure Backup restores with the original encryption.
+      - Giving a DES makes Azure Backup restore from the vault tier when the point has one (documented for a new DES);
+        a different DES needs the original key in that DES's key vault or Managed HSM.
     type: str
   data_disk_encryption_set:
     description:
@@ -106,8 +112,16 @@ options:
         description: The DES, as a resource id or a name in the VM's resource group.
         type: str
         required: true
+  confirm_overwrite:
+    description:
+      - Required (V(true)) for V(original_location), which overwrites the disks of the live VM. Without it the module
+        fails before any write; check mode shows the plan without it.
+    type: bool
+    default: false
   force:
-    description: Start a new restore even when a completed restore of the same point to the same target exists.
+    description:
+      - Start a new restore even when an earlier restore of the same point to the same target exists, or an earlier
+        Restore job of the VM cannot be told apart from this one.
     type: bool
     default: false
   wait:
@@ -128,6 +142,8 @@ attributes:
     support: full
     description: Shows the restore that would be started (none before).
 notes:
+  - "What zone a Restore job's C(Recovery point time) is in is not published: it is read as UTC, and a difference of
+    whole quarter hours (up to 14 hours) decides nothing (the module then asks for O(force))."
   - Cross-region restore is not supported for confidential VMs.
   - The key presence check reads the key (keys get) in the replacement DES's key vault or Managed HSM; when the
     signed-in principal may not read it, the check is skipped with a note and Azure decides.
@@ -163,6 +179,14 @@ EXAMPLES = r"""
     target_resource_group: rg-cvm-kc
   check_mode: true
   register: plan
+
+- name: Restore over the original VM (replaces its disks; needs confirm_overwrite)
+  azure_cvm.backup.cvm_restore:
+    vm: rg-cvm-kc/cvm-kv-01
+    vault: {name: rsv-cvm-kc, resource_group: rg-backup}
+    restore_type: original_location
+    staging_storage_account: stcvmrestorekc
+    confirm_overwrite: true
 """
 
 RETURN = r"""
@@ -232,15 +256,44 @@ job:
       description: When the job ended.
       type: str
     properties:
-      description: The job's property bag (for example C(Target Storage Account Name), C(Restored disk(s))).
+      description: The job's property bag (for example C(Job Type), C(Target Storage Account Name), C(Template Blob Uri)).
       type: dict
+restored_blobs:
+  description:
+    - The staging-account blobs the job's property bag names (null where it names none), as Azure shows them.
+  returned: always
+  type: dict
+  contains:
+    storage_account:
+      description: C(Target Storage Account Name).
+      type: str
+    container:
+      description: C(Config Blob Container Name).
+      type: str
+    config_blob:
+      description: C(Config Blob Name), the VM configuration.
+      type: str
+    config_blob_uri:
+      description: C(Config Blob Uri).
+      type: str
+    template_blob_uri:
+      description: C(Template Blob Uri), the deployment template of restored disks.
+      type: str
+    secured_encryption_info_blob:
+      description: C(Secured Encryption Info Blob Name), the key backup of a confidential VM.
+      type: str
 restored_disk_ids:
-  description: The ids of the restored managed disks (empty until the job has completed).
+  description:
+    - Found, not reported by Azure (a Restore job names no disks) - for V(restore_disks) the managed disks of the target
+      resource group created while the job ran (OS disk first; a disk made there by something else at the same time
+      would be listed too); for the other types the disks of the restored VM. Empty until the job has completed.
   returned: always
   type: list
   elements: str
 restored_vm_id:
-  description: The id of the restored VM (V(alternate_location), V(original_location)) once the job has completed.
+  description:
+    - Found, not reported by Azure - the id of the restored VM (V(alternate_location), V(original_location)) once the
+      job has completed and the VM was read.
   returned: always
   type: str
 """
@@ -272,6 +325,7 @@ def main():
             "lun": {"type": "int", "required": True},
             "disk_encryption_set": {"type": "str", "required": True},
         }},
+        "confirm_overwrite": {"type": "bool", "default": False},
         "force": {"type": "bool", "default": False},
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 7200},

@@ -733,27 +733,27 @@ def get_container(sim, req, sub, rg, vault, container):
 
 
 def new_job(sim, vid: str, operation: str, entity: str, tasks=(), bag=None) -> dict:
+    """A job in the shape of the spec examples Common/GetJobDetails.json and ListJobs.json (recoveryservicesbackup
+    stable/2025-08-01): no isUserTriggered, actionsInfo, progressPercentage or dynamicErrorMessage, which no published
+    output shows (evidence restore-job-property-bag)."""
     jid = new_guid()
     now = iso(sim.now())
     body = {"id": f"{vid}/backupJobs/{jid}", "name": jid, "type": "Microsoft.RecoveryServices/vaults/backupJobs",
             "properties": {"jobType": "AzureIaaSVMJob", "duration": "PT0S", "virtualMachineVersion": "Compute",
                            "entityFriendlyName": entity, "backupManagementType": "AzureIaasVM", "operation": operation,
-                           "status": "InProgress", "startTime": now, "activityId": new_guid(), "isUserTriggered": True,
-                           "actionsInfo": ["Cancellable"] if operation in ("Backup", "Restore") else [],
+                           "status": "InProgress", "startTime": now, "activityId": new_guid(),
                            "extendedInfo": {"tasksList": [{"taskId": t, "status": "InProgress" if i == 0 else "NotStarted",
                                                            "duration": "PT0S"} for i, t in enumerate(tasks)],
-                                            "propertyBag": dict(bag or {}), "progressPercentage": 0.0,
-                                            "dynamicErrorMessage": ""}}}
+                                            "propertyBag": dict(bag or {})}}}
     return sim.store.put(body["id"], body)
 
 
 def end_job(sim, job: dict, status: str, error: dict | None = None, bag: dict | None = None):
     props = job["properties"]
-    props.update(status=status, endTime=iso(sim.now()), actionsInfo=[])
+    props.update(status=status, endTime=iso(sim.now()))
     props["duration"] = duration(props["startTime"], props["endTime"], sim.now())
     ext = props["extendedInfo"]
     ext["propertyBag"].update(bag or {})
-    ext["progressPercentage"] = 100.0 if status == "Completed" else ext["progressPercentage"]
     failed_at = 0
     for index, task in enumerate(ext["tasksList"]):
         if status == "Completed":
@@ -767,7 +767,6 @@ def end_job(sim, job: dict, status: str, error: dict | None = None, bag: dict | 
         props["errorDetails"] = [{"errorCode": JOB_ERROR_NUMBERS.get(code, 400000 + zlib.crc32(code.encode()) % 1000),
                                   "errorTitle": code, "errorString": error.get("errorString", ""),
                                   "recommendations": list(error.get("recommendations") or [])}]
-        ext["dynamicErrorMessage"] = error.get("errorString", "")
 
 
 def job_running(job: dict | None) -> bool:
@@ -1346,6 +1345,14 @@ def replace_vm_disks(sim, vm: dict, disks: list[dict]):
         disk.setdefault("properties", {})["diskState"] = "Attached"
 
 
+def bag_time(when: datetime) -> str:
+    """The bag's time form: month/day/year without leading zeros, 12-hour clock ('1/7/2021 10:11:19 AM' in the Oracle
+    restore tutorial's `az backup job show` output, '12/25/2019 10:07:11 PM' in tutorial-restore-disk.md). Which zone it
+    is in is not published; the local Azure writes UTC (evidence restore-job-point-time-zone)."""
+    hour = when.hour % 12 or 12
+    return f"{when.month}/{when.day}/{when.year} {hour}:{when:%M:%S} {'AM' if when.hour < 12 else 'PM'}"
+
+
 def restore_bag(request: dict, point: dict, facts: dict) -> dict:
     """A finished Restore job's extendedInfo.propertyBag: only keys that public outputs show. The MicrosoftDocs Azure CLI
     restore tutorial (tutorial-restore-disk.md, `az backup job show ... --query properties.extendedInfo.propertyBag`)
@@ -1358,7 +1365,7 @@ def restore_bag(request: dict, point: dict, facts: dict) -> dict:
     container = f"{facts['name']}-{new_guid()}"
     blob = f"config-{facts['name']}-{new_guid()}.json"
     bag = {"Job Type": "Recover disks" if request["recoveryType"] == "RestoreDisks" else "Restore VM",
-           "Recovery point time ": from_iso(point["properties"]["recoveryPointTime"]).strftime("%m/%d/%Y %I:%M:%S %p"),
+           "Recovery point time ": bag_time(from_iso(point["properties"]["recoveryPointTime"])),
            "Target Storage Account Name": account, "Config Blob Container Name": container, "Config Blob Name": blob,
            "Config Blob Uri": f"https://{account}.blob.core.windows.net/{container}/{blob}"}
     if facts.get("security_type") == "ConfidentialVM":

@@ -9,13 +9,14 @@ Backup Management Service, on-demand backups), never through the protection modu
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.azure_sim import compute as sim_compute
 from tests.azure_sim import recoveryservices as sim_rs
 from tests.sim.inproc import call
-from tests.sim_helpers import run_module, writes
+from tests.sim_helpers import run_module, run_playbook, writes
 
 MODULE = "cvm_restore"
 ARM = "https://management.azure.com"
@@ -140,16 +141,14 @@ def protected(azure_sim):
 # ------------------------------------------------------------------------------------------------ restore and idempotency
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: cvm_restore recognises its earlier restore and the restored disks by "
-                   "propertyBag keys ('Recovery point ID', 'Restored disk(s)') that no public output shows; the local "
-                   "Azure no longer invents them (issue 15, evidence register restore-job-property-bag)")
 def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(protected):
     result = run_module(protected, MODULE, BASE_ARGS)
     assert not failed(result), result.get("msg")
     assert result["changed"] and not result["reused"]
     assert result["job"]["status"] == "Completed" and result["source_tier"] == "snapshot"
     assert result["os_disk_encryption_set"].lower() == DES_ORIGINAL.lower() and not result["replacement_des"]
-    assert result["request"]["properties"]["securedVMDetails"]["securedVMOsDiskEncryptionSetId"].lower() == DES_ORIGINAL.lower()
+    assert "securedVMDetails" not in result["request"]["properties"]  # no DES given: none sent (az CLI, Microsoft's script)
+    assert result["restored_blobs"]["storage_account"] == "stcvmrestorekc" and result["restored_blobs"]["template_blob_uri"]
     disks = result["restored_disk_ids"]
     assert len(disks) == 2 and all("/resourceGroups/rg-cvm-kc/" in d for d in disks)  # OS disk and the data disk
     assert os_disk_des(protected, disks[0]).lower() == DES_ORIGINAL.lower()
@@ -201,8 +200,6 @@ def test_alternate_location_with_a_replacement_des_comes_from_the_vault_tier(pro
     assert os_disk_des(protected, os_disk["id"]).lower() == DES_NEW.lower()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the earlier Restore job is recognised by the invented propertyBag keys "
-                   "'Recovery point ID' and 'Target VM Name' (issue 15, evidence register restore-job-property-bag)")
 def test_alternate_location_second_run_starts_no_job(protected):
     add_replacement_des(protected)
     args = {**BASE_ARGS, "restore_type": "alternate_location", "target_vm_name": "cvm-kv-01-restored",
@@ -214,6 +211,106 @@ def test_alternate_location_second_run_starts_no_job(protected):
     assert not failed(again), again.get("msg")
     assert not again["changed"] and again["reused"] and again["restored_vm_id"] == result["restored_vm_id"]
     assert writes(protected.requests(before)) == []
+
+
+def job_bag(server, name: str) -> dict:
+    """The stored propertyBag of a job (tests change it to show what the module does with other bags)."""
+    return server.sim.store.get(f"{VAULT_ID}/backupJobs/{name}")["properties"]["extendedInfo"]["propertyBag"]
+
+
+def test_a_restore_job_whose_bag_cannot_decide_needs_force(protected):
+    first = run_module(protected, MODULE, BASE_ARGS)
+    assert not failed(first), first.get("msg")
+    with protected.sim.lock:  # a bag without the published properties: nothing can tell the job from this restore
+        job_bag(protected, first["job"]["name"]).clear()
+    before = last_seq(protected)
+    again = run_module(protected, MODULE, BASE_ARGS)
+    assert failed(again) and first["job"]["name"] in again["msg"] and "force: true" in again["msg"]
+    assert "Job Type" in again["msg"] and "Traceback" not in again["msg"]
+    assert writes(protected.requests(before)) == []
+    with protected.sim.lock:  # the point time shifted by 9 hours, as a time zone would: still cannot tell
+        bag = job_bag(protected, first["job"]["name"])
+        bag.update({"Job Type": "Recover disks", "Target resource group": "rg-cvm-kc", "Target Storage Account Name": "stcvmrestorekc",
+                    "Recovery point time ": sim_rs.bag_time(datetime.fromisoformat(
+                        points(protected)[0]["properties"]["recoveryPointTime"][:19]) + timedelta(hours=9))})
+    shifted = run_module(protected, MODULE, BASE_ARGS)
+    assert failed(shifted) and "Recovery point time" in shifted["msg"] and "force: true" in shifted["msg"]
+    assert writes(protected.requests(before)) == []
+    forced = run_module(protected, MODULE, {**BASE_ARGS, "force": True})
+    assert not failed(forced), forced.get("msg")
+    assert forced["changed"] and forced["job"]["name"] != first["job"]["name"] and len(restore_jobs(protected)) == 2
+
+
+def test_a_second_run_while_the_restore_runs_waits_or_needs_force(protected):
+    protected.sim.config["lro_seconds"] = 40  # the restore job runs long enough for a second run to find it running
+    first = run_module(protected, MODULE, {**BASE_ARGS, "wait": False})
+    assert not failed(first), first.get("msg")
+    assert first["changed"] and first["job"]["status"] == "InProgress" and first["restored_disk_ids"] == []
+    before = last_seq(protected)
+    planned = run_module(protected, MODULE, BASE_ARGS, check=True)
+    assert not failed(planned), planned.get("msg")
+    assert any("still running" in note for note in planned["notes"])
+    asked = run_module(protected, MODULE, {**BASE_ARGS, "wait": False})
+    assert failed(asked) and "InProgress" in asked["msg"] and "force: true" in asked["msg"]
+    waited = run_module(protected, MODULE, BASE_ARGS)
+    assert not failed(waited), waited.get("msg")
+    assert not waited["changed"] and waited["reused"] and waited["job"]["name"] == first["job"]["name"]
+    assert waited["job"]["status"] == "Completed" and len(waited["restored_disk_ids"]) == 2
+    assert writes(protected.requests(before)) == []
+    assert len(restore_jobs(protected)) == 1
+
+
+def test_an_existing_vm_at_the_alternate_target_fails_before_any_write(protected):
+    before = last_seq(protected)
+    args = {**BASE_ARGS, "restore_type": "alternate_location", "target_vm_name": "cvm-pmk-01",
+            "virtual_network": "vnet-cvm-kc", "subnet": "default"}
+    result = run_module(protected, MODULE, args)
+    assert failed(result) and "cvm-pmk-01 already exists" in result["msg"] and "target_vm_name" in result["msg"]
+    assert writes(protected.requests(before)) == []
+
+
+def test_original_location_needs_confirm_overwrite_and_check_mode_shows_the_plan_without_it(protected):
+    args = {"vm": "rg-cvm-kc/cvm-kv-01", "vault": VAULT, "staging_storage_account": "stcvmrestorekc",
+            "restore_type": "original_location"}
+    before = last_seq(protected)
+    refused = run_module(protected, MODULE, args)
+    assert failed(refused) and "confirm_overwrite: true" in refused["msg"] and refused["msg"].count(". ") == 0
+    assert [r for r in protected.requests(before) if r["host"] == "management.azure.com"] == []
+    plan = run_module(protected, MODULE, args, check=True)
+    assert not failed(plan), plan.get("msg")
+    assert plan["changed"] and plan["request"]["properties"]["recoveryType"] == "OriginalLocation"
+    assert "securedVMDetails" not in plan["request"]["properties"] and any("confirm_overwrite" in n for n in plan["notes"])
+    assert writes(protected.requests(before)) == []
+    done = run_module(protected, MODULE, {**args, "confirm_overwrite": True})
+    assert not failed(done), done.get("msg")
+    assert done["changed"] and done["job"]["status"] == "Completed"
+    assert done["restored_vm_id"].lower().endswith("/virtualmachines/cvm-kv-01") and len(done["restored_disk_ids"]) == 2
+    again = run_module(protected, MODULE, {**args, "confirm_overwrite": True})
+    assert not failed(again), again.get("msg")
+    assert not again["changed"] and again["reused"] and again["job"]["name"] == done["job"]["name"]
+
+
+def test_the_restore_playbook_passes_confirm_overwrite_through(protected):
+    restore = {"cvm_restore_vm": "rg-cvm-kc/cvm-kv-01", "cvm_restore_vault": VAULT, "cvm_staging_storage_account": "stcvmrestorekc",
+               "cvm_restore_type": "original_location"}
+    before = last_seq(protected)
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", restore)
+    assert rc != 0 and "restore_confirm_overwrite: true" in out
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", restore, check=True)
+    assert rc == 0, out[-3000:]
+    assert writes(protected.requests(before)) == [] and restore_jobs(protected) == []
+    rc, out = run_playbook(protected, "playbooks/restore_cvm.yml", {**restore, "cvm_restore_confirm_overwrite": True})
+    assert rc == 0, out[-3000:]
+    assert "Completed" in out and "Restored disks (found in Azure): /subscriptions/" in out
+    assert len(restore_jobs(protected)) == 1
+
+
+def test_a_given_des_is_sent_and_said_to_restore_from_the_vault_tier(protected):
+    add_replacement_des(protected)
+    result = run_module(protected, MODULE, {**BASE_ARGS, "os_disk_encryption_set": "des-cvm-kv-new"}, check=True)
+    assert not failed(result), result.get("msg")
+    assert result["request"]["properties"]["securedVMDetails"] == {"securedVMOsDiskEncryptionSetId": DES_NEW}
+    assert result["source_tier"] == "vault" and any("vault tier" in note for note in result["notes"])
 
 
 # ------------------------------------------------------------------------------------------------ check mode

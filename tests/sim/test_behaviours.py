@@ -3,6 +3,7 @@ family files. In-process: raw REST calls as the SDKs and other clients send them
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -213,6 +214,8 @@ def test_restore_job_property_bag_has_only_published_keys(sim):
                  "Secured Encryption Info Blob Name"}
     assert set(bag) <= published and bag["Job Type"] == "Recover disks" and "Recovery point time " in bag
     assert not {"Recovery point ID", "Restored disk(s)", "Target VM Name", "VM Name"} & set(bag)
+    # the published time form: month/day/year without leading zeros, 12-hour clock ('1/7/2021 10:11:19 AM')
+    assert re.fullmatch(r"[1-9]\d?/[1-9]\d?/\d{4} (1[0-2]|[1-9]):\d\d:\d\d [AP]M", bag["Recovery point time "])
 
 
 # ------------------------------------------------------------------------------------------------ compute and network

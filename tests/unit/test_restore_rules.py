@@ -3,7 +3,7 @@ job filters, matching of earlier restore jobs and the failure message."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -71,6 +71,8 @@ def test_original_des_restores_from_the_snapshot_tier_when_there_is_one():
     assert both["allowed"] and both["source_tier"] == "snapshot" and both["des"] == ORIGINAL and not both["replacement"]
     same = rules.tier_decision(["snapshot"], ORIGINAL, ORIGINAL.upper())
     assert same["allowed"] and same["source_tier"] == "snapshot" and not same["replacement"]
+    given = rules.tier_decision(["snapshot", "vault"], ORIGINAL, ORIGINAL)  # a DES given is sent: the vault tier
+    assert given["allowed"] and given["source_tier"] == "vault" and not given["replacement"]
     vault_only = rules.tier_decision(["vault"], ORIGINAL, None)
     assert vault_only["allowed"] and vault_only["source_tier"] == "vault"
 
@@ -190,27 +192,62 @@ def restore_job(status: str = "Completed", **bag) -> dict:
                                             "propertyBag": bag}}}
 
 
-def target(kind: str = "RestoreDisks", rg: str | None = "/subscriptions/s/resourceGroups/rg-r", vm: str | None = None) -> dict:
-    return {"recovery_point": "123", "restore_type": kind, "target_resource_group_id": rg, "target_vm_id": vm}
+POINT = {"name": "123", "properties": {"recoveryPointTime": "2026-11-20T01:05:09.1234567Z"}}
+BAG = {"Job Type": "Recover disks", "Recovery point time ": "11/20/2026 1:05:09 AM", "Target resource group": "rg-r",
+       "Target Storage Account Name": "stage", "Config Blob Container Name": "vm-c", "Config Blob Name": "config-vm.json",
+       "Template Blob Uri": "https://stage.blob.core.windows.net/vm-c/azuredeploy1.json"}
 
 
-def test_a_completed_restore_matches_point_type_and_target():
-    job = restore_job(**{"Recovery point ID": "123", "Job Type": "Recover disks", "Target resource group": "rg-r"})
-    assert rules.job_matches(job, target())
-    assert not rules.job_matches(job, target(rg="/subscriptions/s/resourceGroups/rg-other"))
-    assert not rules.job_matches(job, {**target(), "recovery_point": "999"})
-    assert not rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/vm2"))
+def wanted(kind: str = "RestoreDisks", rg: str | None = "rg-r", vm_exists: bool | None = None, point: dict | None = None) -> dict:
+    props = {"recoveryType": kind, "storageAccountId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/stage"}
+    if rg:
+        props["targetResourceGroupId"] = f"/subscriptions/s/resourceGroups/{rg}"
+    return rules.restore_wanted({"properties": props}, point or POINT, vm_exists)
 
 
-def test_alternate_location_jobs_match_on_the_vm_name():
-    job = restore_job(**{"Recovery point ID": "123", "Job Type": "Restore VM", "Target resource group": "rg-r", "Target VM Name": "vm2"})
-    assert rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/VM2"))
-    assert not rules.job_matches(job, target("AlternateLocation", vm="/x/virtualMachines/vm3"))
+def test_the_published_bag_is_read_with_its_trailing_space_and_time_form():
+    record = rules.restore_job_record(restore_job(**BAG))
+    assert record["job_type"] == "Recover disks" and record["target_resource_group"] == "rg-r"
+    assert record["storage_account"] == "stage"
+    assert record["point_time"] == datetime(2026, 11, 20, 1, 5, 9, tzinfo=timezone.utc)
+    assert rules.bag_time("12/25/2019 10:07:11 PM") == datetime(2019, 12, 25, 22, 7, 11, tzinfo=timezone.utc)
+    assert rules.bag_time("1/7/2021 10:11:19 AM") == datetime(2021, 1, 7, 10, 11, 19, tzinfo=timezone.utc)
+    assert rules.bag_time("yesterday") is None
 
 
-def test_a_running_job_matches_on_its_point_and_a_job_without_point_never_matches():
-    assert rules.job_matches(restore_job("InProgress", **{"Recovery point ID": "123"}), target())
-    assert not rules.job_matches(restore_job(**{"Job Type": "Recover disks"}), target())
+def test_a_completed_disk_restore_is_the_same_on_type_time_group_and_account():
+    assert rules.compare_restore(restore_job(**BAG), wanted()) == ("same", [])
+    assert rules.compare_restore(restore_job(**BAG), wanted(rg="rg-other"))[0] == "different"
+    assert rules.compare_restore(restore_job(**{**BAG, "Target Storage Account Name": "other"}), wanted())[0] == "different"
+    assert rules.compare_restore(restore_job(**{**BAG, "Recovery point time ": "11/20/2026 1:05:10 AM"}), wanted())[0] == "different"
+    assert rules.compare_restore(restore_job(**BAG), wanted("AlternateLocation", vm_exists=True))[0] == "different"
+
+
+def test_a_time_zone_sized_difference_decides_nothing():
+    shifted = {**BAG, "Recovery point time ": "11/20/2026 10:35:09 AM"}  # +9:30, a zone offset
+    assert rules.compare_restore(restore_job(**shifted), wanted()) == ("unknown", ["Recovery point time"])
+    too_far = {**BAG, "Recovery point time ": "11/21/2026 4:05:09 PM"}  # 39 hours: another point
+    assert rules.compare_restore(restore_job(**too_far), wanted())[0] == "different"
+
+
+def test_a_job_without_the_published_properties_cannot_decide():
+    verdict, fields = rules.compare_restore(restore_job(), wanted())
+    assert verdict == "unknown" and fields == ["Job Type", "Recovery point time", "Target Storage Account Name", "Target resource group"]
+
+
+def test_a_running_job_decides_nothing():
+    assert rules.compare_restore(restore_job("InProgress"), wanted())[0] == "unknown"
+    assert rules.compare_restore(restore_job("InProgress", **BAG), wanted()) == ("unknown", ["its end"])
+    assert rules.compare_restore(restore_job("InProgress", **{**BAG, "Target resource group": "x"}), wanted())[0] == "different"
+
+
+def test_vm_restores_are_the_same_only_while_the_target_vm_exists():
+    bag = {**BAG, "Job Type": "Restore VM"}
+    assert rules.compare_restore(restore_job(**bag), wanted("AlternateLocation", vm_exists=True)) == ("same", [])
+    assert rules.compare_restore(restore_job(**bag), wanted("AlternateLocation", vm_exists=False))[0] == "different"
+    olr = {k: v for k, v in bag.items() if k != "Target resource group"}
+    assert rules.compare_restore(restore_job(**olr), wanted("OriginalLocation", rg=None)) == ("same", [])
+    assert rules.compare_restore(restore_job(**bag), wanted("OriginalLocation", rg=None))[0] == "different"
 
 
 def test_job_is_for_vm_by_name_and_container_group():
@@ -221,10 +258,23 @@ def test_job_is_for_vm_by_name_and_container_group():
     assert not rules.job_is_for_vm(restore_job(), "cvm-pmk-01")
 
 
-def test_restored_disk_ids_from_the_property_bag():
-    job = restore_job(**{"Restored disk(s)": "/d/disks/a, /d/disks/b"})
-    assert rules.restored_disk_ids(job) == ["/d/disks/a", "/d/disks/b"]
-    assert rules.restored_disk_ids(restore_job()) == []
+def test_restored_disks_are_those_created_while_the_job_ran_os_disk_first():
+    job = restore_job()
+    job["properties"].update(startTime="2026-11-20T01:00:00.0000000Z", endTime="2026-11-20T01:10:00Z")
+
+    def disk(name, created, os_type=None):
+        return {"id": f"/d/disks/{name}", "name": name, "properties": {"timeCreated": created, **({"osType": os_type} if os_type else {})}}
+
+    disks = [disk("vm-datadisk-0", "2026-11-20T01:09:00Z"), disk("vm-osdisk", "2026-11-20T01:09:00.1234567Z", "Linux"),
+             disk("older", "2026-11-19T01:09:00Z"), disk("later", "2026-11-20T02:00:00Z"), disk("no-time", None)]
+    assert [d["id"] for d in rules.disks_created_during(disks, job)] == ["/d/disks/vm-osdisk", "/d/disks/vm-datadisk-0"]
+    assert rules.disks_created_during(disks, restore_job()) == []
+
+
+def test_restored_blobs_name_what_the_bag_names():
+    blobs = rules.restored_blobs(restore_job(**BAG))
+    assert blobs["storage_account"] == "stage" and blobs["config_blob"] == "config-vm.json"
+    assert blobs["template_blob_uri"].endswith("/azuredeploy1.json") and blobs["secured_encryption_info_blob"] is None
 
 
 def test_failure_message_carries_code_recommendations_and_key_recovery():
