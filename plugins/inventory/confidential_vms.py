@@ -114,6 +114,13 @@ options:
         preview feature). When false the readiness host variables are null.
     type: bool
     default: true
+  include_checks:
+    description:
+      - Add the host variable C(checks), every readiness check with its status and message (as
+        C(cvm_readiness_info) returns them). Off by default - C(blockers) and C(warnings) carry the messages that
+        matter, and the checks make each host about three times larger.
+    type: bool
+    default: false
   protection:
     description:
       - Read Azure Backup protection (the vaults, their protected items and policies). When false the protection
@@ -130,7 +137,7 @@ notes:
     when the disk encryption set could not be read, null for VMs that are not confidential), C(key_id) (the key URL),
     C(key) (kind, vault, key_name, key_version, key_url, store_uri), C(disk_encryption_set) (id, name, type, disks,
     snapshots), C(verdict) (V(ready), V(ready_with_warnings), V(not_ready), V(not_applicable)), C(ready), C(blockers),
-    C(warnings), C(checks) (as C(cvm_readiness_info) returns them), C(protected), C(protection_state)
+    C(warnings), C(checks) (with O(include_checks)), C(protected), C(protection_state)
     (V(NotProtected) or Azure Backup's state such as V(Protected), V(IRPending), V(ProtectionStopped)),
     C(vault) (id, name, resource_group, region), C(policy) (id, name), C(last_backup_time), C(last_backup_status)."
   - "The values come from Azure and are marked unsafe (never templated): C(ansible-inventory --list) shows them as
@@ -180,6 +187,7 @@ cache_timeout: 3600
 
 import fnmatch
 import logging
+import re
 import threading
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -287,6 +295,41 @@ def filters_match(hostvars: dict, filters: dict) -> bool:
         if hostvars.get(name) not in choices and str(hostvars.get(name)) not in [str(c) for c in choices]:
             return False
     return True
+
+
+# A keyed group whose key is a host variable's name, with none of the options that need a template: made without
+# Jinja2 (ansible-core compiles each key once per host, about 10 ms - 50 s for 5,000 hosts and 1 key), with the group
+# names Constructable makes: prefix + separator + value (each item of a list, key_value of a dict), sanitized.
+PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def split_keyed_groups(keyed_groups) -> tuple[list, list]:
+    simple, templated = [], []
+    for keyed in keyed_groups or []:
+        plain = (isinstance(keyed, dict) and PLAIN_KEY.fullmatch(str(keyed.get("key") or ""))
+                 and not {"parent_group", "default_value", "trailing_separator"} & set(keyed))
+        (simple if plain else templated).append(keyed)
+    return simple, templated
+
+
+def simple_value(keyed: dict, variables: dict):
+    """The value a simple keyed group groups by, or None where Constructable's own rules apply (a missing, empty or
+    false variable, a number or a boolean: an error in strict mode, or no group)."""
+    value = variables.get(keyed["key"])
+    return value if value and isinstance(value, (str, list, dict)) else None
+
+
+def keyed_group_names(keyed: dict, value, leading_separator: bool = True) -> list:
+    prefix, sep = keyed.get("prefix", ""), keyed.get("separator", "_")
+    if prefix == "" and leading_separator is False:
+        sep = ""
+    if isinstance(value, dict):
+        names = [f"{k}{sep}{v}" for k, v in value.items()]
+    elif isinstance(value, list):
+        names = [str(v) for v in value]
+    else:
+        names = [str(value)]
+    return [f"{prefix}{sep}{n}" for n in names]
 
 
 def host_name(record: dict, form: str) -> str:
@@ -406,7 +449,8 @@ class Estate:
                 policy = policies.get((policy_name or "").lower())
                 checks += cvm_checks(self.reader, self.opts, facts, vault, None, policy,
                                      None if policy or not policy_name else "not found in the vault", policy_name)
-            readiness = {**cvm_rules.verdict(checks), "checks": [c.as_dict() for c in checks]}
+            readiness = {**cvm_rules.verdict(checks),
+                         "checks": [c.as_dict() for c in checks] if self.opts["include_checks"] else None}
         parts = arm_ids.parse(vm["id"]) or {}
         record = {"id": vm["id"], "vm_name": vm["name"], "subscription_id": parts.get("subscription"),
                   "subscription_name": self.subscription_name, "resource_group": parts.get("resource_group"),
@@ -449,7 +493,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _read_options(self) -> dict:
         opts = {name: self.get_option(name) for name in (
             "subscriptions", "resource_groups", "security_types", "include_tags", "exclude_tags", "exclude_names",
-            "exclude_ids", "readiness", "protection", "concurrency", *READINESS_ARGSPEC)}
+            "exclude_ids", "readiness", "include_checks", "protection", "concurrency", *READINESS_ARGSPEC)}
         opts["assume_feature_registered"] = False
         return opts
 
@@ -494,6 +538,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, records: list):
         strict = self.get_option("strict")
         form = self.get_option("hostnames")
+        simple, templated = split_keyed_groups(self.get_option("keyed_groups"))
         seen = {}
         for record in records:
             if not filters_match(record, self.get_option("filters")) or self._excluded(record, strict):
@@ -508,7 +553,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.set_variable(name, key, value)
             self._set_composite_vars(self.get_option("compose"), record, name, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), record, name, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), record, name, strict=strict)
+            variables = self.inventory.get_host(name).get_vars() if self.get_option("compose") else record
+            rest = list(templated)
+            for keyed in simple:
+                value = simple_value(keyed, variables)
+                if value is None:
+                    rest.append(keyed)
+                    continue
+                for group in keyed_group_names(keyed, value, self.get_option("leading_separator")):
+                    self.inventory.add_host(name, self.inventory.add_group(self._sanitize_group_name(group)))
+            self._add_host_to_keyed_groups(rest, record, name, strict=strict)
 
     def _excluded(self, record: dict, strict: bool) -> bool:
         for condition in self.get_option("exclude_host_filters"):

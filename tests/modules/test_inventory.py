@@ -203,3 +203,19 @@ def test_an_unknown_subscription_fails_the_inventory_instead_of_leaving_it_out(e
     assert run["rc"] != 0 and run["inventory"] is None
     assert f"Could not list the VMs of subscription {missing}" in run["stderr"]
     assert "no such subscription, or the credential has no role on it" in run["stderr"]
+
+
+def test_keyed_groups_made_without_templates_are_the_ones_ansible_makes(estate, tmp_path):
+    """Plain-variable keys are grouped without Jinja2 (speed); the same keys as expressions go through ansible-core's
+    Constructable: both must give the same groups, also for lists, dicts, separators and values ansible rejects."""
+    plain = [{"key": "region", "prefix": "region"}, {"key": "verdict", "prefix": "", "separator": "-"},
+             {"key": "vm_tags", "prefix": "tag"}, {"key": "blockers", "prefix": "b", "separator": "__"},
+             {"key": "key_kind"}, {"key": "vault", "prefix": "v"}, {"key": "no_such_var", "prefix": "x"}]
+    templated = [{**k, "key": f"{k['key']} | default(omit) if true else ''"} for k in plain]
+    groups = {}
+    for name, keyed in (("plain", plain), ("templated", templated)):
+        run = run_inventory(estate, {"subscriptions": [PROD_KC, PROD_UAE], "keyed_groups": keyed}, tmp_path)
+        assert run["rc"] == 0, run["stderr"]
+        groups[name] = {g: sorted(v.get("hosts") or []) for g, v in run["inventory"].items() if g not in ("_meta", "all")}
+    assert groups["plain"] == groups["templated"]
+    assert "region_koreacentral" in groups["plain"] and "tag_app_erp" in groups["plain"] and "_ready" in groups["plain"]
