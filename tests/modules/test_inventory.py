@@ -106,7 +106,7 @@ def test_every_visible_subscription_with_groups_verdicts_and_only_list_calls(est
     assert erp["protected"] is True and erp["protection_state"] == "Protected"
     assert erp["vault"]["name"] == "rsv-prod-kc" and erp["vault"]["resource_group"] == "rg-prod-backup"
     assert erp["policy"]["name"] == "cvm-enhanced-daily" and erp["last_backup_time"]
-    assert {c["name"]: c["status"] for c in erp["checks"]}["policy"] == "pass"  # its own vault and policy are judged
+    assert erp["checks"] is None  # only with include_checks
 
     hsm = hv["cvm-pay-01"]
     assert hsm["key_kind"] == "cmk_managed_hsm" and hsm["key"]["vault"] == "hsm-prod-uae"
@@ -162,7 +162,7 @@ def test_filters_exclude_host_filters_compose_and_hostnames(estate, tmp_path):
         "subscriptions": [PROD_KC, PROD_UAE, TEST], "filters": {"verdict": ["ready", "ready_with_warnings"]},
         "exclude_host_filters": ["protection_state == 'ProtectionStopped'"], "hostnames": "resource_group_name",
         "compose": {"ansible_connection": "'local'", "backup_vault": "vault.name if vault else 'none'"},
-        "groups": {"hsm_keys": "key_kind == 'cmk_managed_hsm'"}}, tmp_path)
+        "groups": {"hsm_keys": "key_kind == 'cmk_managed_hsm'"}, "include_checks": True}, tmp_path)
     assert run["rc"] == 0, run["stderr"]
     hv = hostvars(run["inventory"])
     assert set(hv) == {"rg-prod-kc_cvm-erp-01", "rg-prod-kc_cvm-erp-02", "rg-prod-kc_cvm-skip-01", "rg-prod-uae_cvm-pay-01",
@@ -170,6 +170,10 @@ def test_filters_exclude_host_filters_compose_and_hostnames(estate, tmp_path):
     assert hv["rg-prod-kc_cvm-erp-01"]["backup_vault"] == "rsv-prod-kc" and hv["rg-prod-kc_cvm-erp-02"]["backup_vault"] == "none"
     assert hv["rg-prod-uae_cvm-pay-01"]["ansible_connection"] == "local"
     assert hosts_of(run["inventory"], "hsm_keys") == {"rg-prod-uae_cvm-pay-01"}
+    checks = {c["name"]: c for c in hv["rg-prod-kc_cvm-erp-01"]["checks"]}  # a protected VM: its vault and policy judged
+    assert checks["policy"]["status"] == "pass" and "cvm-enhanced-daily" in checks["policy"]["message"]
+    assert checks["vault_region"]["status"] == "pass" and checks["security_type"]["status"] == "pass"
+    assert {c["name"]: c["status"] for c in hv["rg-prod-kc_cvm-erp-02"]["checks"]}["vault_region"] == "n/a"
 
 
 def test_a_second_run_with_the_cache_makes_no_request(estate, tmp_path):
