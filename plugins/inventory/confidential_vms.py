@@ -405,7 +405,7 @@ class Estate:
 
     def protection(self) -> dict:
         """{VM id lower: (protected item, vault, policies by name lower)} from one vault list and two lists per vault."""
-        vaults = self.m.read_all(lambda: self.m.client("recoveryservices").vaults.list_by_subscription_id(),
+        vaults = self.m.read_all(self.m.client("recoveryservices").vaults.list_by_subscription_id,
                                  "the Recovery Services vaults", f"subscription {self.m.subscription_id}")
         found = {}
         backup = self.m.client("backup")
@@ -431,7 +431,7 @@ class Estate:
             return []
         confidential = [vm for vm in vms if cvm_rules.vm_facts(vm)["security_type"] == "ConfidentialVM"]
         if self.opts["readiness"] and any(cvm_rules.vm_facts(vm)["key_type"] == "CMK" for vm in confidential):
-            for des in self.m.read_all(lambda: self.m.client("compute").disk_encryption_sets.list(),
+            for des in self.m.read_all(self.m.client("compute").disk_encryption_sets.list,
                                        "the disk encryption sets", f"subscription {self.m.subscription_id}"):
                 self.reader.known("des", des["id"], des)
         protection = self.protection() if self.opts["protection"] else {}
