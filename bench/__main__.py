@@ -10,10 +10,10 @@ import os
 import platform
 import sys
 
-from bench import adhoc_module, fleet, sim_throughput
+from bench import adhoc_module, fleet, inventory, sim_throughput
 
 BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main),
-              ("protect_cvm.yml on a fleet", fleet.main)]
+              ("protect_cvm.yml on a fleet", fleet.main), ("inventory plugin on 5,000 CVMs", inventory.main)]
 
 
 def main() -> int:

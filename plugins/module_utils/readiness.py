@@ -60,6 +60,10 @@ class Reader:
                 return None, failure.msg.rstrip(".")
             raise
 
+    def known(self, kind: str, rid: str, value: dict):
+        """An object a list call already returned (kind "des"), so that it is not read again."""
+        self.cache[(kind, rid.lower())] = (value, None)
+
     # ---- the objects
 
     def vms_of_group(self, rg: str):

@@ -335,9 +335,10 @@ def seed_vm(sim, sub: str, rg: str, location: str, spec: dict):
     name = spec["name"]
     data_ids = [make_disk(sim, sub, rg, f"{name}-data-{lun}", location, size_gb=int(spec.get("data_disk_gb", 128)),
                           des_id=data_des)["id"] for lun in range(int(spec.get("data_disks", 0)))]
-    make_vm(sim, sub, rg, name, spec.get("location", location), size=spec.get("size", "Standard_DC2as_v6"),
-            security_type=spec.get("security_type", "Standard"), encryption=spec.get("encryption"), des_id=des_id,
-            data_disk_ids=data_ids, data_des_id=data_des)
+    vm = make_vm(sim, sub, rg, name, spec.get("location", location), size=spec.get("size", "Standard_DC2as_v6"),
+                 security_type=spec.get("security_type", "Standard"), encryption=spec.get("encryption"), des_id=des_id,
+                 data_disk_ids=data_ids, data_des_id=data_des)
+    vm["tags"] = {str(k): str(v) for k, v in (spec.get("tags") or {}).items()}  # Resource.tags: a string map (VM spec)
 
 
 def seed_des(sim, sub: str, rg: str, location: str, spec: dict):

@@ -417,27 +417,48 @@ def bearer(req: Request) -> str | None:
 
 
 def expand_fleet(scenario: dict):
-    """Turn a scenario's `fleet` block into ordinary compact resource groups (every family then seeds as usual)."""
+    """Turn a scenario's `fleet` block into ordinary compact resource groups (every family then seeds as usual).
+
+    `subscriptions: N` (default 1) spreads the VMs over N subscriptions: the first is the scenario's, the others are
+    copies of it with derived ids (`fleet_subscription_id`); VM names stay unique across them (cvm-0001 ...), and the
+    key stores of subscription i > 0 carry a `-{i}` suffix (their host names are global, as in Azure)."""
     fleet = scenario.get("fleet")
     if not fleet:
         return
+    first = scenario["subscriptions"][0]
+    n_subs = max(1, int(fleet.get("subscriptions", 1)))
+    subs = [first] + [{**copy.deepcopy(first), "id": fleet_subscription_id(first["id"], i),
+                       "display_name": f"{first.get('display_name', 'fleet')} {i + 1}"} for i in range(1, n_subs)]
+    scenario["subscriptions"] = subs + scenario["subscriptions"][1:]
+    total, offset = int(fleet.get("vms", 100)), 0
+    for i, sub in enumerate(subs):
+        count = total // n_subs + (1 if i < total % n_subs else 0)
+        _expand_fleet_subscription(scenario, fleet, sub, offset, count, f"-{i}" if i else "")
+        offset += count
+
+
+def fleet_subscription_id(first_id: str, index: int) -> str:
+    """The id of the fleet's subscription `index` (> 0): the first id with its last 4 hex digits replaced."""
+    return f"{first_id[:-4]}{index:04x}"
+
+
+def _expand_fleet_subscription(scenario: dict, fleet: dict, sub: dict, offset: int, count: int, suffix: str):
     regions = [r.strip() for r in str(fleet.get("regions", "koreacentral")).split(",") if r.strip()]
     n_rg = max(1, int(fleet.get("resource_groups", 5)))
     cmk_every = int(fleet.get("cmk_every", 0))
-    sub = scenario["subscriptions"][0]
     owner = next(p["object_id"] for p in scenario["principals"] if p.get("default"))
     groups = []
     for i in range(n_rg):
         region = regions[i % len(regions)]
         rg = {"name": f"rg-fleet-{i + 1:02d}", "location": region, "vms": []}
         if cmk_every and i < len(regions):  # one HSM + DES per region, in the first group of that region
-            rg["managed_hsms"] = [{"name": f"hsm-fleet-{region}", "admins": [owner],
+            rg["managed_hsms"] = [{"name": f"hsm-fleet-{region}{suffix}", "admins": [owner],
                                    "keys": [{"name": "fleet-key", "version": "0" * 31 + str(i)}]}]
             rg["disk_encryption_sets"] = [{"name": f"des-fleet-{region}", "type": "ConfidentialVmEncryptedWithCustomerKey",
-                                           "key": {"managed_hsm": f"hsm-fleet-{region}", "name": "fleet-key"}}]
+                                           "key": {"managed_hsm": f"hsm-fleet-{region}{suffix}", "name": "fleet-key"}}]
         groups.append(rg)
-    for n in range(int(fleet.get("vms", 100))):
-        rg = groups[n % n_rg]
+    for n in range(offset, offset + count):
+        rg = groups[(n - offset) % n_rg]
         vm = {"name": f"cvm-{n + 1:04d}", "size": "Standard_DC2as_v6", "security_type": "ConfidentialVM",
               "encryption": "DiskWithVMGuestState", "data_disks": int(fleet.get("data_disks", 1))}
         if cmk_every and (n + 1) % cmk_every == 0:

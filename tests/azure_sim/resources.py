@@ -212,9 +212,19 @@ def unregister_provider(sim, req, sub, ns):
 # ------------------------------------------------------------------------------------------------ subscriptions
 
 
+# Subscription (Subscriptions_List / Subscriptions_Get): spec Microsoft.Resources/subscriptions stable/2022-12-01
+# subscriptions.json; example examples/2022-12-01/GetSubscriptions.json (tests/azure_sim/spec_examples). `state` is one
+# of the spec's SubscriptionState enum: Enabled, Warned, PastDue, Disabled, Deleted (scenario key `state`).
+SUBSCRIPTION_STATES = ("Enabled", "Warned", "PastDue", "Disabled", "Deleted")
+
+
 def subscription_body(sim, sub: dict) -> dict:
+    state = sub.get("state", "Enabled")
+    if state not in SUBSCRIPTION_STATES:
+        raise ValueError(f"scenario: subscription {sub['id']} has state {state!r}, not one of {SUBSCRIPTION_STATES}")
     return {"id": f"/subscriptions/{sub['id']}", "subscriptionId": sub["id"], "tenantId": sim.tenant_id,
-            "displayName": sub.get("display_name", sub["id"]), "state": "Enabled", "authorizationSource": "RoleBased",
+            "displayName": sub.get("display_name", sub["id"]), "state": state, "authorizationSource": "RoleBased",
+            "managedByTenants": [], "tags": dict(sub.get("tags") or {}),
             "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
                                      "spendingLimit": "Off"}}
 

@@ -82,6 +82,8 @@ CASES = {
         ("200", lambda s: ("POST", f"{FEAT}/UltraSSDWithVMSS/unregister", None), None),
     "resources/resource-manager/Microsoft.Resources/stable/2025-04-01/examples/GetProvider.json":
         ("200", lambda s: ("GET", f"{ARM}/providers/Microsoft.Compute", None), None),
+    "resources/resource-manager/Microsoft.Resources/subscriptions/examples/2022-12-01/GetSubscriptions.json":
+        ("200", lambda s: ("GET", "https://management.azure.com/subscriptions", None), None),
     # VM create examples: VM PUT is not simulated; their 200 body is compared with a GET of the equivalent VM
     f"{VMS}/2025-04-01/examples/virtualMachineExamples/VirtualMachine_Create_WithSecurityTypeConfidentialVM.json":
         ("200", lambda s: ("GET", f"{KC}/Microsoft.Compute/virtualMachines/cvm-pmk-01", None), None),
@@ -139,6 +141,8 @@ _VM_GET = "VirtualMachine_Get.json"
 EXCEPTIONS = {
     # the provider example shows EdgeZone locationMappings; ordinary regions have none
     "GetProvider.json": {"$.resourceTypes[0].locationMappings: missing"},
+    # the demo has one subscription (a single page: no nextLink); the example shows two
+    "GetSubscriptions.json": {"$.nextLink: missing"},
     # the demo VM is not in an availability set / PPG / VMSS and has no gallery apps, user data or extensions
     _VM_GET: {"$.properties.availabilitySet: missing", "$.properties.proximityPlacementGroup: missing",
               "$.properties.applicationProfile: missing", "$.properties.userData: missing", "$.resources: missing",
