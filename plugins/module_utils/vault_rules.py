@@ -51,12 +51,26 @@ def hardening(vault: dict) -> dict:
                                   default="Disabled") == "Enabled"}
 
 
+# An irreversible state already includes the weaker one asked for (always-on soft delete is enabled, a locked vault is
+# immutable): asking for the weaker one keeps it (a warning), so the protect role's defaults never fail on a hardened vault.
+STRONGER = {("soft_delete", "enabled"): "always_on", ("immutability", "unlocked"): "locked"}
+
+
 def desired_hardening(params: dict, actual: dict | None) -> dict:
     out = dict(actual or NEW_VAULT)
     for key in OPTIONS:
-        if params.get(key) is not None:
+        if params.get(key) is not None and not kept_stronger(key, params[key], actual):
             out[key] = params[key]
     return out
+
+
+def kept_stronger(key: str, wanted, actual: dict | None) -> bool:
+    return bool(actual) and STRONGER.get((key, wanted)) == actual[key]
+
+
+def stronger_warnings(params: dict, actual: dict | None) -> list[str]:
+    return [f"{key} is already {actual[key]}, which includes {params[key]} and cannot be undone; kept {actual[key]}."
+            for key in OPTIONS if params.get(key) is not None and kept_stronger(key, params[key], actual)]
 
 
 def irreversible_changes(desired: dict, actual: dict | None) -> list[str]:
@@ -82,9 +96,9 @@ def hardening_errors(desired: dict, actual: dict | None, confirmed: bool, crr_ac
     if not low <= desired["soft_delete_retention_days"] <= high:
         errors.append(f"soft_delete_retention_days must be {low}-{high}, got {desired['soft_delete_retention_days']}.")
     if actual and actual["soft_delete"] == "always_on" and desired["soft_delete"] != "always_on":
-        errors.append("Soft delete is always-on for this vault and cannot be turned off or back to enabled (irreversible).")
+        errors.append("Soft delete is always-on for this vault and cannot be turned off (irreversible).")
     if actual and actual["immutability"] == "locked" and desired["immutability"] != "locked":
-        errors.append("Immutability is locked on this vault and cannot be unlocked or disabled (irreversible).")
+        errors.append("Immutability is locked on this vault and cannot be disabled (irreversible).")
     pending = irreversible_changes(desired, actual)
     if pending and not confirmed:
         errors.append(f"{' and '.join(pending)} cannot be undone once applied; set confirm_irreversible: true to apply it.")

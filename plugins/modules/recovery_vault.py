@@ -57,13 +57,14 @@ options:
       - Whether cross-region restore is enabled (needs C(GeoRedundant)). Not supported for confidential VMs.
       - Unset keeps an existing vault's setting; a new vault gets it disabled.
       - Azure cannot turn it off once on; V(false) for a vault that has it fails before any write (confidential VM
-        backup needs a vault without it: create a new one).
+        backup needs a vault without it, so create a new one).
     type: bool
   soft_delete:
     description:
       - Soft delete of backup data (C(backupconfig/vaultconfig) C(softDeleteFeatureState), as az CLI and Terraform set it).
         Unset keeps the vault's setting; a new vault gets C(enabled), Azure's default.
-      - C(always_on) is irreversible and needs O(confirm_irreversible=true); an always-on vault refuses any other value.
+      - C(always_on) is irreversible and needs O(confirm_irreversible=true); an always-on vault refuses C(disabled) and
+        keeps C(always_on) for C(enabled) (with a warning).
     type: str
     choices: [enabled, always_on, disabled]
   soft_delete_retention_days:
@@ -73,7 +74,8 @@ options:
     description:
       - Immutable vault (C(securitySettings.immutabilitySettings.state)). Unset keeps the vault's setting.
       - C(locked) is irreversible and needs O(confirm_irreversible=true); Azure locks only an unlocked vault, so the module
-        sends C(Unlocked) then C(Locked) when needed. A locked vault refuses any other value.
+        sends C(Unlocked) then C(Locked) when needed. A locked vault refuses C(disabled) and stays locked for C(unlocked)
+        (with a warning).
     type: str
     choices: [disabled, unlocked, locked]
   confirm_irreversible:
@@ -337,6 +339,8 @@ def present(m, ref: dict, current: dict | None, where: str) -> dict:
               + vault_rules.guard_errors(p["resource_guard_id"], guard, arm_ids.same))
     if errors:
         raise ModuleFailure(f"Cannot apply the settings of {where}: " + " ".join(errors))
+    for warning in vault_rules.stronger_warnings(p, hard_actual):
+        m.warn(warning)
     if desired["cross_region_restore"]:
         m.warn(f"Cross-region restore is enabled on vault {p['name']}: it is not supported for confidential VMs.")
     after = guard

@@ -171,9 +171,14 @@ def test_irreversible_settings_are_refused_without_confirmation_and_applied_once
     seq = last_seq(azure_sim)
     again = run_module(azure_sim, MODULE, {**spec, "confirm_irreversible": True})
     assert again["changed"] is False and writes(azure_sim.requests(seq)) == []
-    for back in ({"soft_delete": "enabled"}, {"immutability": "unlocked"}):
+    for back in ({"soft_delete": "disabled"}, {"immutability": "disabled"}):
         undo = run_module(azure_sim, MODULE, {**HARD, **back, "confirm_irreversible": True})
         assert failed(undo) and "irreversible" in undo["msg"], undo.get("msg")
+    # the weaker setting asked for (the protect role's defaults) is included in the irreversible one: kept, with a warning
+    weaker = run_module(azure_sim, MODULE, {**HARD, "soft_delete": "enabled", "immutability": "unlocked"})
+    assert not failed(weaker) and weaker["changed"] is False, weaker.get("msg")
+    assert weaker["vault"]["soft_delete"] == "always_on" and weaker["vault"]["immutability"] == "locked"
+    assert sum("cannot be undone; kept" in w for w in weaker.get("warnings", [])) == 2
     assert writes(azure_sim.requests(seq)) == []
 
 
@@ -220,3 +225,16 @@ def test_vault_delete_explains_the_soft_deleted_items_that_block_it(azure_sim):
     assert failed(always) and "cannot be removed sooner because soft delete is always-on" in always["msg"]
     assert "undelete" not in always["msg"] and "soft_delete: disabled" not in always["msg"]
     assert writes(azure_sim.requests()) == [] and stored(azure_sim.sim, "rsv-cvm-kc") is not None
+
+
+def test_the_readiness_report_warns_about_a_vault_without_the_secure_defaults(azure_sim):
+    args = {"vms": [f"/subscriptions/{DEMO_SUB}/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-pmk-01"],
+            "vault": {"name": "rsv-cvm-kc", "resource_group": "rg-backup"}}
+    before = run_module(azure_sim, "cvm_readiness_info", args)
+    assert not failed(before), before.get("msg")
+    assert len(before["vault_warnings"]) == 1 and "immutability is disabled" in before["vault_warnings"][0]
+    assert any("lacks the secure defaults" in w for w in before.get("warnings", []))
+    hardened = run_module(azure_sim, MODULE, {**HARD, "soft_delete": "enabled", "immutability": "unlocked", "job_failure_alerts": True})
+    assert not failed(hardened) and hardened["changes"] == ["immutability"], hardened.get("msg")
+    after = run_module(azure_sim, "cvm_readiness_info", args)
+    assert after["vault_warnings"] == []
