@@ -96,7 +96,7 @@ options:
     description:
       - A Resource Guard (C(Microsoft.DataProtection/resourceGuards) id, possibly in another subscription) to associate
         for multi-user authorization (C(backupResourceGuardProxies/VaultProxy)). Unset leaves the association as it is.
-      - A vault already guarded by another guard fails: removing the guard is itself a protected operation.
+      - A vault already guarded by another guard fails, because removing the guard is itself a protected operation.
     type: str
   tags:
     description: Tags of the vault. When given they replace the vault's tags; unset keeps them.

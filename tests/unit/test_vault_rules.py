@@ -64,12 +64,12 @@ def test_the_vault_delete_advice_fits_the_vault():
 
 def test_the_readiness_check_names_what_is_missing():
     assert v.check_vault_hardening(None).status == "n/a"
-    bare = {"name": "rsv", "properties": {"securitySettings": {"immutabilitySettings": {"state": "Disabled"},
-                                                             "softDeleteSettings": {"softDeleteState": "Disabled"}}}}
+    bare = {"name": "rsv", "properties": {"securitySettings": {
+        "immutabilitySettings": {"state": "Disabled"}, "softDeleteSettings": {"softDeleteState": "Disabled"}}}}
     check = v.check_vault_hardening(bare)
     assert check.status == "warn" and "soft_delete is disabled" in check.message and "immutability is disabled" in check.message
-    good = {"name": "rsv", "properties": {"securitySettings": {"immutabilitySettings": {"state": "Locked"},
-                                                             "softDeleteSettings": {"softDeleteState": "AlwaysON"}}}}
+    good = {"name": "rsv", "properties": {"securitySettings": {
+        "immutabilitySettings": {"state": "Locked"}, "softDeleteSettings": {"softDeleteState": "AlwaysON"}}}}
     assert v.check_vault_hardening(good).status == "pass"
 
 
