@@ -36,6 +36,36 @@ def read_vault(m, ref: dict):
                   "the Recovery Services vault", f"vault {ref['name']}")
 
 
+def resource_guard_proxies(m, ref: dict) -> list:
+    """The vault's backupResourceGuardProxies (multi-user authorization): empty when no Resource Guard is associated."""
+    proxies = m.client("backup").resource_guard_proxies
+    return m.read_all(lambda: proxies.get(ref["name"], ref["resource_group"]), "the Resource Guard mappings", f"vault {ref['name']}")
+
+
+def put_resource_guard_proxy(m, ref: dict, name: str, guard_id: str) -> dict:
+    """Associate a Resource Guard (PUT backupResourceGuardProxies/{name}); its REST dict with the protected operations."""
+    body = {"properties": {"resourceGuardResourceId": guard_id}}
+    try:
+        return rest_dict(m.client("backup").resource_guard_proxy.put(ref["name"], ref["resource_group"], name, body))
+    except Exception as exc:  # pylint: disable=broad-except
+        m.azure_failure(exc, f"associate Resource Guard {guard_id}", f"vault {ref['name']}")
+
+
+def read_vault_config(m, ref: dict) -> dict:
+    """backupconfig/vaultconfig (soft delete feature state, retention, enhanced security)."""
+    configs = m.client("backup").backup_resource_vault_configs
+    return m.read(lambda: configs.get(ref["name"], ref["resource_group"]), "the vault's backup configuration",
+                  f"vault {ref['name']}") or {}
+
+
+def update_vault_config(m, ref: dict, body: dict) -> dict:
+    """PATCH backupconfig/vaultconfig, as az CLI backup-properties set and terraform-provider-azurerm send soft delete."""
+    try:
+        return rest_dict(m.client("backup").backup_resource_vault_configs.update(ref["name"], ref["resource_group"], body))
+    except Exception as exc:  # pylint: disable=broad-except
+        m.azure_failure(exc, "update the soft delete settings", f"vault {ref['name']}")
+
+
 def read_policy(m, ref: dict, name: str):
     policies = m.client("backup").protection_policies
     return m.read(lambda: policies.get(ref["name"], ref["resource_group"], name), f"backup policy {name}", f"vault {ref['name']}")

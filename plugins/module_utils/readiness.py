@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import vault_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
@@ -141,3 +142,16 @@ def cvm_checks(reader: Reader, params: dict, facts: dict, vault=None, vault_erro
         cvm_rules.check_vault_cross_region_restore(vault),
         cvm_rules.check_policy(facts, policy, policy_name, policy_error),
     ]
+
+
+def vault_warnings(reader: Reader, vault_ref: dict | None) -> list[str]:
+    """Per-vault warnings of the readiness report: the vault (read once, through the reader's cache) without the secure
+    defaults the protect role applies (soft delete, immutability, Azure Monitor job-failure alerts); also Ansible warnings."""
+    if not vault_ref:
+        return []
+    vault, dummy = reader.vault(vault_ref)
+    check = vault_rules.check_vault_hardening(vault) if vault is not None else None
+    if check is None or check.status != cvm_rules.WARN:
+        return []
+    reader.m.warn(check.message)
+    return [check.message]

@@ -282,6 +282,11 @@ keys:
       type: list
       elements: str
       sample: [rg-cvm-uae/cvm-hsm-01]
+vault_warnings:
+  description: Warnings about O(vault) lacking the secure defaults (soft delete, immutability, job-failure alerts).
+  returned: always
+  type: list
+  elements: str
 regions:
   description: The distinct regions of the target VMs that were read (ARM location names), sorted.
   returned: always
@@ -319,7 +324,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
-from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options, vault_warnings
 
 
 # ------------------------------------------------------------------------------------------------ parameters
@@ -423,7 +428,7 @@ def run(m) -> dict:
     reports = [report(reader, params, parsed["vault"], target, vm, error)
                for target, vm, error in collect(reader, params, parsed["targets"])]
     return {"changed": False, "vms": reports, "summary": cvm_rules.summary(reports), "keys": cvm_rules.distinct_keys(reports),
-            "regions": cvm_rules.distinct_regions(reports)}
+            "regions": cvm_rules.distinct_regions(reports), "vault_warnings": vault_warnings(reader, parsed["vault"])}
 
 
 def main():

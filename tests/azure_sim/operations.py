@@ -130,6 +130,8 @@ OPERATIONS: dict = {
                                                B + "BackupResourceVaultConfigResource"),
     "recoveryservices.list_resource_guard_proxies": op("backup", EMPTY, "page:" + B + "ResourceGuardProxyBaseResource"),
     "recoveryservices.get_resource_guard_proxy": op("backup", EMPTY, B + "ResourceGuardProxyBaseResource"),
+    "recoveryservices.put_resource_guard_proxy": op("backup", B + "ResourceGuardProxyBaseResource",
+                                                    B + "ResourceGuardProxyBaseResource"),
     "recoveryservices.get_policy": op("backup", EMPTY, B + "ProtectionPolicyResource"),
     "recoveryservices.put_policy": op("backup", B + "ProtectionPolicyResource", B + "ProtectionPolicyResource"),
     "recoveryservices.delete_policy": op("backup", EMPTY, EMPTY),

@@ -17,6 +17,8 @@ Top-level scenario key `recoveryservices:` seeds the test switches below.
 Test switches, in `sim.ext["recoveryservices"]` (or the scenario's top-level `recoveryservices:` block):
   snapshot_only: true            -> backups create recovery points with the snapshot tier (InstantRP) only
   fail_next_restore: {errorCode, errorString[, recommendations]} -> the next Restore job fails with that error
+  resource_guards: {<Microsoft.DataProtection/resourceGuards id>: [operations] | null} -> Resource Guards that exist
+                                 (in any subscription); null: the operations of spec example PutResourceGuardProxy.json
 
 Where the real service's error code could not be confirmed, the code used here is listed in CODES (UNVERIFIED marks).
 Job errorDetails follow the spec type: `errorCode` is an int; the string code (e.g. UserErrorKeyVaultPermissionsNotConfigured)
@@ -78,7 +80,11 @@ CODES = {
     # added the same client-side limit (PR #20406 for issue #20373). The service's own code/message: UNVERIFIED.
     "crr_disable": "BMSUserErrorCrossRegionRestoreCannotBeDisabled",  # UNVERIFIED
     "soft_deleted": "UserErrorBackupItemSoftDeleted",  # UNVERIFIED (re-protecting a soft-deleted item without undelete)
-    "always_on": "UserErrorSoftDeleteStateCannotBeDisabledWhenAlwaysOn",  # UNVERIFIED
+    # terraform-provider-azurerm recovery_services_vault_resource.go: "Only non-AlwaysOn allows update, otherwise, API
+    # will throw `BMSUserErrorSoftDeleteStateAlwaysOn` error" (the code from a client comment; the text is UNVERIFIED).
+    "always_on": "BMSUserErrorSoftDeleteStateAlwaysOn",
+    "immutability": "UserErrorInvalidImmutabilityStateTransition",  # UNVERIFIED (see refuse_irreversible)
+    "guard_missing": "BMSUserErrorResourceGuardNotFound",  # UNVERIFIED
 }
 CRR_DISABLE_TEXT = "Cross Region Restore is currently a non-reversible storage property. You can not disable it once enabled."
 JOB_ERROR_NUMBERS = {CODES["kv_perms"]: 400230}  # numeric errorCode of job errorDetails (values UNVERIFIED)
@@ -99,6 +105,8 @@ def state(sim) -> dict:
         st.setdefault(key, default)
     st.setdefault("snapshot_only", False)
     st.setdefault("fail_next_restore", None)
+    st.setdefault("resource_guards", {})  # {guard id: [vaultCriticalOperation, ...]} (see GUARD_OPERATIONS)
+    st.setdefault("guard_proxies", {})  # {vault id (lower): {proxy name: body}}
     return st
 
 
@@ -249,6 +257,36 @@ def refuse_crr_disable(existing: dict, props: dict):
         raise bad_request(CRR_DISABLE_TEXT, CODES["crr_disable"])
 
 
+IMMUTABILITY_STATES = ("Disabled", "Unlocked", "Locked")
+
+
+def refuse_irreversible(existing: dict | None, props: dict):
+    """The vault settings Azure will not take back, for a PUT or PATCH `properties`:
+    - immutability "Locked <- Unlocked <-> Disabled" and never Locked on creation (terraform-provider-azurerm
+      recovery_services_vault_resource.go: "The API doesn't allow to set the immutability to "Locked" on creation" and
+      ForceNewIfChange once Locked; MicrosoftDocs backup-azure-immutable-vault-how-to-manage.md: locking "makes
+      immutability setting for the vault irreversible"). The error code and text are UNVERIFIED (CODES["immutability"]).
+    - soft delete AlwaysON cannot change (backup-azure-enhanced-soft-delete-about.md; CODES["always_on"]);
+    - soft delete retention 14-180 days (same page)."""
+    security = props.get("securitySettings") or {}
+    wanted = dig(security, "immutabilitySettings", "state")
+    if wanted is not None:
+        now = dig(existing, "properties", "securitySettings", "immutabilitySettings", "state") if existing else None
+        if wanted not in IMMUTABILITY_STATES:
+            raise bad_request(f"Immutability state '{wanted}' is not valid.", CODES["invalid"])
+        if ieq(now, "Locked") and wanted != "Locked":
+            raise bad_request("Immutability of the vault is locked and cannot be changed.", CODES["immutability"])
+        if wanted == "Locked" and not ieq(now, "Unlocked") and not ieq(now, "Locked"):
+            raise bad_request("Immutability can be locked only when it is enabled (Unlocked).", CODES["immutability"])
+    soft = security.get("softDeleteSettings") or {}
+    if soft.get("softDeleteState") is not None and existing is not None:
+        if ieq(soft_delete_settings(existing).get("softDeleteState"), "AlwaysON") and not ieq(soft["softDeleteState"], "AlwaysON"):
+            raise bad_request("Soft delete is always-on for this vault and cannot be disabled.", CODES["always_on"])
+    days = soft.get("softDeleteRetentionPeriodInDays")
+    if days is not None and (not isinstance(days, int) or not 14 <= days <= 180):
+        raise bad_request("softDeleteRetentionPeriodInDays must be between 14 and 180.", CODES["invalid"])
+
+
 @arm_route("GET", VAULT)
 def get_vault(sim, req, sub, rg, vault):
     return require_vault(sim, sub, rg, vault)
@@ -266,18 +304,24 @@ def put_vault(sim, req, sub, rg, vault):
         if loc(body["location"]) != existing["location"]:
             raise bad_request(f"The location of vault '{vault}' cannot be changed.", "LocationNotAvailableForResourceType")
         refuse_crr_disable(existing, props)
+        refuse_irreversible(existing, props)
         merge(existing, {k: v for k, v in body.items() if k in ("tags", "properties", "sku")})
         if body.get("identity"):
             existing["identity"] = identity_of(sim, body["identity"])
         existing["etag"] = etag(sim)
         return existing
+    refuse_irreversible(None, props)
     redundancy = dig(props, "redundancySettings") or {}
     security = dig(props, "securitySettings", "softDeleteSettings", "softDeleteState") or "Enabled"
-    created = add_vault(sim, vault_body(
+    created = vault_body(
         sim, sub, rg, vault, body["location"], redundancy=redundancy.get("standardTierStorageRedundancy") or "GeoRedundant",
         crr=ieq(redundancy.get("crossRegionRestore"), "Enabled"), soft_delete=ieq(security, "Enabled"), tags=body.get("tags"),
         identity=body.get("identity"), public=props.get("publicNetworkAccess") or "Enabled",
-        sku=(body.get("sku") or {}).get("name") or "Standard"))
+        sku=(body.get("sku") or {}).get("name") or "Standard")
+    # The rest of what the PUT says (immutability, soft delete retention, monitoring) as sent (az CLI create_vault sends
+    # securitySettings.softDeleteSettings and monitoringSettings in the PUT).
+    merge(created["properties"], {k: v for k, v in props.items() if k in ("securitySettings", "monitoringSettings")})
+    add_vault(sim, created)
     op = sim.start_operation(kind="vault")
     return Response(201, created, {"Azure-AsyncOperation": req.url(f"{created['id']}/operationStatus/{op.id}"),
                                    "Retry-After": retry_after(sim)})
@@ -288,6 +332,7 @@ def patch_vault(sim, req, sub, rg, vault):
     existing = require_vault(sim, sub, rg, vault)
     patch = {k: v for k, v in req.json().items() if k in ("tags", "properties", "sku", "identity")}
     refuse_crr_disable(existing, patch.get("properties") or {})
+    refuse_irreversible(existing, patch.get("properties") or {})
 
     def finish(sim, op):
         if patch.get("identity"):
@@ -465,17 +510,51 @@ def update_vault_config(sim, req, sub, rg, vault):
 
 
 # Resource guard proxies (multi-user authorization): GET .../backupResourceGuardProxies is a list, empty when the vault
-# has no Resource Guard (spec examples ResourceGuardProxyCRUD/ListResourceGuardProxy.json, GetResourceGuardProxy.json).
+# has no Resource Guard (spec examples ResourceGuardProxyCRUD/ListResourceGuardProxy.json, GetResourceGuardProxy.json);
+# PUT .../backupResourceGuardProxies/{name} {properties.resourceGuardResourceId} answers 200 with the guard's
+# resourceGuardOperationDetails (PutResourceGuardProxy.json, api-version 2025-02-01); az CLI
+# update_resource_guard_mapping names the proxy "VaultProxy". The guard may be in another subscription (the example's
+# guard subscription differs from the vault's). A guard that does not exist: the code is UNVERIFIED (CODES["guard_missing"]).
+GUARD_OPERATIONS = ("Microsoft.DataProtection/resourceGuards/deleteResourceGuardProxyRequests",
+                    "Microsoft.DataProtection/resourceGuards/disableSoftDeleteRequests")
+
+
+def proxies_of(sim, vid: str) -> dict:
+    return state(sim)["guard_proxies"].setdefault(norm(vid), {})
+
+
 @arm_route("GET", VAULT + r"/backupResourceGuardProxies")
 def list_resource_guard_proxies(sim, req, sub, rg, vault):
-    require_vault(sim, sub, rg, vault)
-    return page(sim, req, [])
+    existing = require_vault(sim, sub, rg, vault)
+    return page(sim, req, list(proxies_of(sim, existing["id"]).values()))
 
 
 @arm_route("GET", VAULT + r"/backupResourceGuardProxies/(?P<name>[^/]+)")
 def get_resource_guard_proxy(sim, req, sub, rg, vault, name):
-    require_vault(sim, sub, rg, vault)
-    raise SimError(404, CODES["item_missing"], f"Resource guard proxy '{name}' was not found in vault '{vault}'.")
+    existing = require_vault(sim, sub, rg, vault)
+    found = proxies_of(sim, existing["id"]).get(name.lower())
+    if found is None:
+        raise SimError(404, CODES["item_missing"], f"Resource guard proxy '{name}' was not found in vault '{vault}'.")
+    return found
+
+
+@arm_route("PUT", VAULT + r"/backupResourceGuardProxies/(?P<name>[^/]+)")
+def put_resource_guard_proxy(sim, req, sub, rg, vault, name):
+    existing = require_vault(sim, sub, rg, vault)
+    guard_id = dig(req.json(), "properties", "resourceGuardResourceId") or ""
+    guards = {norm(k): v for k, v in state(sim)["resource_guards"].items()}
+    if norm(guard_id) not in guards:
+        raise bad_request(f"Resource Guard '{guard_id}' was not found or cannot be accessed.", CODES["guard_missing"])
+    operations = guards[norm(guard_id)] or GUARD_OPERATIONS
+    body = {"id": f"{existing['id']}/backupResourceGuardProxies/{name}", "name": name,
+            "type": "Microsoft.RecoveryServices/vaults/backupResourceGuardProxies",
+            "properties": {"resourceGuardResourceId": guard_id, "lastUpdatedTime": iso(sim.now()),
+                           "resourceGuardOperationDetails": [
+                               {"vaultCriticalOperation": op, "defaultResourceRequest": f"{guard_id}/{op.rsplit('/', 1)[-1]}/default"}
+                               for op in operations]}}
+    proxies_of(sim, existing["id"])[name.lower()] = body
+    existing["properties"]["securitySettings"]["multiUserAuthorization"] = "Enabled"
+    return body
 
 
 # --------------------------------------------------------------------------------------------------- policies
