@@ -227,3 +227,37 @@ def test_resource_ids_with_traversal_segments_are_refused(azure_sim):
                                     task("vault id", "backup_job_info", {"vault": vault_id})])
     for entry in entries:
         assert one_sentence_refusal(entry) is None, entry["result"].get("msg")
+
+
+# ------------------------------------------------------------------------------------------------ messages (item 7)
+
+def test_tls_failure_during_sign_in_names_the_ca_bundle_setting(azure_sim, monkeypatch):
+    """A CA bundle that does not hold the (proxy's) CA: sign-in fails, and the sentence says what to set."""
+    import certifi  # pylint: disable=import-outside-toplevel  # requests' own bundle: it knows no local CA
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    entry = run_in_process(azure_sim, "preview_feature_info", {"names": ["RestorePointSupportForConfidentialVMV2"], "provider_namespace": "Microsoft.Compute"})
+    msg = entry["result"]["msg"]
+    assert entry["result"]["failed"] and "Traceback" not in msg
+    assert "sign-in failed" in msg and "REQUESTS_CA_BUNDLE" in msg, msg
+    assert "[Errno" not in msg and not writes(entry["requests"])
+
+
+@pytest.mark.parametrize("where,reason", [("folder", "give a file path, not a folder"),
+                                          ("/proc/no-such/key.pem", "its folder does not exist and could not be made")])
+def test_wrapping_key_file_errors_are_sentences_without_errno(tmp_path, where, reason):
+    path = str(tmp_path) if where == "folder" else where
+    entry = run_in_process_controller("azure_local_tvm_wrapping_key", {"path": path})
+    msg = entry["msg"]
+    assert entry["failed"] and "[Errno" not in msg and reason in msg and msg.endswith("."), msg
+
+
+def run_in_process_controller(module: str, args: dict) -> dict:
+    code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            code.main()
+        except SystemExit:
+            pass
+    return json.loads(out.getvalue())
