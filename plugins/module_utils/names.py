@@ -60,6 +60,29 @@ RULES = {
     "subscription": (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID"),
 }
 
+# The regions (ARM location names) of the three clouds: `az account list-locations --query "[].name"` (Azure/azure-cli)
+# and https://learn.microsoft.com/azure/reliability/regions-list, read 2026-12. A region opened later is missing
+# until added here (UNVERIFIED completeness): the refusal names the list so the fix is one line.
+AZURE_REGIONS = frozenset("""
+eastus eastus2 southcentralus westus2 westus3 australiaeast southeastasia northeurope swedencentral uksouth westeurope
+centralus southafricanorth centralindia eastasia japaneast koreacentral canadacentral francecentral germanywestcentral
+italynorth norwayeast polandcentral spaincentral switzerlandnorth mexicocentral uaenorth brazilsouth israelcentral
+qatarcentral northcentralus westus japanwest jioindiawest westcentralus southafricawest australiacentral
+australiacentral2 australiasoutheast koreasouth southindia westindia canadaeast francesouth germanynorth norwaywest
+switzerlandwest ukwest uaecentral brazilsoutheast jioindiacentral swedensouth newzealandnorth indonesiacentral
+malaysiawest chilecentral austriaeast belgiumcentral centraluseuap eastus2euap
+usgovvirginia usgovarizona usgovtexas usdodcentral usdodeast
+chinaeast chinaeast2 chinaeast3 chinanorth chinanorth2 chinanorth3
+""".split())
+
+
+def region_problem(value) -> str | None:
+    """Why `value` is not an Azure region (ARM name or display name: 'Korea Central' is koreacentral), or None."""
+    if not isinstance(value, str) or "".join(value.split()).lower() not in AZURE_REGIONS:
+        return "is not an Azure region (an ARM location name such as koreacentral, or its display name Korea Central)"
+    return None
+
+
 WHAT = {"resource_group": "resource group name", "vault": "Recovery Services vault name", "policy": "backup policy name",
         "vm": "virtual machine name", "azure_local_vm": "Azure Local VM (Arc machine) name",
         "key_vault": "key vault or Managed HSM name", "storage_account": "storage account name",
@@ -78,6 +101,8 @@ def shown(value) -> str:
 
 def problem(kind: str, value) -> str | None:
     """Why `value` is not a valid `kind` name (a phrase), or None when it is one."""
+    if kind == "region":
+        return region_problem(value)
     pattern, rule = RULES[kind]
     if not isinstance(value, str):
         return f"is not a string ({type(value).__name__})"
@@ -91,6 +116,8 @@ def problem(kind: str, value) -> str | None:
 def check(kind: str, value, option: str) -> str:
     """`value` when it is a valid `kind` name; else ValueError with one sentence naming the option."""
     why = problem(kind, value)
+    if why and kind == "region":
+        raise ValueError(f"{option} '{shown(value)}' {why}.")
     if why:
         raise ValueError(f"{option} '{shown(value)}' is not a valid {WHAT[kind]}: it {why}.")
     return value

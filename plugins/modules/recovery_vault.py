@@ -239,7 +239,7 @@ def main():
         "timeout": {"type": "int", "default": 600},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names={"name": "vault", "resource_group": "resource_group"}).execute(run)
+                   names={"name": "vault", "resource_group": "resource_group", "location": "region"}).execute(run)
 
 
 if __name__ == "__main__":

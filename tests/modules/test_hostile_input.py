@@ -261,3 +261,64 @@ def run_in_process_controller(module: str, args: dict) -> dict:
         except SystemExit:
             pass
     return json.loads(out.getvalue())
+
+
+# ------------------------------------------------------------------------------------------------ ranges and formats (item 4)
+
+OTHER_SUB = "00000000-1111-2222-3333-444444444444"
+OTHER_VAULT_ID = f"/subscriptions/{OTHER_SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
+EVIL_HSM = "https://hsm-cvm-uae.managedhsm.azure.net.evil.example/"
+
+REFUSED = [
+    ("recovery_vault", {"name": "rsv-new", "resource_group": RG_BACKUP, "location": "koreacentral", "timeout": -1},
+     "timeout must be 1 or more, got -1."),
+    ("preview_feature", {"name": "RestorePointSupportForConfidentialVMV2", "timeout": 0}, "timeout must be 1 or more, got 0."),
+    ("azure_local_vm", {"name": "tvm-win11-01", "resource_group": RG_LOCAL, "processors": -4}, "processors must be 1 or more"),
+    ("azure_local_vm", {"name": "tvm-win11-01", "resource_group": RG_LOCAL, "memory_mb": 0}, "memory_mb must be 1 or more"),
+    ("mhsm_role_assignment", {"hsm": "hsm-cvm-uae", "resource_group": RG_UAE, "key": "cvm-hsm-key", "timeout": -1},
+     "timeout must be 1 or more"),
+    ("keyvault_backup_access", {"vault": "kv-cvm-kc", "resource_group": RG_KC, "settle_seconds": -5}, "settle_seconds must be 0 or more"),
+    ("backup_policy", {"name": "pol-zero", "vault": VAULT, "retention": {"daily_days": 0}}, "retention.daily_days must be 7-9999, got 0."),
+    ("backup_policy", {"name": "pol-zero", "vault": VAULT, "instant_restore_days": 0}, "instant_restore_days must be 1-30"),
+    ("backup_policy", {"name": "pol-zero", "vault": VAULT, "frequency": "hourly", "hourly_window_hours": 0},
+     "hourly_window_hours must be between hourly_interval (4) and 24, got 0."),
+    ("backup_policy", {"name": "pol-mars", "vault": VAULT, "time_zone": "Mars/Olympus"}, "time_zone must be a Windows time zone name"),
+    ("mhsm_role_assignment", {"hsm_uri": EVIL_HSM, "key": "cvm-hsm-key"}, "is not a Managed HSM URI (https://<name>.managedhsm.azure.net/)"),
+    ("mhsm_role_assignment_info", {"hsm_uri": "https://hsm-cvm-uae.managedhsm.azure.net@evil.example/"}, "is not a Managed HSM URI"),
+    ("mhsm_role_definition", {"hsm_uri": EVIL_HSM, "role_name": "Backup Key Reader"}, "is not a Managed HSM URI"),
+    ("recovery_vault", {"name": "rsv-new", "resource_group": RG_BACKUP, "location": "atlantis"}, "'atlantis' is not an Azure region"),
+    ("backup_job_info", {"vault": OTHER_VAULT_ID}, f"is in subscription {OTHER_SUB}"),
+    ("recovery_point_info", {"vault": OTHER_VAULT_ID, "vm": f"{RG_KC}/cvm-pmk-01"}, f"is in subscription {OTHER_SUB}"),
+]
+
+
+@pytest.mark.parametrize("module,args,expected", REFUSED, ids=[f"{m}-{i}" for i, (m, _a, _e) in enumerate(REFUSED)])
+def test_out_of_range_values_are_refused_before_any_write(azure_sim, module, args, expected):
+    entry = run_in_process(azure_sim, module, args)
+    msg = str(entry["result"].get("msg"))
+    assert entry["result"]["failed"] and expected in msg, msg
+    assert "\n" not in msg and "Traceback" not in msg and not writes(entry["requests"])
+
+
+def test_naive_and_aware_times_are_both_accepted(azure_sim):
+    entry = run_in_process(azure_sim, "backup_job_info", {"vault": VAULT, "start_time": "2026-01-01T00:00:00",
+                                                         "end_time": "2026-01-02T00:00:00Z"})
+    assert not entry["result"].get("failed"), entry["result"].get("msg")
+    assert "2026-01-01" in entry["result"]["filter"] and "2026-01-02" in entry["result"]["filter"]
+
+
+def test_key_with_all_keys_false_is_accepted_and_key_with_all_keys_true_is_refused(azure_sim):
+    base = {"hsm": "hsm-cvm-uae", "resource_group": RG_UAE, "key": "cvm-hsm-key", "_ansible_check_mode": True}
+    ok = run_in_process(azure_sim, "mhsm_role_assignment", {**base, "all_keys": False})
+    assert not ok["result"].get("failed"), ok["result"].get("msg")
+    assert ok["result"]["assignment"]["scope"] == "/keys/cvm-hsm-key" and not writes(ok["requests"])
+    both = run_in_process(azure_sim, "mhsm_role_assignment", {**base, "all_keys": True})
+    assert both["result"]["failed"] and "mutually exclusive" in both["result"]["msg"] and not both["requests"]
+
+
+def test_protection_info_says_not_found_for_a_vm_that_does_not_exist(azure_sim):
+    entry = run_in_process(azure_sim, "cvm_protection_info", {"vault": VAULT, "vms": [f"{RG_KC}/no-such-vm", f"{RG_KC}/cvm-pmk-01"]})
+    assert not entry["result"].get("failed"), entry["result"].get("msg")
+    states = {i["name"]: i["protection_state"] for i in entry["result"]["items"]}
+    assert states == {"no-such-vm": "NotFound", "cvm-pmk-01": "NotProtected"}
+    assert "no-such-vm was not found" in json.dumps(entry["result"].get("warnings"))  # 2.19: warnings are summaries
