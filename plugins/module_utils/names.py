@@ -39,6 +39,11 @@ RULES = {
            "1 to 64 ASCII letters, digits, '-', '_' or '.'"),
     # Azure/azure-rest-api-specs hybridcompute readme (machineName): pattern ^[a-zA-Z0-9-_\.]{1,54}$, maxLength 54.
     "azure_local_vm": (re.compile(r"[-A-Za-z0-9_.]{1,54}"), "1 to 54 ASCII letters, digits, '-', '_' or '.'"),
+    # The other Azure Local resources a VM refers to by name (gallery images, network interfaces, storage paths,
+    # custom locations): one ASCII path segment of letters, digits, '-', '_' and '.', 1 to 80 characters (UNVERIFIED
+    # limit; the resource ids of these are checked for traversal segments).
+    "azure_local_resource": (re.compile(r"[A-Za-z0-9][-\w.]{0,79}", re.ASCII),
+                             "1 to 80 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit"),
     # resource-name-rules, Microsoft.KeyVault vaults and managedHSMs: 3-24, alphanumerics and hyphens, start with a
     # letter, end with a letter or digit, no consecutive hyphens.
     "key_vault": (re.compile(r"[A-Za-z](?!.*--)[-A-Za-z0-9]{1,22}[A-Za-z0-9]"),
@@ -85,11 +90,15 @@ def region_problem(value) -> str | None:
 
 WHAT = {"resource_group": "resource group name", "vault": "Recovery Services vault name", "policy": "backup policy name",
         "vm": "virtual machine name", "azure_local_vm": "Azure Local VM (Arc machine) name",
-        "key_vault": "key vault or Managed HSM name", "storage_account": "storage account name",
+        "key_vault": "key vault or Managed HSM name", "azure_local_resource": "Azure Local resource name", "storage_account": "storage account name",
         "provider_namespace": "resource provider namespace", "feature": "preview feature name",
         "azure_assigned": "name", "segment": "path segment", "subscription": "subscription id"}
 
 ID_OK = "_or_id"  # a declared kind 'key_vault_or_id': a name of that kind, or a resource id (parsed by arm_ids)
+UNSAFE_TEXT = "a '\\', '?', '#', '%' or control character"
+# A resource id: '/' separates its segments, so only a segment that is empty, '.' or '..' or holds another unsafe
+# character makes it name another resource than it reads.
+_UNSAFE_ID = re.compile(r"//|/\.\.?(/|$)|[\\?#%\x00-\x1f\x7f]")
 _UNSAFE = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 
 
@@ -131,7 +140,11 @@ def check_params(params: dict, declared: dict) -> str | None:
         value = params.get(option)
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if item is None or (kind.endswith(ID_OK) and isinstance(item, str) and item.startswith("/")):
+            if item is None:
+                continue
+            if kind.endswith(ID_OK) and isinstance(item, str) and item.startswith("/"):
+                if _UNSAFE_ID.search(item):
+                    return f"{option} '{shown(item)}' is not a valid resource id: it has an empty, '.' or '..' segment or {UNSAFE_TEXT}."
                 continue
             try:
                 check(kind[:-len(ID_OK)] if kind.endswith(ID_OK) else kind, item, option)

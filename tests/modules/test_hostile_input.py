@@ -184,6 +184,18 @@ def test_a_hostile_name_through_ansible_playbook_for_every_module(azure_sim):
     assert not {module: why for module, why in problems.items() if why}
 
 
+LOCAL_ID = f"/subscriptions/3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b/resourceGroups/{RG_LOCAL}/providers/Microsoft.AzureStackHCI"
+
+
+@pytest.mark.parametrize("option,value", [
+    ("image", "../../machines/std-vm-01"), ("image", f"{LOCAL_ID}/galleryImages/x/../../../../Microsoft.HybridCompute/machines/v"),
+    ("network_interfaces", ["nic-ok", "nic/../../x"]), ("storage_path", "x?$expand=all"), ("custom_location", "cl#x"),
+    ("custom_location", f"{LOCAL_ID}//customLocations/x")])
+def test_azure_local_vm_references_are_one_segment_or_a_clean_id(azure_sim, option, value):
+    entry = run_in_process(azure_sim, "azure_local_vm", {"name": "tvm-new-01", "resource_group": RG_LOCAL, option: value})
+    assert one_sentence_refusal(entry) is None, entry["result"].get("msg")
+
+
 def test_an_accepted_look_alike_resource_group_reaches_only_that_group(azure_sim):
     """Azure allows Unicode letters in resource group names, so a look-alike group is a name like any other: the
     module asks for that group (one segment; the local Azure logs paths decoded) and nothing else, and writes nothing."""
