@@ -219,7 +219,7 @@ def main():
         "max_jobs": {"type": "int", "default": 100},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names={"job_id": "azure_assigned"}).execute(run)
+                   names={"job_id": "azure_assigned_or_id"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -277,7 +277,7 @@ def main():
         "timeout": {"type": "int", "default": 7200},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names={"recovery_point": "azure_assigned", "staging_storage_account": "storage_account_or_id",
+                   names={"recovery_point": "azure_assigned_or_id", "staging_storage_account": "storage_account_or_id",
                    "target_resource_group": "resource_group", "target_vm_name": "vm"}).execute(run)
 
 

@@ -169,7 +169,7 @@ def main():
         "recovery_point": {"type": "str"},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names={"recovery_point": "azure_assigned"}).execute(run)
+                   names={"recovery_point": "azure_assigned_or_id"}).execute(run)
 
 
 if __name__ == "__main__":
