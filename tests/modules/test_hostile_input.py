@@ -313,8 +313,8 @@ def test_out_of_range_values_are_refused_before_any_write(azure_sim, module, arg
 
 
 def test_naive_and_aware_times_are_both_accepted(azure_sim):
-    entry = run_in_process(azure_sim, "backup_job_info", {"vault": VAULT, "start_time": "2026-01-01T00:00:00",
-                                                         "end_time": "2026-01-02T00:00:00Z"})
+    times = {"start_time": "2026-01-01T00:00:00", "end_time": "2026-01-02T00:00:00Z"}
+    entry = run_in_process(azure_sim, "backup_job_info", {"vault": VAULT, **times})
     assert not entry["result"].get("failed"), entry["result"].get("msg")
     assert "2026-01-01" in entry["result"]["filter"] and "2026-01-02" in entry["result"]["filter"]
 
