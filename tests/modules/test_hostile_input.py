@@ -170,7 +170,7 @@ def test_every_module_that_takes_a_name_gets_at_least_ten_hostile_cases():
     assert documented - controller_only == set(MODULES)
 
 
-@pytest.mark.parametrize("module,label", [(m, c) for m, c, _a in cases()], ids=lambda value: str(value))
+@pytest.mark.parametrize("module,label", [(m, c) for m, c, _a in cases()], ids=str)
 def test_hostile_name_is_refused_before_any_request(hostile_results, module, label):
     why = one_sentence_refusal(hostile_results[(module, label)])
     assert why is None, f"{module} with {label}: {why}"
