@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.azure_cvm.backup.plugins.module_utils import names
+
 try:
     from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id, resource_id as build_id
     HAS_AZURE_CORE = True
@@ -132,11 +134,11 @@ def vm_id(subscription_id: str, resource_group: str, name: str) -> str:
     return build(subscription_id, resource_group, COMPUTE, "virtualMachines", name)
 
 
-def _check_names(text: str, resource_group: str, name: str):
-    if not RG_NAME_RE.fullmatch(resource_group):
-        raise ValueError(f"'{text}': '{resource_group}' is not a valid resource group name.")
-    if not VM_NAME_RE.fullmatch(name):
-        raise ValueError(f"'{text}': '{name}' is not a valid virtual machine name.")
+def _check_names(text: str, resource_group: str, name: str, kind: str = "vm"):
+    if names.problem("resource_group", resource_group):
+        raise ValueError(f"'{names.shown(text)}': '{names.shown(resource_group)}' is not a valid resource group name.")
+    if names.problem(kind, name):
+        raise ValueError(f"'{names.shown(text)}': '{names.shown(name)}' is not a valid {names.WHAT[kind]}.")
 
 
 def parse_vm_id(rid: str) -> dict:
@@ -174,11 +176,16 @@ def parse_vault(value, subscription_id: str) -> dict:
     """{subscription_id, resource_group, name} of a `vault` option: a vault resource id (its own subscription) or
     {name, resource_group} (in `subscription_id`); ValueError with both forms otherwise."""
     if isinstance(value, dict) and set(value) == {"name", "resource_group"} and all(value.values()):
-        return {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
-    if isinstance(value, str) and value.strip().startswith("/subscriptions/"):
+        ref = {"subscription_id": subscription_id, "resource_group": str(value["resource_group"]), "name": str(value["name"])}
+    elif isinstance(value, str) and value.strip().startswith("/subscriptions/") and is_type(parse(value), RECOVERY_SERVICES, "vaults"):
         parts = parse(value)
-        if is_type(parts, RECOVERY_SERVICES, "vaults"):
-            return {"subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "name": parts["name"]}
+        ref = {"subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "name": parts["name"]}
+    else:
+        ref = None
+    if ref:
+        _check_names(f"vault {value}", ref["resource_group"], ref["name"], "vault")
+        names.check("segment", ref["subscription_id"], f"vault {value}: subscription")
+        return ref
     raise ValueError(f"vault: {value!r} is not a Recovery Services vault; use a resource id ({VAULT_ID_FORM}) or "
                      "{name, resource_group}.")
 
@@ -210,6 +217,7 @@ def parse_key_store_id(rid: str, rtype: str) -> dict:
     if not is_type(parts, KEY_VAULT, rtype):
         raise ValueError(f"'{rid}' is not a {rtype} resource id (/subscriptions/<id>/resourceGroups/<group>"
                          f"/providers/Microsoft.KeyVault/{rtype}/<name>).")
+    _check_names(rid, parts["resource_group"], parts["name"], "key_vault")
     return {"name": parts["name"], "resource_group": parts["resource_group"], "subscription_id": parts["subscription"]}
 
 

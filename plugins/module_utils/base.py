@@ -31,6 +31,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
     AZURE_CLI_CLIENT_ID, AUTH_SOURCES, CLOUDS, SECRET_FIELDS, AuthError, resolve_auth)
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
+from ansible_collections.azure_cvm.backup.plugins.module_utils.names import check_params
 from ansible_collections.azure_cvm.backup.plugins.module_utils.recording import recording_policies
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for, wait_poller
 
@@ -63,6 +64,9 @@ RETRIED_STATUS = (408, 429, 500, 502, 503, 504)
 POLLING_INTERVAL = 2  # seconds
 TERMINAL_FAILED = ("failed", "canceled", "cancelled")
 USER_AGENT = "ansible-azure_cvm.backup"
+# The smallest value of the numeric options that several modules share, checked before any request (issue 17 item 4):
+# a wait of 0 or less would fail after the write was sent; a VM with no processors or memory is refused by Azure.
+MINIMUM = {"timeout": 1, "settle_seconds": 0, "processors": 1, "memory_mb": 1}
 
 
 def import_sdk(module_name: str, package: str):
@@ -120,11 +124,17 @@ class RetryCounter:
 class AzureCvmModule:
     """AnsibleModule plus what every azure_cvm.backup module needs. See the module docstring for the pattern."""
 
-    def __init__(self, argument_spec: dict, supports_check_mode: bool = True, **kwargs):
+    def __init__(self, argument_spec: dict, supports_check_mode: bool = True, names: dict | None = None, **kwargs):
+        """names: {option: kind of name (module_utils/names.RULES)} for every option that becomes part of a request
+        path; checked with the shared numeric minimums (MINIMUM) before anything else runs."""
         spec = dict(AUTH_ARGSPEC)
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
         self.params = self.module.params
+        problem = check_params(self.params, {"subscription_id": "subscription", **(names or {})}) \
+            or self._below_minimum(argument_spec)
+        if problem:
+            self.module.fail_json(msg=problem)
         self.check_mode = self.module.check_mode
         self.diff_mode = self.module._diff
         self.retry_counter = RetryCounter()
@@ -132,6 +142,13 @@ class AzureCvmModule:
         self._clients = {}
         self._lock = threading.RLock()
         self._secrets = [self.params.get(k) for k in SECRET_FIELDS if self.params.get(k)]
+
+    def _below_minimum(self, argument_spec: dict) -> str | None:
+        for option, least in MINIMUM.items():
+            value = self.params.get(option) if option in argument_spec else None
+            if value is not None and value < least:
+                return f"{option} must be {least} or more, got {value}."
+        return None
 
     # ------------------------------------------------------------------ auth
 
@@ -157,6 +174,9 @@ class AzureCvmModule:
         sub = self.params.get("subscription_id") or self.auth.get("subscription_id")
         if not sub:
             raise ModuleFailure("No subscription id: set subscription_id or AZURE_SUBSCRIPTION_ID.")
+        why = check_params({"subscription id": sub}, {"subscription id": "subscription"})
+        if why:
+            raise ModuleFailure(why)
         return sub
 
     def _cached(self, key: str, make):

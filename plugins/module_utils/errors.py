@@ -78,6 +78,10 @@ def service_error_code(exc):
     return _service_error(exc)[0]
 
 
+TLS_WORDS = re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|SSL: |certificate verify|TLS CA certificate bundle", re.I)
+ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
+
+
 def describe_error(exc, action: str, resource: str | None = None, hint: str | None = None, plane: str = "arm",
                    secrets=()) -> dict:
     """fail_json keyword arguments for an azure-core/azure-identity exception.
@@ -86,6 +90,7 @@ def describe_error(exc, action: str, resource: str | None = None, hint: str | No
     """
     status = getattr(exc, "status_code", None)
     code, message = _service_error(exc)
+    message = ERRNO.sub("", message)  # '[Errno 111] Connection refused' -> 'Connection refused
     correlation = _header(exc, "x-ms-correlation-request-id")
     request_id = _header(exc, "x-ms-request-id") or _header(exc, "request-id")
     kind = type(exc).__name__
@@ -112,6 +117,9 @@ def describe_error(exc, action: str, resource: str | None = None, hint: str | No
             text += f" (HTTP {status})"
         if status in (401, 403):
             text += f". To fix: {hint or DEFAULT_HINTS.get(plane, DEFAULT_HINTS['arm'])}"
+    if TLS_WORDS.search(message) and "REQUESTS_CA_BUNDLE" not in text:
+        text = text.rstrip(".") + (". The TLS certificate could not be verified: set REQUESTS_CA_BUNDLE to the CA bundle "
+                                   "that signs Azure's (or your proxy's, HTTPS_PROXY) certificates")
     if correlation:
         text += f". Correlation id: {correlation}"
     elif request_id:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlsplit
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import import_sdk
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, key_location, parse_key_store_id, store_name
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, service_error_code, status_of
+from ansible_collections.azure_cvm.backup.plugins.module_utils import names
 
 BACKUP_MANAGEMENT_SERVICE = "backup_management_service"
 BACKUP_MANAGEMENT_SERVICE_APP_ID = "262044b1-e2ce-469f-a196-69ab7ada62d3"
@@ -85,7 +87,10 @@ def normalize_scope(scope: str) -> str:
 
 
 def assignment_scope(key: str | None = None, all_keys: bool = False, scope: str | None = None, hsm_name=None) -> str:
-    """The scope of a role assignment from the module's key / all_keys / scope options (one of them)."""
+    """The scope of a role assignment from the module's key / all_keys / scope options (one of them; all_keys: false
+    counts as not given, so a templated all_keys does not clash with key)."""
+    if sum(1 for given in (key, all_keys, scope is not None) if given) > 1:
+        raise ValueError("key, all_keys: true and scope are mutually exclusive: give one of them.")
     if key:
         return f"/keys/{key_name(key, hsm_name)}"
     if all_keys:
@@ -205,13 +210,19 @@ def sorted_permissions(perms: dict | None) -> dict:
     return {kind: sorted({str(v).lower() for v in values}) for kind, values in sorted((perms or {}).items()) if values}
 
 
-def hsm_reference(hsm: str | None, resource_group: str | None, hsm_uri: str | None, subscription_id=None) -> dict:
+def hsm_reference(hsm: str | None, resource_group: str | None, hsm_uri: str | None, subscription_id=None,
+                  hsm_suffix: str = "managedhsm.azure.net") -> dict:
     """Where the HSM is: {'uri'} when hsm_uri is given, else {'name', 'resource_group', 'subscription_id'} from a
-    name (+ resource group, or None to search the subscription) or a resource id."""
+    name (+ resource group, or None to search the subscription) or a resource id. hsm_uri must be
+    https://<name>.<hsm_suffix>/ exactly (the cloud's Managed HSM suffix): a look-alike host is refused."""
     if hsm_uri:
         uri = hsm_uri.strip()
-        if not uri.lower().startswith("https://") or ".managedhsm." not in uri.lower():
-            raise ValueError(f"hsm_uri '{hsm_uri}' is not a Managed HSM URI (https://<name>.managedhsm.azure.net/).")
+        parts = urlsplit(uri)
+        host = (parts.hostname or "").lower()
+        name, _dot, suffix = host.partition(".")
+        if parts.scheme.lower() != "https" or suffix != hsm_suffix.lower() or names.problem("key_vault", name) \
+                or parts.port or parts.username or parts.query or parts.fragment or parts.path not in ("", "/"):
+            raise ValueError(f"hsm_uri '{names.shown(hsm_uri)}' is not a Managed HSM URI (https://<name>.{hsm_suffix}/).")
         return {"uri": uri.rstrip("/") + "/", "name": store_name(uri)}
     if not hsm:
         raise ValueError("Name the Managed HSM: hsm (a name or a resource id) or hsm_uri.")
@@ -227,6 +238,7 @@ HSM_ARGSPEC = {
     "resource_group": {"type": "str"},
     "hsm_uri": {"type": "str"},
 }
+HSM_NAMES = {"hsm": "key_vault_or_id", "resource_group": "resource_group"}  # checked by base.py before any request
 PRINCIPAL_CHOICES = [BACKUP_MANAGEMENT_SERVICE]
 
 
@@ -253,7 +265,7 @@ def resolve_hsm(m) -> dict:
     """{'name', 'uri', 'id'?} of the HSM named by the module's hsm / resource_group / hsm_uri options."""
     p = m.params
     try:
-        ref = hsm_reference(p.get("hsm"), p.get("resource_group"), p.get("hsm_uri"))
+        ref = hsm_reference(p.get("hsm"), p.get("resource_group"), p.get("hsm_uri"), hsm_suffix=m.cloud["hsm_suffix"])
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     if "uri" in ref:
@@ -369,7 +381,8 @@ def resolve_principal(m) -> str:
             raise ModuleFailure(f"principal_id '{p['principal_id']}' is not an object id (a GUID).")
         return p["principal_id"].lower()
     app = BACKUP_MANAGEMENT_SERVICE_APP_ID
-    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead; find it with "
+    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (the role "
+               f"variable key_access_principal_id; cvm_key_principal_id in playbooks/protect_cvm.yml); find it with "
                f"'az ad sp show --id {app} --query id -o tsv' or "
                f"'(Get-AzADServicePrincipal -ApplicationId {app}).Id'.")
     try:

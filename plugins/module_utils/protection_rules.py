@@ -24,6 +24,10 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 # Any date works: Azure reads only the time of day of schedule and retention times.
 TIME_DATE = "2026-01-01"
 TIME_RE = re.compile(r"(?:[01]\d|2[0-3]):(?:00|30)")
+# The form of the Windows time zone ids Azure Backup policies take (timeZone, e.g. "UTC", "Korea Standard Time"; the
+# ids of Windows' registry / CLDR windowsZones.xml: "UTC", "UTC+12", "<Name> Standard Time", "Russia Time Zone 3").
+# The form only: a misspelt name of the right form is left to Azure (UNVERIFIED list membership).
+TIME_ZONE_RE = re.compile(r"UTC(?:[+-]\d\d)?|[A-Z][A-Za-z0-9 .\-]{0,60} Standard Time|Russia Time Zone \d{1,2}")
 CRASH_ONLY = "OnlyCrashConsistent"
 
 # protectionState values of an item that is protected (backups run or will run) vs stopped.
@@ -117,6 +121,11 @@ def _iso(hhmm: str) -> str:
     return f"{TIME_DATE}T{hhmm}:00Z"
 
 
+def _given(value, default):
+    """An option's value, or `default` only when it was not given: an explicit 0 reaches policy_errors."""
+    return default if value is None else value
+
+
 def desired_policy_settings(p: dict) -> dict:
     """Settings from the backup_policy options (missing keys get the documented defaults)."""
     enhanced = p.get("policy_type", "enhanced") == "enhanced"
@@ -126,13 +135,13 @@ def desired_policy_settings(p: dict) -> dict:
     return {
         "policy_type": "V2" if enhanced else "V1",
         "time_zone": p.get("time_zone") or "UTC",
-        "instant_restore_days": p.get("instant_restore_days") or (7 if enhanced else 2),
+        "instant_restore_days": _given(p.get("instant_restore_days"), 7 if enhanced else 2),
         "snapshot_consistency": p.get("snapshot_consistency") or "default",
         "frequency": "hourly" if hourly else "daily",
         "schedule_time": p.get("schedule_time") or "02:00",
         "hourly_interval": (p.get("hourly_interval") or 4) if hourly else None,
-        "hourly_window_hours": (p.get("hourly_window_hours") or 24) if hourly else None,
-        "daily_days": retention.get("daily_days") or 30,
+        "hourly_window_hours": _given(p.get("hourly_window_hours"), 24) if hourly else None,
+        "daily_days": _given(retention.get("daily_days"), 30),
         "weekly": {"count": weekly["count"], "days_of_week": list(weekly.get("days_of_week") or ["Sunday"])} if weekly else None,
         "monthly": {"count": monthly["count"], "weeks_of_month": list(monthly.get("weeks_of_month") or ["First"]),
                     "days_of_week": list(monthly.get("days_of_week") or ["Sunday"])} if monthly else None,
@@ -150,6 +159,8 @@ def policy_errors(s: dict) -> list[str]:
     if not 1 <= s["instant_restore_days"] <= top:
         errors.append(f"instant_restore_days must be 1-{top} for {'an Enhanced' if v2 else 'a Standard'} policy, "
                       f"got {s['instant_restore_days']}.")
+    if not TIME_ZONE_RE.fullmatch(str(s["time_zone"])):
+        errors.append(f"time_zone must be a Windows time zone name such as UTC or Korea Standard Time, got {s['time_zone']!r}.")
     if not TIME_RE.fullmatch(s["schedule_time"] or ""):
         errors.append(f"schedule_time must be HH:MM on the hour or half hour (e.g. 02:00 or 21:30), got {s['schedule_time']!r}.")
     if s["frequency"] == "hourly":

@@ -210,9 +210,11 @@ def discover(m, items: service.VaultItems, rows: list):
     if not missing:
         return
     answers = bounded_map(items.backup_status, [r.vm for r in missing], m.params["concurrency"])
-    problems = []
+    problems, here = [], []
     for row, (status, exc) in zip(missing, answers):
-        if exc is not None:  # the PUT's own answer will say why (Azure names the vault that protects it)
+        if (status or {}).get("protectionStatus") == "Protected" and arm_ids.same(status.get("vaultId"), items.vault_path):
+            here.append(row)  # protected by this vault since our list: another run at the same time (issue 17 item 6)
+        elif exc is not None:  # the PUT's own answer will say why (Azure names the vault that protects it)
             m.warn(f"VM {row.label} is not discoverable by vault {items.ref['name']} and its backup status could not be read "
                    f"({describe_error(exc, 'read the backup status')['msg'].rstrip('.')}); trying to protect it anyway.")
         elif (status or {}).get("protectionStatus") == "Protected" and not arm_ids.same(status.get("vaultId"), items.vault_path):
@@ -224,8 +226,25 @@ def discover(m, items: service.VaultItems, rows: list):
             problems.append(f"VM {row.label} is not discoverable by vault {items.ref['name']} even after a container refresh "
                             f"(backup status: {(status or {}).get('protectionStatus') or 'unknown'}): check that it exists, is "
                             "running and is in the vault's region.")
+    if here:
+        redecide(m, items, rows, here)
     if problems:
-        raise ModuleFailure("Nothing was changed: " + " ".join(problems))
+        raise ModuleFailure(f"Nothing was changed: {len(problems)} VM(s) cannot be protected by vault {items.ref['name']}: "
+                            + " ".join(problems[:NAMED]) + (f" ({len(problems) - NAMED} more.)" if len(problems) > NAMED else ""))
+
+
+def redecide(m, items: service.VaultItems, rows: list, here: list):
+    """The VMs another run protected in this vault meanwhile: decided again on a fresh list of the vault's items, so
+    one protected with the wanted policy is done (no write) and one with another policy gets a policy change."""
+    listed = {P.item_key(i): i for i in service.protected_items(m, items.ref)}
+    for row in here:
+        item = listed.get(row.key)
+        if item is None:  # not listed yet: the PUT (idempotent in Azure) settles it
+            continue
+        fresh = new_row(row.vm, item, m.params["state"], row.policy_id, m.params["policy"])
+        rows[rows.index(row)] = fresh
+        m.warn(f"VM {row.label} was protected in vault {items.ref['name']} by another run meanwhile "
+               f"(policy {fresh.before['policy']}): {'nothing to do' if fresh.action == P.NONE else fresh.action}.")
 
 
 # ------------------------------------------------------------------------------------------------ writing and waiting

@@ -103,6 +103,7 @@ export_path:
   type: str
 """
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -225,6 +226,17 @@ def export_plain(params: dict, check_mode: bool) -> dict:
             "public_key_pem": public_pem(key).decode(), "public_key_sha256": fingerprint(key), "export_path": target}
 
 
+HINTS = {errno.EISDIR: "give a file path, not a folder", errno.ENOENT: "its folder does not exist and could not be made",
+         errno.EACCES: "this user may not write there: choose a folder it owns", errno.EROFS: "the file system is read-only"}
+
+
+def file_problem(exc: OSError) -> str:
+    """One sentence for a file error, never the bare '[Errno N] ...' text."""
+    reason = (exc.strerror or type(exc).__name__).lower()
+    hint = HINTS.get(exc.errno, "check path, public_key_path and export_path")
+    return f"Could not use the key file {exc.filename or ''} ({reason}): {hint}."
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -247,8 +259,10 @@ def main():
             result = ensure_present(params, module.check_mode)
         else:
             result = export_plain(params, module.check_mode)
-    except (KeyError_, OSError) as exc:
+    except KeyError_ as exc:
         module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg=file_problem(exc))
     if module._diff:
         after = {"private_key": True, "public_key": True, "public_key_sha256": result["public_key_sha256"]}
         result["diff"] = {"before": before, "after": after}

@@ -365,7 +365,9 @@ def main():
         "timeout": {"type": "int", "default": 1800},
         "api_version": {"type": "str", "default": "2024-01-01"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"name": "azure_local_vm", "resource_group": "resource_group", **{
+                       o: "azure_local_resource_or_id" for o in ("custom_location", "image", "network_interfaces", "storage_path")}}).execute(run)
 
 
 if __name__ == "__main__":

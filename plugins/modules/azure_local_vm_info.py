@@ -186,7 +186,8 @@ def main():
         "check_images": {"type": "bool", "default": True},
         "api_version": {"type": "str", "default": "2024-01-01"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"name": "azure_local_vm", "resource_group": "resource_group"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -173,13 +173,13 @@ def parse_time(name: str, value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ModuleFailure(f"{name}: '{value}' is not an ISO 8601 time such as 2026-11-20T00:00:00Z.") from exc
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)  # naive: UTC
 
 
 def run(m) -> dict:
     p = m.params
     try:
-        vault = arm_ids.parse_vault(p["vault"], m.subscription_id)
+        vault = arm_ids.parse_vault_ref(p["vault"], m.subscription_id)
         vm = arm_ids.parse_vm_target(p["vm"], m.subscription_id) if p["vm"] else None
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
@@ -218,7 +218,8 @@ def main():
         "details": {"type": "bool", "default": False},
         "max_jobs": {"type": "int", "default": 100},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"job_id": "azure_assigned_or_id"}).execute(run)
 
 
 if __name__ == "__main__":

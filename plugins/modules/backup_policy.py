@@ -356,7 +356,8 @@ def main():
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 600},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"name": "policy"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -299,8 +299,9 @@ def main():
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 1800},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("vms", "resource_groups")],
-                   required_one_of=[("vms", "resource_groups")]).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"policy": "policy", "resource_groups": "resource_group"},
+                   mutually_exclusive=[("vms", "resource_groups")], required_one_of=[("vms", "resource_groups")]).execute(run)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ items:
       sample: VM;iaasvmcontainerv2;rg-cvm-kc;cvm-pmk-01
     protection_state:
       description: C(IRPending), C(Protected), C(ProtectionError), C(ProtectionStopped), C(BackupsSuspended), ... or
-        C(NotProtected).
+        C(NotProtected), or C(NotFound) for a VM of O(vms) that does not exist (with a warning).
       type: str
       sample: Protected
     protection_status:
@@ -215,6 +215,13 @@ def run(m) -> dict:
         groups = {g.lower() for g in p["resource_groups"] or []}
         wanted = [(None, i) for i in items if not groups or (describe(i)["resource_group"] or "").lower() in groups]
     out = [describe(item) if item else not_protected(target) for target, item in wanted]
+    missing = [entry for entry in out if entry["item_name"] is None]
+    found = bounded_map(lambda e: m.read(lambda: m.client("compute").virtual_machines.get(e["resource_group"], e["name"]),
+                                         "the VM", f"{e['resource_group']}/{e['name']}"), missing, p["concurrency"])
+    for entry, (vm, exc) in zip(missing, found):
+        if exc is None and vm is None:
+            entry["protection_state"] = "NotFound"
+            m.warn(f"VM {entry['resource_group']}/{entry['name']} was not found (check the name and resource group).")
     if p["recovery_point_details"]:
         listed = [(entry, pair[1]) for entry, pair in zip(out, wanted) if pair[1]]
         answers = bounded_map(lambda pair: latest_point(m, ref, pair[1]), listed, p["concurrency"])
@@ -237,6 +244,7 @@ def main():
         "concurrency": {"type": "int", "default": 8},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"resource_groups": "resource_group"},
                    mutually_exclusive=[("vms", "resource_groups")]).execute(run)
 
 

@@ -440,7 +440,7 @@ def main():
         "vault": {"type": "raw"},
         "policy": {"type": "str"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True, names={"resource_groups": "resource_group", "policy": "policy"},
                    mutually_exclusive=[("vms", "resource_groups")], required_by={"policy": "vault"}).execute(run)
 
 

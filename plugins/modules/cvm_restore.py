@@ -330,7 +330,9 @@ def main():
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 7200},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"recovery_point": "azure_assigned_or_id", "staging_storage_account": "storage_account_or_id",
+                          "target_resource_group": "resource_group", "target_vm_name": "vm"}).execute(run)
 
 
 if __name__ == "__main__":

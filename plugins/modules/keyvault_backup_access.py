@@ -314,7 +314,8 @@ def main():
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "settle_seconds": {"type": "int", "default": 0},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"vault": "key_vault_or_id", "resource_group": "resource_group"}).execute(run)
 
 
 if __name__ == "__main__":

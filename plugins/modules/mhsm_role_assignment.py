@@ -270,7 +270,8 @@ def main():
         "settle_seconds": {"type": "int", "default": 0},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   mutually_exclusive=[("hsm", "hsm_uri"), ("key", "all_keys", "scope")],
+                   names=ka.HSM_NAMES,
+                   mutually_exclusive=[("hsm", "hsm_uri"), ("key", "scope")],
                    required_one_of=[("hsm", "hsm_uri")]).execute(run)
 
 

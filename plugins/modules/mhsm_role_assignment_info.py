@@ -115,7 +115,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access
 def run(m) -> dict:
     p = m.params
     try:
-        scope = ka.assignment_scope(p["key"], False, p["scope"])
+        scope = ka.assignment_scope(p["key"], False, None if p["key"] else p["scope"])  # key narrows the default scope /
         hsm = ka.resolve_hsm(m)
         if p["key"]:
             ka.key_name(p["key"], hsm["name"])  # a key URL must be of this HSM
@@ -147,6 +147,7 @@ def main():
         "principal_id": {"type": "str"},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names=ka.HSM_NAMES,
                    mutually_exclusive=[("hsm", "hsm_uri"), ("principal", "principal_id")],
                    required_one_of=[("hsm", "hsm_uri")]).execute(run)
 

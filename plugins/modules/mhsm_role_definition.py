@@ -198,7 +198,8 @@ def main():
         "data_actions": {"type": "list", "elements": "str", "default": list(ka.BACKUP_KEY_DATA_ACTIONS)},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("hsm", "hsm_uri")],
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names=ka.HSM_NAMES, mutually_exclusive=[("hsm", "hsm_uri")],
                    required_one_of=[("hsm", "hsm_uri")]).execute(run)
 
 

@@ -253,7 +253,8 @@ def main():
         "timeout": {"type": "int", "default": 900},
         "reregister_provider": {"type": "bool", "default": True},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"name": "feature", "provider_namespace": "provider_namespace"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def main():
         "names": {"type": "list", "elements": "str", "default": [], "aliases": ["name"]},
         "provider_namespace": {"type": "str"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"names": "feature", "provider_namespace": "provider_namespace"}).execute(run)
 
 
 if __name__ == "__main__":

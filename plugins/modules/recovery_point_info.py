@@ -139,7 +139,7 @@ def parse_targets(params: dict, subscription_id: str) -> tuple[dict, dict]:
     """(vm, vault) from the options, or ModuleFailure before any request."""
     try:
         vm = arm_ids.parse_vm_target(params["vm"], subscription_id)
-        vault = arm_ids.parse_vault(params["vault"], subscription_id)
+        vault = arm_ids.parse_vault_ref(params["vault"], subscription_id)
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     return vm, vault
@@ -168,7 +168,8 @@ def main():
         "vault": {"type": "raw", "required": True},
         "recovery_point": {"type": "str"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"recovery_point": "azure_assigned_or_id"}).execute(run)
 
 
 if __name__ == "__main__":

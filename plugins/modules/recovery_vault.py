@@ -390,7 +390,8 @@ def main():
         "classic_alerts": {"type": "bool"},
         "resource_guard_id": {"type": "str"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"name": "vault", "resource_group": "resource_group", "location": "region"}).execute(run)
 
 
 if __name__ == "__main__":
