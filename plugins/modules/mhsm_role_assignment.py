@@ -187,9 +187,24 @@ def create(m, client, hsm: dict, wanted: dict) -> dict:
         if service_error_code(exc) == "KeyNotFound":
             raise ModuleFailure(f"The key of scope '{wanted['scope']}' does not exist in the Managed HSM '{hsm['name']}'. "
                                 "Check the key name.", error_code="KeyNotFound") from exc
-        if status_of(exc) == 409:  # made by someone else since we listed: theirs is the one
+        if status_of(exc) == 409:  # an equal assignment exists (made since we listed): read again, theirs is the one
             return None
         ka.hsm_failure(m, exc, f"assign role at scope '{wanted['scope']}'", hsm)
+
+
+def created_or_existing(m, client, hsm: dict, wanted: dict) -> dict:
+    """The assignment after the PUT: the one made, or on 409 the equal one found by listing the scope again."""
+    made = create(m, client, hsm, wanted)
+    if made is not None:
+        return made
+    found = ka.find_assignments(ka.list_assignments(m, client, hsm, wanted["scope"]), wanted["scope"],
+                                wanted["role_definition_id"], wanted["principal_id"])
+    if not found:
+        raise ModuleFailure(f"The Managed HSM '{hsm['name']}' answered 409 (the assignment exists) for role "
+                            f"{wanted['role_definition_id']} of principal {wanted['principal_id']} at scope "
+                            f"'{wanted['scope']}', but listing that scope again does not show it; nothing was changed.",
+                            status_code=409)
+    return found[0]
 
 
 def delete(m, client, hsm: dict, assignment: dict):
@@ -228,8 +243,7 @@ def run(m) -> dict:
                "Backup needs: prefer the key of the VM (key: <name>).")
     client = ka.hsm_client(m, hsm)
     key_checked = ka.hsm_key_exists(m, client, hsm, scope[len("/keys/"):]) if scope.startswith("/keys/") else None
-    definitions = ka.list_definitions(m, client, hsm)
-    role = ka.role_of(m, p["role"], definitions)
+    role = ka.role_of(m, p["role"], ka.definitions_for(m, client, hsm, scope, p["role"]))
     principal = ka.resolve_principal(m)
     found = ka.find_assignments(ka.list_assignments(m, client, hsm, scope), scope, role["id"], principal)
 
@@ -237,8 +251,7 @@ def run(m) -> dict:
     assignment = found[0] if found else (planned(scope, role, principal) if want else None)
     if changed and not m.check_mode:
         if want:
-            assignment = create(m, client, hsm, assignment) or ka.find_assignments(
-                ka.list_assignments(m, client, hsm, scope), scope, role["id"], principal)[0]
+            assignment = created_or_existing(m, client, hsm, assignment)
         for old in found:
             delete(m, client, hsm, old)
         if p["wait"]:
