@@ -252,7 +252,8 @@ PRINCIPAL_CHOICES = [BACKUP_MANAGEMENT_SERVICE]
 def manager_hint(hsm_name: str) -> str:
     roles = " or ".join(f"'{r}'" for r in HSM_RBAC_MANAGER_ROLES)
     return (f"the signed-in principal needs the Managed HSM local RBAC role {roles} at scope '/' of HSM '{hsm_name}' "
-            f"(or at the key's scope '/keys/<key>' for that key only) to read and manage role assignments (az keyvault role assignment create --hsm-name {hsm_name} "
+            "(or at the key's scope '/keys/<key>' for that key only) to read and manage role assignments "
+            f"(az keyvault role assignment create --hsm-name {hsm_name} "
             "--role 'Managed HSM Policy Administrator' --scope / --assignee-object-id <its object id>)")
 
 

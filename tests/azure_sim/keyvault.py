@@ -43,9 +43,12 @@ def state(sim) -> dict:
 
 # ================================================================================================ role tables
 
-# Azure RBAC built-in roles for RBAC-mode vaults. Ids verified in public templates (Administrator, Crypto Officer,
-# Crypto User, Crypto Service Encryption User, Reader, Secrets User, Secrets Officer); dataActions are from the
-# built-in roles page as remembered, UNVERIFIED in detail. There is no "Key Vault Backup Operator" built-in role.
+# Azure RBAC built-in roles for RBAC-mode vaults: ids and dataActions of Administrator, Crypto Officer, Crypto Service
+# Encryption User and Crypto User as published in "Azure built-in roles for Security" (MicrosoftDocs/azure-docs
+# articles/role-based-access-control/built-in-roles/security.md, the role JSON of each; commit 03e5750); Reader and
+# the Secrets roles abridged from the same page. There is no "Key Vault Backup Operator" built-in role (not on that
+# page). Assignments at a key's scope ('{vault id}/keys/{key}') are the per-key assignments of rbac-guide.md ("Azure
+# RBAC for key vault also allows users to have separate permissions on individual keys").
 KV_ROLES = {
     "00482a5a-887f-4fb3-b363-3b7fe8e74483": ("Key Vault Administrator", ["Microsoft.KeyVault/vaults/*"]),
     "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": ("Key Vault Crypto Officer", ["Microsoft.KeyVault/vaults/keys/*",
