@@ -418,7 +418,8 @@ def resolve_principal(m) -> str:
             raise ModuleFailure(f"principal_id '{p['principal_id']}' is not an object id (a GUID).")
         return p["principal_id"].lower()
     app = BACKUP_MANAGEMENT_SERVICE_APP_ID
-    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead; find it with "
+    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (in the roles "
+               f"and playbooks: backup_management_service_object_id); find it with "
                f"'az ad sp show --id {app} --query id -o tsv' or "
                f"'(Get-AzADServicePrincipal -ApplicationId {app}).Id'.")
     try:
