@@ -16,6 +16,11 @@ description:
     C(Managed HSM Crypto User), or a custom role with exactly C(Microsoft.KeyVault/managedHsm/keys/read/action) and
     C(Microsoft.KeyVault/managedHsm/keys/backup/action) (see M(azure_cvm.backup.mhsm_role_definition)), on the key of the
     VM. The Azure portal grants this by itself; with PowerShell, the CLI, REST or Ansible it must be done explicitly.
+  - What each role grants - C(Managed HSM Crypto User) (the default here, named by the Azure Backup documentation) lets
+    the principal also write, delete, rotate, import and release the key and encrypt, decrypt, wrap, unwrap, sign and
+    verify with it; the custom role with only the two documented dataActions grants what Azure Backup needs and nothing
+    else, which is why the C(key_access) role uses it by default (it creates it with
+    M(azure_cvm.backup.mhsm_role_definition) when missing).
   - Idempotent on (scope, role, principal) whatever the assignment's name; an equivalent assignment made by someone
     else is recognised and not duplicated. A new assignment gets a deterministic name (a UUID5 of scope, role and
     principal).

@@ -212,3 +212,10 @@ def test_key_store_ids_must_name_exactly_the_resource():
     for wrong in (rid + "/keys/cvm-cmk", rid.replace("/vaults/", "/managedHSMs/"), "/subscriptions/s1/resourceGroups/rg"):
         with pytest.raises(ValueError, match="is not a vaults resource id"):
             ids.parse_key_store_id(wrong, "vaults")
+
+
+def test_the_backup_data_actions_are_the_sdks_spelling():
+    # confidential-vm-backup.md lists these two for a custom role; azure-keyvault-administration spells them so
+    # (KeyVaultDataAction.READ_HSM_KEY, .BACKUP_HSM_KEYS), as the service expects them.
+    from azure.keyvault.administration import KeyVaultDataAction  # pylint: disable=import-outside-toplevel
+    assert k.BACKUP_KEY_DATA_ACTIONS == [KeyVaultDataAction.READ_HSM_KEY.value, KeyVaultDataAction.BACKUP_HSM_KEYS.value]
