@@ -200,7 +200,7 @@ def test_the_default_role_is_the_least_built_in_one_with_both_key_permissions():
 
     def holds(actions, action):
         return any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions)
-    roles = {name: actions for name, actions in KV_ROLES.values()}
+    roles = dict(KV_ROLES.values())
     holding = {name for name, actions in roles.items() if all(holds(actions, n) for n in needed)}
     assert holding == {"Key Vault Crypto User", "Key Vault Crypto Officer", "Key Vault Administrator"}
     crypto_user = roles["Key Vault Crypto User"]
