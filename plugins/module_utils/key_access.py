@@ -133,8 +133,27 @@ def resolve_role(role: str, definitions: list[dict]) -> dict:
                      f"({', '.join(d['id'] for d in found)}).")
 
 
+def canonical_scope(value) -> str:
+    """A Managed HSM assignment scope in one form, whatever form the HSM or the SDK gives it: '/', '/keys' or
+    '/keys/<key>' from '/keys/k', '/keys/k/', 'keys/k', a key URL (https://<hsm>.managedhsm.azure.net/keys/k[/version])
+    or the SDK's KeyVaultRoleScope enum (whose str() is 'RoleScope.KEYS', not '/keys'). Anything else comes back
+    stripped, so that it never equals a scope this collection asks for. Compare the results case-insensitively."""
+    text = str(getattr(value, "value", value) if value is not None else "/").strip()
+    if text.lower().startswith("https://"):
+        found = key_location(text)
+        if found and found["kind"] == "managed_hsm":
+            return f"/keys/{found['key_name']}"
+        return text
+    parts = [p for p in text.split("/") if p]
+    if not parts:
+        return "/"
+    if parts[0].lower() == "keys" and len(parts) <= 2:
+        return "/keys" + "".join(f"/{p}" for p in parts[1:])
+    return text
+
+
 def same_assignment(assignment: dict, scope: str, role_id: str, principal_id: str) -> bool:
-    return (str(assignment.get("scope") or "/").lower() == scope.lower()
+    return (canonical_scope(assignment.get("scope")).lower() == canonical_scope(scope).lower()
             and role_guid(assignment.get("role_definition_id")) == role_guid(role_id)
             and str(assignment.get("principal_id") or "").lower() == principal_id.lower())
 
@@ -245,7 +264,8 @@ PRINCIPAL_CHOICES = [BACKUP_MANAGEMENT_SERVICE]
 def manager_hint(hsm_name: str) -> str:
     roles = " or ".join(f"'{r}'" for r in HSM_RBAC_MANAGER_ROLES)
     return (f"the signed-in principal needs the Managed HSM local RBAC role {roles} at scope '/' of HSM '{hsm_name}' "
-            f"to read and manage role assignments (az keyvault role assignment create --hsm-name {hsm_name} "
+            "(or at the key's scope '/keys/<key>' for that key only) to read and manage role assignments "
+            f"(az keyvault role assignment create --hsm-name {hsm_name} "
             "--role 'Managed HSM Policy Administrator' --scope / --assignee-object-id <its object id>)")
 
 
@@ -300,19 +320,48 @@ def definition_dict(d) -> dict:
 
 
 def assignment_dict(a, role_names: dict | None = None) -> dict:
+    """An SDK KeyVaultRoleAssignment as a plain dict; its scope in the canonical form (canonical_scope)."""
     props = a.properties
-    out = {"id": a.role_assignment_id, "name": a.name, "scope": props.scope or "/",
+    out = {"id": a.role_assignment_id, "name": a.name, "scope": canonical_scope(props.scope),
            "role_definition_id": props.role_definition_id, "principal_id": props.principal_id}
     if role_names is not None:
         out["role_name"] = role_names.get(role_guid(props.role_definition_id))
     return out
 
 
-def list_definitions(m, client, hsm: dict) -> list[dict]:
+def list_definitions(m, client, hsm: dict, scope: str = "/") -> list[dict]:
     try:
-        return [definition_dict(d) for d in client.list_role_definitions("/")]
+        return [definition_dict(d) for d in client.list_role_definitions(scope)]
     except Exception as exc:  # pylint: disable=broad-except
-        hsm_failure(m, exc, "list the role definitions", hsm)
+        hsm_failure(m, exc, f"list the role definitions at scope '{scope}'", hsm)
+
+
+def definitions_for(m, client, hsm: dict, scope: str, role: str | None = None) -> list[dict]:
+    """The role definitions to resolve `role` with: listed at the assignment's scope first, then at '/'.
+
+    A principal that manages role assignments only on one key (Managed HSM Policy Administrator at '/keys/<key>')
+    may not read definitions at '/' (Azure/azure-cli#32719 shows az failing that way); one allowed at '/' only may
+    not list at the key. The first listing that answers and knows the role is used; when none does, the failure of
+    the last listing (or the unknown-role error) is reported."""
+    scopes = [scope] if scope == "/" else [scope, "/"]
+    problem = None
+    for where in scopes:
+        try:
+            found = [definition_dict(d) for d in client.list_role_definitions(where)]
+        except Exception as exc:  # pylint: disable=broad-except
+            if status_of(exc) in (401, 403) and where != scopes[-1]:
+                continue
+            if problem is not None and status_of(exc) in (401, 403):
+                break  # the role was unknown at the scope: say that rather than the refusal at '/'
+            hsm_failure(m, exc, f"list the role definitions at scope '{where}'", hsm)
+        if role is None:
+            return found
+        try:
+            resolve_role(role, found)
+            return found
+        except ValueError as exc:
+            problem = (exc, found)
+    raise ModuleFailure(f"Unknown Managed HSM role: {problem[0]}") from problem[0]
 
 
 def list_assignments(m, client, hsm: dict, scope: str) -> list[dict]:
@@ -381,8 +430,9 @@ def resolve_principal(m) -> str:
             raise ModuleFailure(f"principal_id '{p['principal_id']}' is not an object id (a GUID).")
         return p["principal_id"].lower()
     app = BACKUP_MANAGEMENT_SERVICE_APP_ID
-    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (the role "
-               f"variable key_access_principal_id; cvm_key_principal_id in playbooks/protect_cvm.yml); find it with "
+    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (in the roles "
+               f"and playbooks: backup_management_service_object_id, or cvm_key_principal_id in playbooks/protect_cvm.yml); "
+               f"find it with "
                f"'az ad sp show --id {app} --query id -o tsv' or "
                f"'(Get-AzADServicePrincipal -ApplicationId {app}).Id'.")
     try:

@@ -22,16 +22,20 @@ description:
     when listed by name) are removed from the principal's own entry with the C(remove) operation. Other permissions
     of that entry (for example C(wrapKey), or C(all) given by someone else) stay, and so does the entry when anything
     is left in it; other principals' entries are never touched.
-  - B(RBAC vaults) - makes sure the principal holds an Azure RBAC role at the vault's scope (O(rbac_role)); idempotent
-    on (scope, role, principal) whatever the assignment's name. With O(state=absent), every assignment of that role to
-    that principal at exactly the vault scope is removed, nothing else.
-  - The default O(rbac_role) is C(Key Vault Crypto User), the least-privileged built-in role that has both data actions
-    backing up a confidential VM's customer-managed key needs (C(Microsoft.KeyVault/vaults/keys/read) and
-    C(Microsoft.KeyVault/vaults/keys/backup/action)), without access to secrets or to vault administration. The Azure
-    Backup documentation for RBAC vaults (written for Azure Disk Encryption, whose BitLocker keys are secrets) names
-    C(Key Vault Administrator) or a custom role that adds secrets data actions; set O(rbac_role=Key Vault Administrator)
-    (or your custom role) to follow it to the letter, for example for ADE-encrypted VMs. The choice of default is an
-    inference from the data actions; it is not stated by Microsoft for confidential VMs.
+  - B(RBAC vaults) - makes sure the principal holds an Azure RBAC role (O(rbac_role)) at the B(key's) scope
+    (C(<vault id>/keys/<key>), O(key) is required), not the vault's, so it reaches no other key, secret or certificate
+    of the vault; idempotent on (scope, role, principal) whatever the assignment's name. With O(state=absent), every
+    assignment of that role to that principal at exactly the key's scope is removed, nothing else.
+  - The default O(rbac_role) is C(Key Vault Crypto User), the least-privileged built-in role that holds both data
+    actions backing up a confidential VM's customer-managed key needs, C(Microsoft.KeyVault/vaults/keys/read) and
+    C(Microsoft.KeyVault/vaults/keys/backup/action) (Azure built-in roles, Security; it also allows update, encrypt,
+    decrypt, wrap, unwrap, sign and verify with that key, but no secrets and no administration). C(Key Vault Crypto
+    Service Encryption User) lacks C(keys/backup/action), and there is no built-in "Key Vault Backup Operator".
+  - The Azure Backup documentation for RBAC vaults names C(Key Vault Administrator) (data actions
+    C(Microsoft.KeyVault/vaults/*) - every key, secret and certificate operation); set
+    O(rbac_role=Key Vault Administrator) to follow it to the letter. The trade-off - the default grants less (keys only,
+    no secrets) but is an inference from the data actions, which Microsoft does not state for confidential VMs; the
+    administrator role is what Microsoft names, and grants everything in the vault (still only on the key's scope here).
   - Role and policy changes take time to propagate; the Azure Backup documentation says to wait for them before the
     first backup (O(settle_seconds)).
 author:
@@ -55,12 +59,19 @@ options:
   principal_id:
     description:
       - The object id of the principal in your tenant (not its app id). For the Backup Management Service,
-        C(az ad sp show --id 262044b1-e2ce-469f-a196-69ab7ada62d3 --query id -o tsv).
+        C(az ad sp show --id 262044b1-e2ce-469f-a196-69ab7ada62d3 --query id -o tsv). When given, Microsoft Graph is
+        not called.
+    type: str
+  key:
+    description:
+      - The key (by name, or its key URL C(https://<vault>.vault.azure.net/keys/<name>[/<version>])) whose scope the RBAC
+        role is assigned at. Required for RBAC vaults; access policies are vault-wide, so it is only checked there.
     type: str
   rbac_role:
     description:
-      - For an RBAC vault, the Azure role to assign at the vault's scope, by name or role definition id (or GUID).
-        Ignored for access-policy vaults.
+      - For an RBAC vault, the Azure role to assign at the key's scope, by name or role definition id (or GUID).
+        V(Key Vault Administrator) is the role the Azure Backup documentation names (see the description for the
+        trade-off). Ignored for access-policy vaults.
     type: str
     default: Key Vault Crypto User
   state:
@@ -89,9 +100,10 @@ EXAMPLES = r"""
     vault: kv-cvm-kc
     resource_group: rg-cvm-kc
 
-- name: RBAC vault, following the ADE documentation literally, principal given by object id
+- name: RBAC vault, the role the Azure Backup documentation names, on the CMK only, principal given by object id
   azure_cvm.backup.keyvault_backup_access:
     vault: /subscriptions/3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b/resourceGroups/rg-cvm-kc/providers/Microsoft.KeyVault/vaults/kv-cvm-rbac
+    key: cvm-cmk-rbac
     principal_id: 4f1c2a9e-3b7d-4c6e-8a5f-2e1d0c9b8a7f
     rbac_role: Key Vault Administrator
 
@@ -146,9 +158,9 @@ role_assignment:
       type: str
       sample: 0d9c3e2a-7b1f-5c4d-9e8a-1f2b3c4d5e6f
     scope:
-      description: The vault's id.
+      description: The key's scope (the vault's id, C(/keys/) and the key name).
       type: str
-      sample: /subscriptions/xxx/resourceGroups/rg-cvm-kc/providers/Microsoft.KeyVault/vaults/kv-cvm-rbac
+      sample: /subscriptions/xxx/resourceGroups/rg-cvm-kc/providers/Microsoft.KeyVault/vaults/kv-cvm-rbac/keys/cvm-cmk-rbac
     role_name:
       description: The role's name.
       type: str
@@ -259,9 +271,28 @@ def vault_assignments(m, scope: str, principal: str) -> list[dict]:
         m.azure_failure(exc, "list role assignments", scope)
 
 
+def key_scope(m, vault: dict) -> str:
+    """The RBAC scope of the key named by `key` (a name or a key URL of this vault): '{vault id}/keys/{name}'."""
+    given = m.params.get("key")
+    if not given:
+        raise ModuleFailure(f"The Key Vault '{vault['name']}' uses Azure RBAC: give the key (key: <name>) whose scope the "
+                            "role is assigned at; the role is never given on the whole vault.")
+    text = given.strip()
+    if text.lower().startswith("https://"):
+        found = arm_ids.key_location(text)
+        if not found or found["kind"] != "key_vault":
+            raise ModuleFailure(f"'{text}' is not a Key Vault key URL (https://<vault>.vault.azure.net/keys/<name>).")
+        if found["vault"].lower() != vault["name"].lower():
+            raise ModuleFailure(f"The key URL '{text}' belongs to the Key Vault '{found['vault']}', not to '{vault['name']}'.")
+        text = found["key_name"]
+    if not ka.KEY_NAME_RE.fullmatch(text):
+        raise ModuleFailure(f"'{text}' is not a valid key name: 1 to 127 letters, digits and dashes.")
+    return f"{vault['id']}/keys/{text}"
+
+
 def rbac(m, vault: dict, principal: str, want: bool) -> dict:
-    scope = vault["id"]
-    role = vault_role(m, scope, m.params["rbac_role"])
+    scope = vault["key_scope"]
+    role = vault_role(m, vault["id"], m.params["rbac_role"])
     found = ka.find_assignments(vault_assignments(m, scope, principal), scope, role["id"], principal)
     changed = want != bool(found)
     name = ka.assignment_name(scope, role["id"], principal)
@@ -269,7 +300,7 @@ def rbac(m, vault: dict, principal: str, want: bool) -> dict:
                                           "scope": scope, "role_definition_id": role["id"], "principal_id": principal}
                                          if want else None)
     assignments = m.client("authorization").role_assignments
-    hint = "the signed-in principal needs Microsoft.Authorization/roleAssignments/write on the vault (for example " \
+    hint = "the signed-in principal needs Microsoft.Authorization/roleAssignments/write on the key or vault (for example " \
            "the Owner, User Access Administrator or Role Based Access Control Administrator role)"
     try:
         if changed and not m.check_mode and want:
@@ -294,8 +325,10 @@ def rbac(m, vault: dict, principal: str, want: bool) -> dict:
 
 def run(m) -> dict:
     vault = get_vault(m)
-    principal = ka.resolve_principal(m)
     is_rbac = bool(vault["properties"].get("enableRbacAuthorization"))
+    if is_rbac or m.params.get("key"):
+        vault["key_scope"] = key_scope(m, vault)  # checked before Graph and before any write, in both modes
+    principal = ka.resolve_principal(m)
     want = m.params["state"] == "present"
     result = (rbac if is_rbac else access_policy)(m, vault, principal, want)
     if result["changed"] and not m.check_mode:
@@ -310,6 +343,7 @@ def main():
         "resource_group": {"type": "str"},
         "principal": {"type": "str", "choices": ka.PRINCIPAL_CHOICES, "default": ka.BACKUP_MANAGEMENT_SERVICE},
         "principal_id": {"type": "str"},
+        "key": {"type": "str", "no_log": False},
         "rbac_role": {"type": "str", "default": ka.DEFAULT_VAULT_ROLE},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "settle_seconds": {"type": "int", "default": 0},

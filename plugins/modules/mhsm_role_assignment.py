@@ -16,6 +16,11 @@ description:
     C(Managed HSM Crypto User), or a custom role with exactly C(Microsoft.KeyVault/managedHsm/keys/read/action) and
     C(Microsoft.KeyVault/managedHsm/keys/backup/action) (see M(azure_cvm.backup.mhsm_role_definition)), on the key of the
     VM. The Azure portal grants this by itself; with PowerShell, the CLI, REST or Ansible it must be done explicitly.
+  - What each role grants - C(Managed HSM Crypto User) (the default here, named by the Azure Backup documentation) lets
+    the principal also write, delete, rotate, import and release the key and encrypt, decrypt, wrap, unwrap, sign and
+    verify with it; the custom role with only the two documented dataActions grants what Azure Backup needs and nothing
+    else, which is why the C(key_access) role uses it by default (it creates it with
+    M(azure_cvm.backup.mhsm_role_definition) when missing).
   - Idempotent on (scope, role, principal) whatever the assignment's name; an equivalent assignment made by someone
     else is recognised and not duplicated. A new assignment gets a deterministic name (a UUID5 of scope, role and
     principal).
@@ -187,9 +192,24 @@ def create(m, client, hsm: dict, wanted: dict) -> dict:
         if service_error_code(exc) == "KeyNotFound":
             raise ModuleFailure(f"The key of scope '{wanted['scope']}' does not exist in the Managed HSM '{hsm['name']}'. "
                                 "Check the key name.", error_code="KeyNotFound") from exc
-        if status_of(exc) == 409:  # made by someone else since we listed: theirs is the one
+        if status_of(exc) == 409:  # an equal assignment exists (made since we listed): read again, theirs is the one
             return None
         ka.hsm_failure(m, exc, f"assign role at scope '{wanted['scope']}'", hsm)
+
+
+def created_or_existing(m, client, hsm: dict, wanted: dict) -> dict:
+    """The assignment after the PUT: the one made, or on 409 the equal one found by listing the scope again."""
+    made = create(m, client, hsm, wanted)
+    if made is not None:
+        return made
+    found = ka.find_assignments(ka.list_assignments(m, client, hsm, wanted["scope"]), wanted["scope"],
+                                wanted["role_definition_id"], wanted["principal_id"])
+    if not found:
+        raise ModuleFailure(f"The Managed HSM '{hsm['name']}' answered 409 (the assignment exists) for role "
+                            f"{wanted['role_definition_id']} of principal {wanted['principal_id']} at scope "
+                            f"'{wanted['scope']}', but listing that scope again does not show it; nothing was changed.",
+                            status_code=409)
+    return found[0]
 
 
 def delete(m, client, hsm: dict, assignment: dict):
@@ -228,8 +248,7 @@ def run(m) -> dict:
                "Backup needs: prefer the key of the VM (key: <name>).")
     client = ka.hsm_client(m, hsm)
     key_checked = ka.hsm_key_exists(m, client, hsm, scope[len("/keys/"):]) if scope.startswith("/keys/") else None
-    definitions = ka.list_definitions(m, client, hsm)
-    role = ka.role_of(m, p["role"], definitions)
+    role = ka.role_of(m, p["role"], ka.definitions_for(m, client, hsm, scope, p["role"]))
     principal = ka.resolve_principal(m)
     found = ka.find_assignments(ka.list_assignments(m, client, hsm, scope), scope, role["id"], principal)
 
@@ -237,8 +256,7 @@ def run(m) -> dict:
     assignment = found[0] if found else (planned(scope, role, principal) if want else None)
     if changed and not m.check_mode:
         if want:
-            assignment = create(m, client, hsm, assignment) or ka.find_assignments(
-                ka.list_assignments(m, client, hsm, scope), scope, role["id"], principal)[0]
+            assignment = created_or_existing(m, client, hsm, assignment)
         for old in found:
             delete(m, client, hsm, old)
         if p["wait"]:

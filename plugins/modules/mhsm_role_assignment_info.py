@@ -122,7 +122,7 @@ def run(m) -> dict:
     except ValueError as exc:
         raise ModuleFailure(str(exc)) from exc
     client = ka.hsm_client(m, hsm)
-    definitions = ka.list_definitions(m, client, hsm)
+    definitions = ka.definitions_for(m, client, hsm, scope, p["role"])
     names = {ka.role_guid(d["name"]): d["role_name"] for d in definitions}
     role = ka.role_of(m, p["role"], definitions) if p["role"] else None
     principal = ka.resolve_principal(m) if p["principal_id"] or p["principal"] else None

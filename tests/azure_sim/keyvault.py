@@ -43,9 +43,12 @@ def state(sim) -> dict:
 
 # ================================================================================================ role tables
 
-# Azure RBAC built-in roles for RBAC-mode vaults. Ids verified in public templates (Administrator, Crypto Officer,
-# Crypto User, Crypto Service Encryption User, Reader, Secrets User, Secrets Officer); dataActions are from the
-# built-in roles page as remembered, UNVERIFIED in detail. There is no "Key Vault Backup Operator" built-in role.
+# Azure RBAC built-in roles for RBAC-mode vaults: ids and dataActions of Administrator, Crypto Officer, Crypto Service
+# Encryption User and Crypto User as published in "Azure built-in roles for Security" (MicrosoftDocs/azure-docs
+# articles/role-based-access-control/built-in-roles/security.md, the role JSON of each; commit 03e5750); Reader and
+# the Secrets roles abridged from the same page. There is no "Key Vault Backup Operator" built-in role (not on that
+# page). Assignments at a key's scope ('{vault id}/keys/{key}') are the per-key assignments of rbac-guide.md ("Azure
+# RBAC for key vault also allows users to have separate permissions on individual keys").
 KV_ROLES = {
     "00482a5a-887f-4fb3-b363-3b7fe8e74483": ("Key Vault Administrator", ["Microsoft.KeyVault/vaults/*"]),
     "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": ("Key Vault Crypto Officer", ["Microsoft.KeyVault/vaults/keys/*",
@@ -637,9 +640,19 @@ def hsm_scope(scope: str) -> str:
     return scope.rstrip("/") or "/"
 
 
+def scope_key(scope: str) -> str:
+    """The key a stored assignment scope stands for, whatever form it was written in: '/keys/k', '/keys/k/' or a key URL
+    (the string Managed HSM echoes for a per-key assignment is UNVERIFIED, evidence hsm-assignment-scope; tests store
+    the other forms to show that the modules recognise them)."""
+    text = str(scope or "/").strip()
+    if text.lower().startswith("https://"):
+        text = "/" + "/".join(urlsplit(text).path.strip("/").split("/")[:2])
+    return (text.rstrip("/") or "/").lower()
+
+
 def scope_covers(assigned: str, target: str) -> bool:
     """'/' and '/keys' are HSM-wide; a key scope covers only that key."""
-    assigned, target = assigned.lower(), target.lower()
+    assigned, target = scope_key(assigned), scope_key(target)
     return assigned in ("/", "/keys") or assigned == target
 
 
@@ -689,7 +702,9 @@ HSM_SCOPE = r"(?P<scope>(?:/keys(?:/[^/]+)?)?)/providers/Microsoft\.Authorizatio
 @ROUTER.route("GET", HSM_HOST, HSM_SCOPE + r"/roleDefinitions")
 def hsm_list_role_definitions(sim, req, hsm, scope):
     holder, claims = hsm_caller(sim, req, hsm)
-    hsm_authorize(sim, holder, claims, f"{HSM_RD}/read/action", "/")
+    # Authorized at the scope listed (UNVERIFIED, evidence hsm-role-definitions-at-scope): a Policy Administrator at
+    # '/keys/k' manages that key's RBAC (built-in-roles.md) but is refused at '/' (Azure/azure-cli#32719).
+    hsm_authorize(sim, holder, claims, f"{HSM_RD}/read/action", hsm_scope(scope))
     wanted = re.search(r"roleName\s+eq\s+'([^']*)'", req.q("$filter", "") or "", re.I)
     items = [d for d in holder["role_definitions"].values()
              if not wanted or d["properties"]["roleName"].lower() == wanted.group(1).lower()]
@@ -748,8 +763,8 @@ def assignments_at(holder: dict, scope: str) -> list[dict]:
     HSM-wide ones, at '/keys/{key}' only that key's (both UNVERIFIED)."""
     if scope == "/":
         return list(holder["role_assignments"].values())
-    wanted = ("/", "/keys") if scope == "/keys" else (scope.lower(),)
-    return [a for a in holder["role_assignments"].values() if a["properties"]["scope"].lower() in wanted]
+    wanted = ("/", "/keys") if scope == "/keys" else (scope_key(scope),)
+    return [a for a in holder["role_assignments"].values() if scope_key(a["properties"]["scope"]) in wanted]
 
 
 @ROUTER.route("GET", HSM_HOST, HSM_SCOPE + r"/roleAssignments")
@@ -766,7 +781,7 @@ def hsm_list_assignments(sim, req, hsm, scope):
 
 def require_assignment(holder: dict, scope: str, name: str) -> dict:
     found = holder["role_assignments"].get(name.lower())
-    if found is None or found["properties"]["scope"].lower() != scope.lower():
+    if found is None or scope_key(found["properties"]["scope"]) != scope_key(scope):
         raise SimError(404, "RoleAssignmentNotFound", f"Requested role assignment '{name}' was not found.")
     return found
 
@@ -793,7 +808,7 @@ def hsm_put_assignment(sim, req, hsm, scope, name):
     if scope.lower().startswith("/keys/") and find_key(sim, "hsms", holder["name"], scope.split("/")[2]) is None:
         raise SimError(404, "KeyNotFound", f"A key with (name/id) {scope.split('/')[2]} was not found in this key vault.")
     twin = next((a for a in holder["role_assignments"].values() if a["name"].lower() != name.lower()
-                 and a["properties"]["scope"].lower() == scope.lower()
+                 and scope_key(a["properties"]["scope"]) == scope_key(scope)
                  and guid_of(a["properties"]["roleDefinitionId"]) == rid
                  and a["properties"]["principalId"].lower() == principal.lower()), None)
     if twin:

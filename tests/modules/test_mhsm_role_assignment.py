@@ -240,3 +240,57 @@ def test_info_refuses_a_scope_typo_and_names_the_role_on_403(azure_sim):
     assert failed(typo) and "Did you mean '/keys'?" in typo["msg"]
     denied = run_module(azure_sim, INFO, {**HSM, **readonly_credentials(azure_sim)})
     assert failed(denied) and "Managed HSM Policy Administrator" in denied["msg"]
+
+
+# ------------------------------------------------------------------------------------------------ scope forms, 409, key-scoped admins
+
+POLICY_ADMIN = "4bd23610-cdcf-4971-bdee-bdc562cc28e4"
+READONLY = "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a"
+
+
+@pytest.mark.parametrize("form", ["/keys/cvm-hsm-key/", f"{HSM_URI}keys/cvm-hsm-key", "/KEYS/CVM-HSM-KEY"])
+def test_an_existing_key_assignment_is_recognised_whatever_scope_form_the_hsm_returns(azure_sim, form):
+    theirs = "6c6f6361-6c2d-4a7a-8572-652d706f7275"
+    arrange(azure_sim, form, theirs, CRYPTO_USER, BMS)
+    result = run_module(azure_sim, MODULE, {**HSM, "key": "cvm-hsm-key"}, diff=True)
+    assert not failed(result), result.get("msg")
+    assert result["changed"] is False and result["assignment"]["name"] == theirs
+    assert result["assignment"]["scope"].lower() == "/keys/cvm-hsm-key"
+    assert writes(azure_sim.requests()) == []
+
+
+def test_all_keys_is_found_again_on_the_second_run(azure_sim):
+    # The SDK gives the scope of a '/keys' assignment as its KeyVaultRoleScope enum, whose str() is 'RoleScope.KEYS'.
+    first = run_module(azure_sim, MODULE, {**HSM, "all_keys": True})
+    seen = len(azure_sim.requests())
+    again = run_module(azure_sim, MODULE, {**HSM, "all_keys": True}, diff=True)
+    assert first["changed"] is True and again["changed"] is False
+    assert again["assignment"]["name"] == first["assignment"]["name"] and again["assignment"]["scope"] == "/keys"
+    assert writes(azure_sim.requests()[seen:]) == []
+
+
+def test_a_409_that_reading_again_cannot_explain_fails_in_one_sentence(azure_sim):
+    azure_sim.set_faults({"rules": [{"kind": "error", "status": 409, "method": "^PUT$", "host": HSM_HOST, "count": 1}]})
+    result = run_module(azure_sim, MODULE, {**HSM, "key": "cvm-hsm-key", "principal_id": BMS})
+    assert failed(result)
+    assert "answered 409" in result["msg"] and "listing that scope again does not show it" in result["msg"]
+    assert "Traceback" not in str(result) and "IndexError" not in str(result)
+    assert [r["method"] for r in hsm_writes(azure_sim)] == ["PUT"]  # the one refused PUT, no second one
+    assert assignments(azure_sim) == []
+
+
+def test_a_policy_administrator_of_the_key_only_can_assign_on_that_key(azure_sim):
+    # Azure/azure-cli#32719: a key-scoped Managed HSM Policy Administrator is refused at '/'. The module lists the
+    # role definitions and assignments at the key's scope, so it works; at another key it is refused with the role.
+    arrange(azure_sim, "/keys/cvm-hsm-key", "0a1b2c3d-0000-4000-8000-0000000000b0", POLICY_ADMIN, READONLY)
+    args = {**HSM, "key": "cvm-hsm-key", "principal_id": BMS, **readonly_credentials(azure_sim)}
+    result = run_module(azure_sim, MODULE, args)
+    assert not failed(result), result.get("msg")
+    assert result["changed"] is True and result["assignment"]["role_name"] == "Managed HSM Crypto User"
+    assert [a["properties"]["scope"] for a in assignments(azure_sim)] == ["/keys/cvm-hsm-key"]
+    listed = [r["path"] for r in azure_sim.requests() if r["host"] == HSM_HOST and r["path"].endswith("/roleDefinitions")]
+    assert listed and all(p.startswith("/keys/cvm-hsm-key/") for p in listed)  # never needed '/'
+    seen = len(azure_sim.requests())
+    other = run_module(azure_sim, MODULE, {**args, "key": "other-key"})
+    assert failed(other) and "Managed HSM Policy Administrator" in other["msg"]
+    assert hsm_writes(azure_sim, seen) == []

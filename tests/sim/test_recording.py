@@ -61,7 +61,7 @@ def recorded_runs(azure_sim, tmp_path):
     """Module runs that read and write ARM, Graph, the Key Vault and Managed HSM data planes, recorded."""
     server = Recorded(azure_sim, tmp_path / "rec")
     runs = [("cvm_protection_info", {"vault": {"name": "rsv-cvm-kc", "resource_group": "rg-backup"}}),
-            ("keyvault_backup_access", {"vault": "kv-cvm-rbac", "resource_group": "rg-cvm-kc"}),
+            ("keyvault_backup_access", {"vault": "kv-cvm-rbac", "resource_group": "rg-cvm-kc", "key": "cvm-cmk-rbac"}),
             ("mhsm_role_assignment", {"hsm": "hsm-cvm-uae", "resource_group": "rg-cvm-uae", "key": "cvm-hsm-key"})]
     for module, args in runs:
         result = run_module(server, module, args)

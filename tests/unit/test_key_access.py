@@ -121,6 +121,27 @@ def test_equivalent_assignments_are_found_whatever_their_name():
     assert [a["name"] for a in found] == ["a", "b"]
 
 
+@pytest.mark.parametrize("returned, canonical", [
+    ("/keys/k1", "/keys/k1"), ("/keys/k1/", "/keys/k1"), ("keys/k1", "/keys/k1"), ("/KEYS/K1", "/keys/K1"),
+    ("https://h1.managedhsm.azure.net/keys/k1", "/keys/k1"), ("https://h1.managedhsm.azure.net/keys/k1/0f9e8d7c", "/keys/k1"),
+    ("/", "/"), ("", "/"), (None, "/"), ("/keys", "/keys"), ("/keys/", "/keys"),
+    ("https://v1.vault.azure.net/keys/k1", "https://v1.vault.azure.net/keys/k1"), ("/secrets/x", "/secrets/x"),
+])
+def test_assignment_scopes_returned_in_any_form_compare_in_one_form(returned, canonical):
+    assert k.canonical_scope(returned) == canonical
+
+
+def test_the_sdk_scope_enum_is_read_by_its_value_not_its_name():
+    from azure.keyvault.administration import KeyVaultRoleScope  # pylint: disable=import-outside-toplevel
+    assert str(KeyVaultRoleScope.KEYS) != "/keys"  # what made the second run miss its own '/keys' assignment
+    assert k.canonical_scope(KeyVaultRoleScope.KEYS) == "/keys" and k.canonical_scope(KeyVaultRoleScope.GLOBAL) == "/"
+    mine = {"scope": KeyVaultRoleScope.KEYS, "role_definition_id": k.HSM_ROLE_ID_PREFIX + CRYPTO_USER, "principal_id": BMS}
+    assert k.find_assignments([mine], "/keys", CRYPTO_USER, BMS) == [mine]
+    url_form = {**mine, "scope": "https://h1.managedhsm.azure.net/keys/K1/"}
+    assert k.find_assignments([url_form], "/keys/k1", CRYPTO_USER, BMS) == [url_form]
+    assert k.find_assignments([url_form], "/keys/k2", CRYPTO_USER, BMS) == []
+
+
 def test_data_actions_compare_as_sets_and_foreign_actions_are_spotted():
     assert not k.data_actions_differ(list(reversed(k.BACKUP_KEY_DATA_ACTIONS)), [a.upper() for a in k.BACKUP_KEY_DATA_ACTIONS])
     assert k.data_actions_differ(k.BACKUP_KEY_DATA_ACTIONS[:1], k.BACKUP_KEY_DATA_ACTIONS)
@@ -191,3 +212,10 @@ def test_key_store_ids_must_name_exactly_the_resource():
     for wrong in (rid + "/keys/cvm-cmk", rid.replace("/vaults/", "/managedHSMs/"), "/subscriptions/s1/resourceGroups/rg"):
         with pytest.raises(ValueError, match="is not a vaults resource id"):
             ids.parse_key_store_id(wrong, "vaults")
+
+
+def test_the_backup_data_actions_are_the_sdks_spelling():
+    # confidential-vm-backup.md lists these two for a custom role; azure-keyvault-administration spells them so
+    # (KeyVaultDataAction.READ_HSM_KEY, .BACKUP_HSM_KEYS), as the service expects them.
+    from azure.keyvault.administration import KeyVaultDataAction  # pylint: disable=import-outside-toplevel
+    assert k.BACKUP_KEY_DATA_ACTIONS == [KeyVaultDataAction.READ_HSM_KEY.value, KeyVaultDataAction.BACKUP_HSM_KEYS.value]
