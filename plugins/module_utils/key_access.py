@@ -430,9 +430,9 @@ def resolve_principal(m) -> str:
             raise ModuleFailure(f"principal_id '{p['principal_id']}' is not an object id (a GUID).")
         return p["principal_id"].lower()
     app = BACKUP_MANAGEMENT_SERVICE_APP_ID
-    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (in the roles "
-               f"and playbooks: backup_management_service_object_id, or cvm_key_principal_id in playbooks/protect_cvm.yml); "
-               f"find it with "
+    instead = (f"Pass the object id of the Backup Management Service in your tenant as principal_id instead (the play "
+               f"variable backup_management_service_object_id, the role variable key_access_principal_id, or "
+               f"cvm_key_principal_id in playbooks/protect_cvm.yml); find it with "
                f"'az ad sp show --id {app} --query id -o tsv' or "
                f"'(Get-AzADServicePrincipal -ApplicationId {app}).Id'.")
     try:
