@@ -64,7 +64,7 @@ def test_readiness_report_reads_only_and_writes_reports(azure_sim, tmp_path):
 def test_role_argument_specs_reject_bad_input_before_any_call(azure_sim):
     rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**DEMO_VARS, "cvm_on_blockers": "maybe"})
     assert rc != 0
-    assert "prerequisites_on_blockers" in out and "fail, warn" in out
+    assert "cvm_on_blockers must be one of fail, warn (got maybe)" in out
     assert [r for r in azure_sim.requests() if r["host"] != "login.microsoftonline.com"] == []
 
 
