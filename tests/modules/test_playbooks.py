@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tests.azure_sim import recoveryservices as rs
 from tests.sim_helpers import run_playbook, writes
 
 DEMO_VARS = {
@@ -84,3 +85,69 @@ def test_restore_after_first_backup(azure_sim):
     # the restored disks exist (the job no longer lists them: its "Restored disk(s)" key was a local-Azure invention,
     # issue 15; cvm_restore's restored_disk_ids is empty until issue 16)
     assert azure_sim.sim.store.find(lambda r: r.get("type") == "Microsoft.Compute/disks" and r["name"].startswith("cvm-kv-01-osdisk-"))
+
+
+# ---- issue 18 item 3: fail before writing, the vault of each region
+
+DEMO_SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
+KC_VMS = {"cvm_vms": ["rg-cvm-kc/cvm-pmk-01"], "cvm_key_propagation_seconds": 0}
+
+
+def vault_puts(requests: list[dict]) -> list[str]:
+    return sorted(r["path"].split("/vaults/", 1)[1].split("?")[0] for r in writes(requests)
+                  if r["method"] == "PUT" and r["path"].split("?")[0].count("/") == 8 and "/vaults/" in r["path"])
+
+
+def drop_vault(sim, name: str):
+    with sim.lock:
+        sim.store.delete(rs.vault_id(DEMO_SUB, "rg-backup", name))
+
+
+def add_vault(sim, rg: str, name: str, location: str, crr: bool = False):
+    with sim.lock:
+        rs.add_vault(sim, rs.vault_body(sim, DEMO_SUB, rg, name, location, crr=crr))
+
+
+def test_default_invocation_reuses_the_vault_of_each_region(azure_sim):
+    """`ansible-playbook azure_cvm.backup.protect_cvm` with no vault setting: the one vault of each region is used."""
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {"cvm_key_propagation_seconds": 0})
+    assert rc == 0, out
+    assert vault_puts(azure_sim.requests()) == []
+    assert "koreacentral: vault rg-backup/rsv-cvm-kc in place" in out
+    assert "uaenorth: vault rg-backup/rsv-cvm-uae in place" in out
+
+
+def test_default_invocation_without_a_vault_fails_with_one_message_and_no_write(azure_sim):
+    drop_vault(azure_sim.sim, "rsv-cvm-uae")
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {"cvm_key_propagation_seconds": 0})
+    assert rc != 0
+    assert writes(azure_sim.requests()) == []
+    assert "Nothing was changed. uaenorth has no Recovery Services vault: set cvm_vault_resource_group" in out
+    assert out.count("fatal:") == 1
+
+
+def test_vault_resource_group_reuses_and_creates_only_where_none(azure_sim):
+    drop_vault(azure_sim.sim, "rsv-cvm-uae")
+    targets = {"cvm_vms": ["rg-cvm-kc/cvm-pmk-01", "rg-cvm-uae/cvm-hsm-01"], "cvm_vault_resource_group": "rg-backup",
+               "cvm_key_propagation_seconds": 0}
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", targets)
+    assert rc == 0, out
+    assert vault_puts(azure_sim.requests()) == ["rsv-cvm-uaenorth"]
+    assert "koreacentral: vault rg-backup/rsv-cvm-kc in place" in out
+
+
+def test_two_vaults_in_one_region_is_an_error_naming_them(azure_sim):
+    add_vault(azure_sim.sim, "rg-backup", "rsv-other-kc", "koreacentral")
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**KC_VMS, "cvm_vault_resource_group": "rg-backup"})
+    assert rc != 0
+    assert writes(azure_sim.requests()) == []
+    assert "koreacentral has 2 vaults (rg-backup/rsv-cvm-kc, rg-backup/rsv-other-kc): name the one to use in cvm_vaults" in out
+
+
+def test_a_vault_with_cross_region_restore_is_refused_before_any_write(azure_sim):
+    targets = {**KC_VMS, "cvm_vaults": {"koreacentral": {"name": "rsv-crr-kc", "resource_group": "rg-backup"}}}
+    add_vault(azure_sim.sim, "rg-backup", "rsv-crr-kc", "koreacentral", crr=True)
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", targets)
+    assert rc != 0
+    assert writes(azure_sim.requests()) == []
+    assert "rsv-crr-kc have cross-region restore enabled" in out
