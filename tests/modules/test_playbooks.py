@@ -4,6 +4,9 @@ ready, a second apply writes nothing, the report playbook reads only, restore wo
 from __future__ import annotations
 
 import json
+import re
+
+import yaml
 
 from tests.azure_sim import recoveryservices as rs
 from tests.sim_helpers import run_playbook, writes
@@ -13,6 +16,7 @@ DEMO_VARS = {
                    "uaenorth": {"name": "rsv-cvm-uae", "resource_group": "rg-backup"}},
     "cvm_key_propagation_seconds": 0,
 }
+DEMO_SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 READY = {"cvm-pmk-01", "cvm-kv-01", "cvm-rbac-01", "cvm-hsm-01", "cvm-busy-01"}
 
 
@@ -50,16 +54,32 @@ def test_protect_fails_on_blockers_when_asked(azure_sim):
     assert not [r for r in writes(azure_sim.requests()) if "protectedItems" in r["path"]]
 
 
-def test_readiness_report_reads_only_and_writes_reports(azure_sim, tmp_path):
+def test_readiness_report_reads_only_and_writes_reports_in_check_mode(azure_sim, tmp_path):
+    """Issue 18 items 4 and 5: the feature is unregistered in the demo; it is reported once as a subscription
+    prerequisite, the VMs without blockers of their own are ready once it is registered, and the report files are
+    written in check mode with their metadata."""
     report_json, report_md = tmp_path / "r.json", tmp_path / "r.md"
     rc, out = run_playbook(azure_sim, "playbooks/readiness_report.yml",
-                           {"cvm_report_json": str(report_json), "cvm_report_markdown": str(report_md)})
+                           {"cvm_report_json": str(report_json), "cvm_report_markdown": str(report_md)}, check=True)
     assert rc == 0, out
     assert writes(azure_sim.requests()) == []
     data = json.loads(report_json.read_text())
+    assert data["schema_version"] == 1 and data["check_mode"] is True and data["subscriptions"] == [DEMO_SUB]
+    assert data["collection_version"] == yaml.safe_load(open("galaxy.yml", encoding="utf-8"))["version"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["generated_at"])
     verdicts = {vm["name"]: vm["verdict"] for vm in data["vms"]}
     assert verdicts["tl-vm-01"] == "not_applicable" and verdicts["cvm-v5-01"] == "not_ready"
-    assert "| rg-cvm-kc/cvm-v5-01 |" in report_md.read_text()
+    assert {name for name, verdict in verdicts.items() if verdict == "ready_after_prerequisites"} == READY
+    assert data["summary"]["ready_after_prerequisites"] == len(READY) and data["summary"]["not_ready"] == 3
+    (feature,) = [p for p in data["prerequisites"] if p["name"] == "restore_point_feature"]
+    assert feature["status"] == "fail" and feature["fixed_by_play"] is True
+    v5 = next(vm for vm in data["vms"] if vm["name"] == "cvm-v5-01")
+    assert not [b for b in v5["blockers"] if "RestorePointSupportForConfidentialVMV2" in b]
+    # the prerequisite once, the VMs' own blockers apart, and what a pending VM waits for
+    assert out.count("subscription prerequisite restore_point_feature: fail") == 1
+    assert out.count("~ ready once the preview feature Microsoft.Compute/RestorePointSupportForConfidentialVMV2 is registered") == len(READY)
+    markdown = report_md.read_text()
+    assert "| rg-cvm-kc/cvm-v5-01 |" in markdown and f"for subscription(s) {DEMO_SUB} (check mode)" in markdown
 
 
 def test_role_argument_specs_reject_bad_input_before_any_call(azure_sim):
@@ -88,8 +108,6 @@ def test_restore_after_first_backup(azure_sim):
 
 
 # ---- issue 18 item 3: fail before writing, the vault of each region
-
-DEMO_SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 KC_VMS = {"cvm_vms": ["rg-cvm-kc/cvm-pmk-01"], "cvm_key_propagation_seconds": 0}
 
 
