@@ -4,12 +4,15 @@ ready, a second apply writes nothing, the report playbook reads only, restore wo
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import yaml
 
 from tests.azure_sim import recoveryservices as rs
-from tests.sim_helpers import run_playbook, writes
+from tests.sim_helpers import ansible_env, run_playbook, writes
 
 DEMO_VARS = {
     "cvm_vaults": {"koreacentral": {"name": "rsv-cvm-kc", "resource_group": "rg-backup"},
@@ -169,3 +172,71 @@ def test_a_vault_with_cross_region_restore_is_refused_before_any_write(azure_sim
     assert rc != 0
     assert writes(azure_sim.requests()) == []
     assert "rsv-crr-kc have cross-region restore enabled" in out
+
+
+# ---- issue 18 item 5: job artifacts (set_stats through ansible-runner, the engine under AWX), cvm_fail_when, summary
+
+
+def runner_job(sim, tmp_path, playbook: str, extravars: dict, check: bool = False) -> tuple[str, str, dict]:
+    """Run `playbook` (an FQCN) as AWX does: ansible-runner on a private data dir. (status, stdout, artifact_data)."""
+    pdd = tmp_path / "pdd"
+    (pdd / "project").mkdir(parents=True)
+    (pdd / "env").mkdir()
+    (pdd / "inventory").mkdir()
+    (pdd / "project" / "job.yml").write_text(f"---\n- name: The job\n  ansible.builtin.import_playbook: {playbook}\n")
+    (pdd / "env" / "extravars").write_text(json.dumps(extravars))
+    (pdd / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+    if check:
+        (pdd / "env" / "cmdline").write_text("--check")
+    env = {**ansible_env(sim), "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-runner"), "run", str(pdd), "-p", "job.yml",
+                    "--ident", "job1"], env=env, capture_output=True, text=True, timeout=900, check=False)
+    artifacts = pdd / "artifacts" / "job1"
+    events = [json.loads((artifacts / "job_events" / name).read_text()) for name in os.listdir(artifacts / "job_events")]
+    (stats,) = [e for e in events if e["event"] == "playbook_on_stats"]
+    return (artifacts / "status").read_text(), (artifacts / "stdout").read_text(), stats["event_data"]["artifact_data"]
+
+
+def test_protect_plan_publishes_set_stats_in_the_job_artifacts(azure_sim, tmp_path):
+    status, out, data = runner_job(azure_sim, tmp_path, "azure_cvm.backup.protect_cvm", {"cvm_key_propagation_seconds": 0},
+                                   check=True)
+    assert status == "successful", out
+    assert writes(azure_sim.requests()) == []
+    stats = data["cvm_protection"]
+    assert stats["check_mode"] is True
+    assert sorted(vm.split("/")[1] for vm in stats["protected"]) == sorted(READY)
+    assert stats["unprotected_ready"] == [] and stats["counts"]["unprotected_ready"] == 0
+    assert sorted(stats["left_out"]) == ["rg-cvm-kc/cvm-gso-01", "rg-cvm-kc/cvm-v5-01", "rg-cvm-weu/cvm-weu-01"]
+    assert stats["counts"] == {"protected": len(READY), "unprotected_ready": 0, "left_out": 3}
+    assert stats["readiness"]["not_applicable"] == 1
+
+
+def test_readiness_job_artifacts_and_cvm_fail_when(azure_sim, tmp_path):
+    status, out, data = runner_job(azure_sim, tmp_path, "azure_cvm.backup.readiness_report", {"cvm_fail_when": "not_ready"})
+    assert status == "failed"
+    assert "cvm_fail_when=not_ready: 8 confidential VM(s) are not ready" in out
+    # the artifacts are published before the job fails, so a workflow's failure branch reads them
+    stats = data["cvm_readiness"]
+    assert stats["summary"]["ready_after_prerequisites"] == len(READY) and stats["prerequisites"] == ["restore_point_feature"]
+    assert len(stats["not_ready"]) == 8 and stats["ready"] == []
+
+
+def test_any_unprotected_fails_the_plan_naming_the_left_out(azure_sim):
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {"cvm_key_propagation_seconds": 0, "cvm_fail_when": "any_unprotected"},
+                           check=True)
+    assert rc != 0
+    assert writes(azure_sim.requests()) == []
+    assert "cvm_fail_when=any_unprotected: 0 ready VM(s) unprotected (none), 3 left out as not" in out
+
+
+def test_summary_console_above_50_vms_and_every_vm_in_the_reports(sim_server_factory, tmp_path):
+    fleet = sim_server_factory("fleet", vms=60)
+    report_json = tmp_path / "fleet.json"
+    rc, out = run_playbook(fleet, "playbooks/readiness_report.yml", {"cvm_report_json": str(report_json)})
+    assert rc == 0, out
+    assert "(per-region summary of 60 VMs" in out
+    rows = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in re.finditer(r'"(koreacentral|uaenorth) +(\d+) +(\d+) ', out)}
+    assert set(rows) == {"koreacentral", "uaenorth"}, out
+    assert sum(total for total, _ready in rows.values()) == 60 and all(total == ready for total, ready in rows.values())
+    assert "rg-fleet-01/" not in out
+    assert len(json.loads(report_json.read_text())["vms"]) == 60
