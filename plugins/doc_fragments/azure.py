@@ -44,9 +44,9 @@ options:
     type: str
   client_certificate_path:
     description:
-      - A service principal that signs in with a certificate instead of a secret (with O(client_id) and O(tenant)):
+      - For a service principal that signs in with a certificate instead of a secret (with O(client_id) and O(tenant)),
         the path of a PEM or PKCS12 file holding the certificate and its private key.
-        Defaults to C(AZURE_CLIENT_CERTIFICATE_PATH).
+      - Defaults to C(AZURE_CLIENT_CERTIFICATE_PATH).
     type: path
   client_certificate_password:
     description:
