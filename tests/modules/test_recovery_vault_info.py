@@ -23,4 +23,3 @@ def test_one_vault_by_its_azcollection_name(azure_sim):
     assert [v["name"] for v in result["vaults"]] == ["rsv-cvm-kc"]
     whole = run_module(azure_sim, MODULE, {"vault_name": "rsv-nowhere"})
     assert whole["vaults"] == [] and whole["by_region"] == {}
-
