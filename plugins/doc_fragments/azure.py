@@ -12,18 +12,18 @@ class ModuleDocFragment:
 options:
   auth_source:
     description:
-      - Where the credentials come from.
+      - Where the credentials come from. When not set, C(ANSIBLE_AZURE_AUTH_SOURCE) (as in azure.azcollection), else V(auto).
       - V(auto) uses the module options when they are complete, then the environment, then the profile of
         C(~/.azure/credentials), then the Azure CLI (when C(az) is installed), then a managed identity (when
         C(IDENTITY_ENDPOINT) or C(MSI_ENDPOINT) is set).
       - V(env) reads C(AZURE_CLIENT_ID), C(AZURE_SECRET) (or C(AZURE_CLIENT_SECRET)), C(AZURE_TENANT) (or
-        C(AZURE_TENANT_ID)), C(AZURE_AD_USER), C(AZURE_PASSWORD), C(AZURE_FEDERATED_TOKEN_FILE) and
+        C(AZURE_TENANT_ID)), C(AZURE_CLIENT_CERTIFICATE_PATH), C(AZURE_CLIENT_CERTIFICATE_PASSWORD), C(AZURE_AD_USER),
+        C(AZURE_PASSWORD), C(AZURE_FEDERATED_TOKEN_FILE) and
         C(AZURE_SUBSCRIPTION_ID) — the names the AWX/AAP "Microsoft Azure Resource Manager" credential injects.
       - V(credential_file) reads the profile O(profile) of C(~/.azure/credentials) (or C(AZURE_CREDENTIALS_FILE)).
       - V(cli) uses the signed-in Azure CLI; V(msi) a managed identity; V(workload_identity) a federated token file.
     type: str
     choices: [auto, env, credential_file, cli, msi, workload_identity]
-    default: auto
   subscription_id:
     description:
       - The subscription to work in. Defaults to C(AZURE_SUBSCRIPTION_ID) or the credential file's C(subscription_id).
@@ -41,6 +41,17 @@ options:
   tenant:
     description:
       - The Entra ID tenant id. Defaults to C(AZURE_TENANT) or C(AZURE_TENANT_ID).
+    type: str
+  client_certificate_path:
+    description:
+      - For a service principal that signs in with a certificate instead of a secret (with O(client_id) and O(tenant)),
+        the path of a PEM or PKCS12 file holding the certificate and its private key.
+      - Defaults to C(AZURE_CLIENT_CERTIFICATE_PATH).
+    type: path
+  client_certificate_password:
+    description:
+      - The password of the O(client_certificate_path) file, when it is encrypted. Defaults to
+        C(AZURE_CLIENT_CERTIFICATE_PASSWORD). Never written to output, logs or diffs.
     type: str
   ad_user:
     description:

@@ -58,9 +58,15 @@ ENV_NAMES = {
     "ad_user": ("AZURE_AD_USER", "AZURE_USERNAME"),
     "password": ("AZURE_PASSWORD",),
     "federated_token_file": ("AZURE_FEDERATED_TOKEN_FILE",),
+    # azure-identity's EnvironmentCredential names for a service principal with a certificate
+    "client_certificate_path": ("AZURE_CLIENT_CERTIFICATE_PATH",),
+    "client_certificate_password": ("AZURE_CLIENT_CERTIFICATE_PASSWORD",),
 }
 CREDENTIAL_FIELDS = tuple(ENV_NAMES)
-SECRET_FIELDS = ("secret", "password")
+SECRET_FIELDS = ("secret", "password", "client_certificate_password")
+# azure.azcollection: "If not specified, ANSIBLE_AZURE_AUTH_SOURCE environment variable will be used and default to
+# auto if variable is not defined" (azure_rm_common / doc_fragments/azure.py, auth_source).
+AUTH_SOURCE_ENV = "ANSIBLE_AZURE_AUTH_SOURCE"
 
 
 class AuthError(Exception):
@@ -103,6 +109,8 @@ def kind_of(values: dict) -> str | None:
     """Which sign-in the given values allow, or None."""
     if values.get("client_id") and values.get("secret") and values.get("tenant"):
         return "client_secret"
+    if values.get("client_id") and values.get("client_certificate_path") and values.get("tenant"):
+        return "client_certificate"
     if values.get("ad_user") and values.get("password"):
         return "user_password"
     if values.get("client_id") and values.get("tenant") and values.get("federated_token_file"):
@@ -114,9 +122,12 @@ def resolve_auth(params: dict, env, file_reader=from_credentials_file, cli_avail
     """Decide how to sign in. Explicit module parameters win over the chosen source.
 
     Returns {kind, cloud, subscription_id, client_id, secret, tenant, ad_user, password, federated_token_file, source}
-    where kind is client_secret | user_password | workload_identity | cli | msi.
+    where kind is client_secret | client_certificate | user_password | workload_identity | cli | msi.
+    The source is the auth_source parameter, else ANSIBLE_AZURE_AUTH_SOURCE, else auto (as azure.azcollection).
     """
-    source = params.get("auth_source") or "auto"
+    source = params.get("auth_source") or env.get(AUTH_SOURCE_ENV) or "auto"
+    if source not in AUTH_SOURCES:
+        raise AuthError(f"{AUTH_SOURCE_ENV}={source} is not an auth source; use one of: {', '.join(AUTH_SOURCES)}.")
     explicit = {k: params.get(k) for k in CREDENTIAL_FIELDS if params.get(k)}
     profile = params.get("profile") or env.get("AZURE_PROFILE") or "default"
     cloud_name = params.get("cloud_environment") or env.get("AZURE_CLOUD_ENVIRONMENT")
@@ -131,7 +142,8 @@ def resolve_auth(params: dict, env, file_reader=from_credentials_file, cli_avail
         values = from_env(env)
         if not kind_of({**values, **explicit}):
             raise AuthError("auth_source=env, but the environment has no complete credentials: set AZURE_CLIENT_ID, "
-                            "AZURE_SECRET and AZURE_TENANT (service principal), or AZURE_AD_USER and AZURE_PASSWORD, "
+                            "AZURE_SECRET and AZURE_TENANT (service principal; AZURE_CLIENT_CERTIFICATE_PATH instead of "
+                            "AZURE_SECRET for a certificate), or AZURE_AD_USER and AZURE_PASSWORD, "
                             "or AZURE_CLIENT_ID, AZURE_TENANT and AZURE_FEDERATED_TOKEN_FILE (workload identity).")
         return settle(values, None, "env")
     if source == "credential_file":
@@ -169,5 +181,6 @@ def resolve_auth(params: dict, env, file_reader=from_credentials_file, cli_avail
     if env.get("IDENTITY_ENDPOINT") or env.get("MSI_ENDPOINT"):
         return settle({"subscription_id": env.get("AZURE_SUBSCRIPTION_ID")}, "msi", "msi")
     raise AuthError("No Azure credentials found. Set AZURE_CLIENT_ID, AZURE_SECRET and AZURE_TENANT (the AWX/AAP Azure "
-                    "credential does this), or pass client_id/secret/tenant, or use auth_source=cli|msi|"
+                    "credential does this; AZURE_CLIENT_CERTIFICATE_PATH for a certificate), or pass client_id/secret/tenant "
+                    "(or client_certificate_path), or use auth_source=cli|msi|"
                     "workload_identity|credential_file.")

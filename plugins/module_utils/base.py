@@ -36,13 +36,15 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.recording import 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for, wait_poller
 
 AUTH_ARGSPEC = {
-    "auth_source": {"type": "str", "choices": list(AUTH_SOURCES), "default": "auto"},
+    "auth_source": {"type": "str", "choices": list(AUTH_SOURCES)},
     "subscription_id": {"type": "str"},
     "client_id": {"type": "str"},
     "secret": {"type": "str", "no_log": True},
     "tenant": {"type": "str"},
     "ad_user": {"type": "str"},
     "password": {"type": "str", "no_log": True},
+    "client_certificate_path": {"type": "path"},
+    "client_certificate_password": {"type": "str", "no_log": True},
     "profile": {"type": "str"},
     "cloud_environment": {"type": "str"},
 }
@@ -197,6 +199,9 @@ class AzureCvmModule:
         kind = a["kind"]
         if kind == "client_secret":
             return identity.ClientSecretCredential(a["tenant"], a["client_id"], a["secret"], **common)
+        if kind == "client_certificate":
+            return identity.CertificateCredential(a["tenant"], a["client_id"], certificate_path=a["client_certificate_path"],
+                                                  password=a.get("client_certificate_password"), **common)
         if kind == "user_password":
             return identity.UsernamePasswordCredential(
                 a.get("client_id") or AZURE_CLI_CLIENT_ID, a["ad_user"], a["password"], tenant_id=a.get("tenant"), **common)

@@ -155,3 +155,88 @@ def vault_warnings(reader: Reader, vault_ref: dict | None) -> list[str]:
         return []
     reader.m.warn(check.message)
     return [check.message]
+
+
+# ------------------------------------------------------------------------------------------------ the report's verdicts
+# Subscription prerequisites (issue 18 item 4) are reported once, apart from the per-VM blockers. A VM whose only
+# shortfall is a prerequisite that the protect play fixes itself (registering the preview feature) is not called
+# not_ready: its verdict is ready_after_prerequisites and it says what it waits for.
+
+SUBSCRIPTION_CHECKS = ("restore_point_feature", "blocking_features")
+READY_AFTER_PREREQUISITES = "ready_after_prerequisites"
+REPORT_VERDICTS = cvm_rules.VERDICTS + (READY_AFTER_PREREQUISITES,)
+# The feature states the prerequisites role fixes by registering (Pending needs an approval, Registering a wait).
+FIXABLE_FEATURE_STATES = ("NotRegistered", "Unregistered")
+FEATURE_PENDING = "ready once the preview feature " + cvm_rules.RESTORE_POINT_FEATURE + " is registered"
+
+
+def prerequisites(checks: list, feature: dict | None) -> list:
+    """The subscription prerequisites from one confidential VM's checks (they are the same for every VM):
+    [{name, status, message, fixed_by_play}]; fixed_by_play: the protect play (prerequisites role) fixes it."""
+    out = []
+    for check in checks:
+        if check.name in SUBSCRIPTION_CHECKS:
+            fixable = (check.name == "restore_point_feature" and check.status == cvm_rules.FAIL and feature is not None
+                       and cvm_rules.feature_state(feature) in FIXABLE_FEATURE_STATES)
+            out.append({**check.as_dict(), "fixed_by_play": fixable})
+    return out
+
+
+def report_verdict(checks: list, prereqs: list) -> dict:
+    """{verdict, ready, blockers, warnings, pending} of a VM: the per-VM checks decide, then the prerequisites."""
+    own = [c for c in checks if c.name not in SUBSCRIPTION_CHECKS]
+    result = {**cvm_rules.verdict(own), "pending": []}
+    if result["verdict"] in (cvm_rules.NOT_READY, cvm_rules.NOT_APPLICABLE) or not any(c.name in SUBSCRIPTION_CHECKS for c in checks):
+        return result
+    failed = [p for p in prereqs if p["status"] == cvm_rules.FAIL]
+    hard = [p["name"] for p in failed if not p["fixed_by_play"]]
+    if hard:
+        result.update(verdict=cvm_rules.NOT_READY, ready=False,
+                      blockers=result["blockers"] + [f"Subscription prerequisite(s) not met: {', '.join(hard)} (see prerequisites)."])
+    elif failed:
+        result.update(verdict=READY_AFTER_PREREQUISITES, ready=False, pending=[FEATURE_PENDING])
+    return result
+
+
+def report_summary(reports: list) -> dict:
+    """Counts of VM reports by verdict (ready_after_prerequisites included), plus the total."""
+    out = {v: 0 for v in REPORT_VERDICTS}
+    for item in reports:
+        out[item["verdict"]] += 1
+    out["total"] = len(reports)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the targets
+
+
+def collect(reader: Reader, params: dict, targets: list) -> list:
+    """(target, vm dict or None, error or None) for every VM to check."""
+    if targets:
+        out = []
+        for t in targets:
+            listing, error = reader.vms_of_group(t["resource_group"])
+            if listing is None:
+                error = error or f"resource group {t['resource_group']} was not found"
+                out.append((t, None, f"VM {t['resource_group']}/{t['name']} could not be read: {error}."))
+                continue
+            found = next((v for v in listing if (v.get("name") or "").lower() == t["name"].lower()), None)
+            out.append((t, found, None if found else f"VM {t['name']} was not found in resource group {t['resource_group']}."))
+        return out
+    if params["resource_groups"]:
+        groups = []
+        for rg in params["resource_groups"]:
+            listing, error = reader.vms_of_group(rg)
+            if listing is None:
+                raise ModuleFailure(f"Could not list the VMs of resource group {rg}: {error or 'the resource group was not found'}.")
+            groups.extend(listing)
+    else:
+        groups, error = reader.all_vms()
+        if groups is None:
+            raise ModuleFailure(f"Could not list the VMs of subscription {reader.m.subscription_id}: {error or 'not found'}.")
+    return [(target_of(v), v, None) for v in groups]
+
+
+def target_of(vm: dict) -> dict:
+    parts = arm_ids.parse(vm["id"])
+    return {"subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "name": vm["name"]}

@@ -70,6 +70,7 @@ options:
     description:
       - Days the snapshots are kept for instant restore, 1-30 for Enhanced (default 7), 1-5 for Standard (default 2).
     type: int
+    aliases: [instant_recovery_snapshot_retention]
   snapshot_consistency:
     description:
       - V(default) (application or file-system consistent when possible) or V(crash_consistent_only).
@@ -341,7 +342,7 @@ def main():
         "hourly_interval": {"type": "int", "choices": list(protection_rules.HOURLY_INTERVALS), "default": 4},
         "hourly_window_hours": {"type": "int", "default": 24},
         "time_zone": {"type": "str", "default": "UTC"},
-        "instant_restore_days": {"type": "int"},
+        "instant_restore_days": {"type": "int", "aliases": ["instant_recovery_snapshot_retention"]},
         "snapshot_consistency": {"type": "str", "choices": ["default", "crash_consistent_only"], "default": "default"},
         "retention": {"type": "dict", "options": {
             "daily_days": {"type": "int", "default": 30},

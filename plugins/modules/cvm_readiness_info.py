@@ -25,7 +25,7 @@ description:
      C(ConfidentialVmEncryptedWithCustomerKey) whose key is in a Key Vault or a Managed HSM (key name and version)."
   - "C(des_threshold): the disks and snapshots associated with the DES against O(des_disk_threshold) (see below)."
   - "C(restore_point_feature): the preview feature C(Microsoft.Compute/RestorePointSupportForConfidentialVMV2) is
-     C(Registered); any other state (C(NotRegistered), C(Registering), ...) is a blocker of every CVM of the subscription."
+     C(Registered). It and C(blocking_features) are subscription prerequisites, reported once in RV(prerequisites)."
   - "C(blocking_features): none of O(blocking_features) is registered."
   - "C(vault_region): the O(vault) is in the VM's region."
   - "C(vault_cross_region_restore): the O(vault) has cross-region restore disabled; enabled warns, because cross-region
@@ -36,8 +36,9 @@ description:
      O(des_disk_threshold) and warns otherwise, saying how many of them are snapshots taken outside Azure Backup and
      how far they lower the safe disk count. It never fails: backups work, the documented risk is that key rotation
      becomes slow or fails. Restore points made by Azure Backup are not counted."
-  - "Verdicts: C(ready) (no warning, no blocker), C(ready_with_warnings), C(not_ready) (at least one blocker),
-     C(not_applicable) (not a confidential VM)."
+  - "Verdicts: C(ready) (no warning, no blocker), C(ready_with_warnings), C(not_ready) (at least one blocker, or a
+     subscription prerequisite the play cannot fix), C(ready_after_prerequisites) (no blocker of its own; ready once
+     the preview feature is registered, which the protect play does), C(not_applicable) (not a confidential VM)."
   - "Cost at estate scale: one paged list per resource group (or one paged list of the subscription), one read of each
      distinct DES and one list of its associated resources, one read of each feature, the vault and the policy - never
      one request per VM for shared objects."
@@ -135,7 +136,7 @@ vms:
       type: str
       sample: rg-cvm-kc
     verdict:
-      description: One of C(ready), C(ready_with_warnings), C(not_ready), C(not_applicable).
+      description: One of C(ready), C(ready_with_warnings), C(ready_after_prerequisites), C(not_ready), C(not_applicable).
       type: str
       sample: ready
     ready:
@@ -169,6 +170,11 @@ vms:
       type: list
       elements: str
       sample: []
+    pending:
+      description: What a C(ready_after_prerequisites) VM waits for; empty otherwise.
+      type: list
+      elements: str
+      sample: [ready once the preview feature Microsoft.Compute/RestorePointSupportForConfidentialVMV2 is registered]
     facts:
       description: What the checks rest on. Empty for a VM that was not found.
       type: dict
@@ -287,6 +293,27 @@ vault_warnings:
   returned: always
   type: list
   elements: str
+prerequisites:
+  description: The subscription prerequisites (checks C(restore_point_feature), C(blocking_features)), once; empty without a CVM.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The check.
+      type: str
+      sample: restore_point_feature
+    status:
+      description: One of C(pass), C(fail), C(n/a).
+      type: str
+      sample: fail
+    message:
+      description: What was found and what to do.
+      type: str
+    fixed_by_play:
+      description: Whether the protect play (role C(azure_cvm.backup.prerequisites)) fixes it by registering the feature.
+      type: bool
+      sample: true
 regions:
   description: The distinct regions of the target VMs that were read (ARM location names), sorted.
   returned: always
@@ -314,6 +341,10 @@ summary:
       description: VMs with at least one blocker.
       type: int
       sample: 3
+    ready_after_prerequisites:
+      description: VMs ready once the preview feature is registered.
+      type: int
+      sample: 0
     not_applicable:
       description: VMs that are not confidential VMs.
       type: int
@@ -324,7 +355,9 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
-from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options, vault_warnings
+from ansible_collections.azure_cvm.backup.plugins.module_utils import readiness
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import (READINESS_ARGSPEC, Reader, cvm_checks, validate_options,
+                                                                                vault_warnings)
 
 
 # ------------------------------------------------------------------------------------------------ parameters
@@ -350,41 +383,6 @@ def parse_params(params: dict, subscription_id: str) -> dict:
         raise ModuleFailure(str(exc)) from exc
     validate_options(params)
     return {"targets": targets, "vault": vault}
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-
-def collect(reader: Reader, params: dict, targets: list) -> list:
-    """(target, vm dict or None, error or None) for every VM to check."""
-    if targets:
-        out = []
-        for t in targets:
-            listing, error = reader.vms_of_group(t["resource_group"])
-            if listing is None:
-                error = error or f"resource group {t['resource_group']} was not found"
-                out.append((t, None, f"VM {t['resource_group']}/{t['name']} could not be read: {error}."))
-                continue
-            found = next((v for v in listing if (v.get("name") or "").lower() == t["name"].lower()), None)
-            out.append((t, found, None if found else f"VM {t['name']} was not found in resource group {t['resource_group']}."))
-        return out
-    if params["resource_groups"]:
-        groups = []
-        for rg in params["resource_groups"]:
-            listing, error = reader.vms_of_group(rg)
-            if listing is None:
-                raise ModuleFailure(f"Could not list the VMs of resource group {rg}: {error or 'the resource group was not found'}.")
-            groups.extend(listing)
-    else:
-        groups, error = reader.all_vms()
-        if groups is None:
-            raise ModuleFailure(f"Could not list the VMs of subscription {reader.m.subscription_id}: {error or 'not found'}.")
-    return [(target_of(v), v, None) for v in groups]
-
-
-def target_of(vm: dict) -> dict:
-    parts = arm_ids.parse(vm["id"])
-    return {"subscription_id": parts["subscription"], "resource_group": parts["resource_group"], "name": vm["name"]}
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -418,7 +416,9 @@ def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, v
         if checks[-1].status != cvm_rules.NA:
             checks.extend(checks_of(reader, params, vault_ref, facts))
         facts = {k: v for k, v in facts.items() if k not in ("id", "name", "des_id")}
-    return {**head, **cvm_rules.verdict(checks), "checks": [c.as_dict() for c in checks], "facts": facts}
+    prereqs = readiness.prerequisites(checks, reader.feature(cvm_rules.RESTORE_POINT_FEATURE)[0]) if vm is not None else []
+    return {**head, **readiness.report_verdict(checks, prereqs), "checks": [c.as_dict() for c in checks], "facts": facts,
+            "_prerequisites": prereqs}
 
 
 def run(m) -> dict:
@@ -426,9 +426,12 @@ def run(m) -> dict:
     parsed = parse_params(params, m.subscription_id)
     reader = Reader(m)
     reports = [report(reader, params, parsed["vault"], target, vm, error)
-               for target, vm, error in collect(reader, params, parsed["targets"])]
-    return {"changed": False, "vms": reports, "summary": cvm_rules.summary(reports), "keys": cvm_rules.distinct_keys(reports),
-            "regions": cvm_rules.distinct_regions(reports), "vault_warnings": vault_warnings(reader, parsed["vault"])}
+               for target, vm, error in readiness.collect(reader, params, parsed["targets"])]
+    prereqs = next((r["_prerequisites"] for r in reports if r["_prerequisites"]), [])
+    reports = [{k: v for k, v in r.items() if k != "_prerequisites"} for r in reports]
+    return {"changed": False, "vms": reports, "summary": readiness.report_summary(reports), "prerequisites": prereqs,
+            "keys": cvm_rules.distinct_keys(reports), "regions": cvm_rules.distinct_regions(reports),
+            "vault_warnings": vault_warnings(reader, parsed["vault"])}
 
 
 def main():

@@ -14,6 +14,11 @@ import re
 import uuid
 from datetime import datetime, timezone
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
 from .framework import (BACKUP_MANAGEMENT_SERVICE_APP_ID, GRAPH_HOST, LOGIN_HOST, ROUTER, Request, SimError, new_guid,
                         seeder)
 
@@ -166,7 +171,9 @@ def sign_in_app(sim, req: Request, form: dict, tenant: str) -> dict:
                         f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can "
                         "happen if the application has not been installed by the administrator of the tenant or consented "
                         "to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")
-    if form.get("client_assertion"):
+    if form.get("client_assertion") and principal.get("certificates") and assertion_names_a_certificate(form["client_assertion"]):
+        verify_certificate_assertion(req, form, principal, client_id)
+    elif form.get("client_assertion"):
         if not principal.get("federated"):
             raise aad_error(req, 400, "invalid_request", 70021,
                             "No matching federated identity record found for presented assertion. Assertion audience: "
@@ -179,6 +186,74 @@ def sign_in_app(sim, req: Request, form: dict, tenant: str) -> dict:
                         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
                         f"value, not the client secret ID, for a secret added to app '{principal['app_id']}'.")
     return {"oid": principal["object_id"], "sub": principal["object_id"], "appid": principal["app_id"], "idtyp": "app"}
+
+
+# Certificate credentials of a service principal (Microsoft identity platform, "application authentication certificate
+# credentials", learn.microsoft.com/entra/identity-platform/certificate-credentials): the client sends
+# client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a JWT signed with the certificate's
+# private key; header alg RS256 with x5t (base64url SHA-1 thumbprint of the DER certificate), or PS256 with x5t#S256
+# (SHA-256 thumbprint); claims aud = the token endpoint (https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token),
+# iss = sub = the client id, jti, nbf, exp. The certificate must be registered on the application (scenario key
+# `certificates`: PEM certificates). The AADSTS codes below have no primary source per case (unverified);
+# no module decision rests on them: a refused sign-in fails the module with the service's sentence.
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def assertion_names_a_certificate(assertion: str) -> bool:
+    try:
+        header = json.loads(_b64(assertion.split(".")[0]))
+    except (ValueError, IndexError):
+        return False
+    return isinstance(header, dict) and ("x5t" in header or "x5t#S256" in header)
+
+
+def verify_certificate_assertion(req: Request, form: dict, principal: dict, client_id: str) -> None:
+    """Raise the Entra error unless the assertion is signed by a certificate registered on the principal."""
+
+    if form.get("client_assertion_type") != JWT_BEARER:
+        raise aad_error(req, 400, "invalid_request", 700020,
+                        f"client_assertion_type must be '{JWT_BEARER}'.")
+    head_b64, claims_b64, sig_b64 = (form["client_assertion"].split(".") + ["", ""])[:3]
+    header, claims = json.loads(_b64(head_b64)), json.loads(_b64(claims_b64))
+    match = None
+    for pem in principal["certificates"]:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        der = cert.public_bytes(serialization.Encoding.DER)
+        prints = {"x5t": base64.urlsafe_b64encode(_digest(hashes.SHA1(), der)).rstrip(b"=").decode(),
+                  "x5t#S256": base64.urlsafe_b64encode(_digest(hashes.SHA256(), der)).rstrip(b"=").decode()}
+        if any(header.get(k) and header[k].rstrip("=") == v for k, v in prints.items()):
+            match = cert
+    if match is None:
+        raise aad_error(req, 401, "invalid_client", 700027,
+                        "Client assertion failed signature validation. The certificate with the identifier used to sign the "
+                        f"client assertion is not registered on application '{principal['app_id']}'.")
+    pad = {"RS256": padding.PKCS1v15(),
+           "PS256": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)}.get(header.get("alg"))
+    try:
+        if pad is None:
+            raise InvalidSignature(header.get("alg"))
+        match.public_key().verify(_b64(sig_b64), f"{head_b64}.{claims_b64}".encode(), pad, hashes.SHA256())
+    except InvalidSignature as exc:
+        raise aad_error(req, 401, "invalid_client", 700027, "Client assertion failed signature validation.") from exc
+    now = datetime.now(timezone.utc).timestamp()
+    endpoint = f"https://{LOGIN_HOST}{req.path}"
+    problems = [f"aud {claims.get('aud')} is not {endpoint}" if claims.get("aud") != endpoint else "",
+                "iss and sub must be the client id" if not claims.get("iss") == claims.get("sub") == client_id else "",
+                "the assertion has expired" if float(claims.get("exp", 0)) < now - 300 else "",
+                "the assertion is not valid yet" if float(claims.get("nbf", 0)) > now + 300 else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise aad_error(req, 401, "invalid_client", 700023, "Client assertion is not valid: " + "; ".join(problems) + ".")
+
+
+def _digest(algorithm, data: bytes) -> bytes:
+    h = hashes.Hash(algorithm)
+    h.update(data)
+    return h.finalize()
 
 
 def sign_in_user(sim, req: Request, form: dict) -> dict:

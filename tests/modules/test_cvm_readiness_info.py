@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.azure_sim import resources
 from tests.sim.inproc import call
 from tests.sim_helpers import run_module
 
@@ -50,20 +51,38 @@ def demo_registered(sim_server_factory):
 # ------------------------------------------------------------------------------------------------ the demo estate
 
 
-def test_pristine_demo_the_unregistered_feature_blocks_every_cvm(azure_sim):
+def test_pristine_demo_the_unregistered_feature_is_a_prerequisite_reported_once(azure_sim):
+    """Issue 18 item 4: the unregistered preview feature is a subscription prerequisite the protect play fixes; VMs
+    without blockers of their own are ready once it is registered, the others keep only their own blockers."""
     before = last_seq(azure_sim)
     result = run_module(azure_sim, MODULE, {})
     assert not failed(result), result.get("msg")
     vms = by_name(result)
     assert sorted(vms) == sorted(DEMO_CVMS + ["tl-vm-01"])
+    (feature,) = [p for p in result["prerequisites"] if p["name"] == "restore_point_feature"]
+    assert feature["status"] == "fail" and "NotRegistered" in feature["message"] and feature["fixed_by_play"] is True
+    pending = "ready once the preview feature Microsoft.Compute/RestorePointSupportForConfidentialVMV2 is registered"
     for name in DEMO_CVMS:
-        feature = check(vms[name], "restore_point_feature")
-        assert feature["status"] == "fail" and "NotRegistered" in feature["message"], name
-        assert vms[name]["verdict"] == "not_ready" and feature["message"] in vms[name]["blockers"]
+        assert check(vms[name], "restore_point_feature")["status"] == "fail", name
+        assert feature["message"] not in vms[name]["blockers"] and not vms[name]["ready"], name
+        if vms[name]["verdict"] == "ready_after_prerequisites":
+            assert vms[name]["blockers"] == [] and vms[name]["pending"] == [pending], name
+        else:
+            assert vms[name]["verdict"] == "not_ready" and vms[name]["blockers"] and vms[name]["pending"] == [], name
     assert vms["tl-vm-01"]["verdict"] == "not_applicable" and not vms["tl-vm-01"]["ready"]
-    assert result["summary"] == {"total": 9, "ready": 0, "ready_with_warnings": 0, "not_ready": 8, "not_applicable": 1}
+    assert result["summary"] == {"total": 9, "ready": 0, "ready_with_warnings": 0, "ready_after_prerequisites": 5,
+                                 "not_ready": 3, "not_applicable": 1}
     assert result["changed"] is False
     assert all(r["method"] == "GET" for r in arm_requests(azure_sim, before)), "an _info module never writes"
+
+
+def test_a_pending_feature_is_a_prerequisite_the_play_cannot_fix(azure_sim):
+    with azure_sim.sim.lock:
+        resources.require_feature(azure_sim.sim, DEMO_SUB, "Microsoft.Compute", "RestorePointSupportForConfidentialVMV2")["state"] = "Pending"
+    report = run_module(azure_sim, MODULE, {"vms": ["rg-cvm-kc/cvm-pmk-01"]})
+    assert report["prerequisites"][0]["fixed_by_play"] is False
+    (vm,) = report["vms"]
+    assert vm["verdict"] == "not_ready" and vm["blockers"] == ["Subscription prerequisite(s) not met: restore_point_feature (see prerequisites)."]
 
 
 def test_registered_demo_every_vm_gets_its_verdict_and_reason(demo_registered):

@@ -89,8 +89,10 @@ def test_readiness_job_through_ansible_runner_has_set_stats_artifacts(azure_sim,
     # what the readiness module itself says about the survey's two resource groups
     truth = run_module(azure_sim, "cvm_readiness_info", {"resource_groups": ["rg-cvm-kc", "rg-cvm-uae"]})["vms"]
     assert truth and {vm["resource_group"] for vm in truth} == {"rg-cvm-kc", "rg-cvm-uae"}
-    assert published == {
-        "cvm_vms_checked": len(truth),
-        "cvm_vms_ready": len([vm for vm in truth if vm["ready"]]),
-        "cvm_vms_not_ready": [vm["id"] for vm in truth if vm["verdict"] == "not_ready"],
-    }
+    assert published == {"cvm_readiness": {
+        "summary": {k: sum(1 for vm in truth if vm["verdict"] == k) for k in
+                    ("ready", "ready_with_warnings", "not_ready", "not_applicable", "ready_after_prerequisites")} | {"total": len(truth)},
+        "ready": [f"{vm['resource_group']}/{vm['name']}" for vm in truth if vm["ready"]],
+        "not_ready": [f"{vm['resource_group']}/{vm['name']}" for vm in truth if not vm["ready"] and vm["verdict"] != "not_applicable"],
+        "prerequisites": ["restore_point_feature"],
+    }}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import AuthError, canonical_cloud, resolve_auth
+from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import SECRET_FIELDS, AuthError, canonical_cloud, resolve_auth
 
 SP_ENV = {"AZURE_CLIENT_ID": "cid", "AZURE_SECRET": "s3cret", "AZURE_TENANT": "tid", "AZURE_SUBSCRIPTION_ID": "sub"}
 
@@ -75,3 +75,45 @@ def test_cloud_names(name, want):
 def test_unknown_cloud_is_refused():
     with pytest.raises(AuthError, match="Unknown cloud_environment 'Mars'"):
         resolve_auth({"cloud_environment": "Mars"}, SP_ENV)
+
+
+# ---- issue 18 item 7: certificate service principals and ANSIBLE_AZURE_AUTH_SOURCE, as azure.azcollection
+
+CERT_ENV = {"AZURE_CLIENT_ID": "cid", "AZURE_TENANT": "tid", "AZURE_SUBSCRIPTION_ID": "sub",
+            "AZURE_CLIENT_CERTIFICATE_PATH": "/etc/sp.pem", "AZURE_CLIENT_CERTIFICATE_PASSWORD": "pw"}
+
+
+def test_certificate_from_the_azure_identity_environment_names():
+    auth = resolve_auth({}, CERT_ENV, file_reader=no_file)
+    assert (auth["kind"], auth["client_certificate_path"], auth["client_certificate_password"]) == \
+        ("client_certificate", "/etc/sp.pem", "pw")
+    assert auth["source"] == "env"
+
+
+def test_certificate_parameters_and_a_secret_in_the_environment():
+    # a complete secret credential in the environment is still a secret sign-in; the parameters win when complete
+    auth = resolve_auth({"client_id": "p", "tenant": "t", "client_certificate_path": "/p.pem"}, SP_ENV, file_reader=no_file)
+    assert (auth["kind"], auth["source"], auth["client_certificate_path"]) == ("client_certificate", "parameters", "/p.pem")
+    assert resolve_auth({}, {**SP_ENV, "AZURE_CLIENT_CERTIFICATE_PATH": "/e.pem"}, file_reader=no_file)["kind"] == "client_secret"
+
+
+def test_certificate_password_is_a_secret_field():
+    assert "client_certificate_password" in SECRET_FIELDS
+
+
+def test_auth_source_from_ansible_azure_auth_source():
+    env = {**SP_ENV, "ANSIBLE_AZURE_AUTH_SOURCE": "cli"}
+    assert resolve_auth({}, env, file_reader=no_file)["kind"] == "cli"
+    # the module option wins over the variable
+    assert resolve_auth({"auth_source": "env"}, env, file_reader=no_file)["kind"] == "client_secret"
+    assert resolve_auth({}, {**SP_ENV, "ANSIBLE_AZURE_AUTH_SOURCE": "msi"}, file_reader=no_file)["kind"] == "msi"
+    with pytest.raises(AuthError, match="ANSIBLE_AZURE_AUTH_SOURCE=vault is not an auth source"):
+        resolve_auth({}, {**SP_ENV, "ANSIBLE_AZURE_AUTH_SOURCE": "vault"}, file_reader=no_file)
+
+
+def test_ansible_azure_auth_source_credential_file(tmp_path):
+    path = tmp_path / "credentials"
+    path.write_text("[default]\nclient_id = f\nsecret = s\ntenant = t\n")
+    env = {"ANSIBLE_AZURE_AUTH_SOURCE": "credential_file", "AZURE_CREDENTIALS_FILE": str(path), **SP_ENV}
+    auth = resolve_auth({}, env)
+    assert (auth["source"], auth["client_id"]) == ("credential_file", "f")
