@@ -385,9 +385,6 @@ def parse_params(params: dict, subscription_id: str) -> dict:
     return {"targets": targets, "vault": vault}
 
 
-# ------------------------------------------------------------------------------------------------ checking
-
-
 def checks_of(reader: Reader, params: dict, vault_ref: dict | None, facts: dict) -> list:
     """The checks of a confidential VM, with the optional vault and policy read once through the reader."""
     vault = vault_error = policy = policy_error = None
