@@ -2,7 +2,8 @@
 # collection installed into a project-local collections path (./collections).
 #   make demo   the main job: the protect playbook against the bundled local Azure (demo scenario)
 #   make test   everything: sanity, unit and local-Azure tests, integration targets, molecule, ansible-lint
-# Others: make bench (benchmarks that print figures), make install (set-up only), make clean.
+# Others: make bench (benchmarks that print figures), make mutation (mutation testing of the rules and the check-mode
+# guards: score and surviving mutants, tests/mutation), make install (set-up only), make clean.
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -11,7 +12,7 @@ COLLECTIONS := $(CURDIR)/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench mutation install clean
 
 $(BIN)/.installed: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+
+mutation: install
+	$(BIN)/python -m tests.mutation.run full
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS)/ansible_collections .build tests/output .pytest_cache

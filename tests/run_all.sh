@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$ROOT/collections}
 export ANSIBLE_NOCOLOR=1
 export PY_COLORS=0
 failed=()
-only=${STAGES:-"pytest sanity integration molecule lint importer changelog"}
+only=${STAGES:-"pytest mutation lowest sanity integration molecule lint importer changelog"}
 
 stage() { printf '\n===== stage: %s =====\n' "$1"; }
 result() { if [ "$2" -eq 0 ]; then echo "stage $1: passed"; else echo "stage $1: FAILED ($2)"; failed+=("$1"); fi; }
@@ -22,6 +22,17 @@ for name in $only; do
       # (execution environment, AWX job through ansible-runner).
       python -m pytest -n 2 -p no:cacheprovider tests/unit tests/sim tests/modules tests/packaging
       result pytest $? ;;
+    mutation)
+      # A fixed subset of `make mutation` (tests/mutation/sets.py: FAST_FUNCTIONS, FAST_GUARDS): mutmut over the rules
+      # that decide what is written or refused, and the check-mode guards the review found untested; fails under the
+      # threshold or when a guard survives.
+      python -m tests.mutation.run fast --threshold "${MUTATION_THRESHOLD:-90}"
+      result mutation $? ;;
+    lowest)
+      # The lowest SDK versions requirements.txt allows, in .build/venv-lowest: unit tests and the module tests that
+      # make every SDK call (tests/lowest.sh says which and why).
+      bash tests/lowest.sh
+      result lowest $? ;;
     sanity)
       # ansible-test needs the checkout under ansible_collections/NS/NAME: a copy of the tracked and new files.
       bash tests/sanity.sh

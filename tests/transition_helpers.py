@@ -18,30 +18,26 @@ import tempfile
 
 import yaml
 
+from tests.sim_helpers import _CALLBACK as SIM_JSON_CALLBACK
 from tests.sim_helpers import COLLECTION, REPO_ROOT, _ansible_playbook, _parse_results, ansible_env, writes
 
-# Like sim_helpers' sim_json callback, plus the requests each task made (`sim_requests`, not part of the module's
+# sim_helpers' sim_json callback, extended with the requests each task made (`requests`, beside the module's
 # result): tasks run one after the other on one host, and the local Azure logs a request before it answers, so every
-# request a task made is in the log when the task's result reaches the callback.
-_CALLBACK = '''
-import ast
-import json
+# request a task made is in the log when the task's result reaches the callback. One file: a callback plugin is
+# loaded by path, so it cannot import its sibling.
+_CALLBACK = SIM_JSON_CALLBACK + '''
 import os
 import urllib.request
-from ansible.plugins.callback import CallbackBase
-from ansible.module_utils.common.json import AnsibleJSONEncoder
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_SimJson = CallbackModule
 
 
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "stdout"
+class CallbackModule(_SimJson):
     CALLBACK_NAME = "sim_steps"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.results = []
         self.seq = int(os.environ["SIM_LOG_SEQ"])
 
     def _requests(self):
@@ -53,27 +49,8 @@ class CallbackModule(CallbackBase):
         return entries
 
     def _add(self, result, status):
-        data = getattr(result, "result", None)
-        data = result._result if data is None else data
-        task = getattr(result, "task", None) or result._task
-        clean = {k: v for k, v in dict(data).items() if not k.startswith("_ansible")}
-        clean["failed"] = status in ("failed", "unreachable")
-        self.results.append({"task": task.get_name(), "status": status, "result": clean, "requests": self._requests()})
-
-    def v2_runner_on_ok(self, result, **kwargs):
-        self._add(result, "ok")
-
-    def v2_runner_on_failed(self, result, ignore_errors=False, **kwargs):
-        self._add(result, "failed")
-
-    def v2_runner_on_skipped(self, result, **kwargs):
-        self._add(result, "skipped")
-
-    def v2_runner_on_unreachable(self, result, **kwargs):
-        self._add(result, "unreachable")
-
-    def v2_playbook_on_stats(self, stats):
-        self._display.display(json.dumps({"results": self.results}, cls=AnsibleJSONEncoder))
+        super()._add(result, status)
+        self.results[-1]["requests"] = self._requests()
 '''
 
 
