@@ -45,7 +45,7 @@ GUARD_TESTS = {
 # The fast subset's guards, each with the one chain that must catch it: the review's M5 (recovery_vault sends its
 # update in check mode), M9 (backup_policy deletes in check mode) and M6 (cvm_protection writes in check mode).
 FAST_GUARDS = [
-    ("plugins/modules/recovery_vault.py", "if changes and not m.check_mode:",
+    ("plugins/modules/recovery_vault.py", "if plan[\"changes\"] and not m.check_mode:",
      TRANSITIONS + ["-k", "recovery_vault and update"]),
     ("plugins/modules/backup_policy.py", "if current and not m.check_mode:",
      TRANSITIONS + ["-k", "backup_policy and enhanced"]),
