@@ -63,6 +63,8 @@ RULES = {
     "segment": (re.compile(r".{1,256}", re.S), "1 to 256 characters"),
     # Subscription ids are GUIDs (common-types SubscriptionIdParameter: format uuid).
     "subscription": (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID"),
+    # Entra object ids (a service principal's id, Microsoft Graph servicePrincipal.id) are GUIDs too.
+    "object_id": (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID"),
 }
 
 # The regions (ARM location names) of the three clouds: `az account list-locations --query "[].name"` (Azure/azure-cli)
@@ -92,7 +94,8 @@ WHAT = {"resource_group": "resource group name", "vault": "Recovery Services vau
         "vm": "virtual machine name", "azure_local_vm": "Azure Local VM (Arc machine) name",
         "key_vault": "key vault or Managed HSM name", "azure_local_resource": "Azure Local resource name", "storage_account": "storage account name",
         "provider_namespace": "resource provider namespace", "feature": "preview feature name",
-        "azure_assigned": "name", "segment": "path segment", "subscription": "subscription id"}
+        "azure_assigned": "name", "segment": "path segment", "subscription": "subscription id",
+        "object_id": "object id"}
 
 ID_OK = "_or_id"  # a declared kind 'key_vault_or_id': a name of that kind, or a resource id (parsed by arm_ids)
 UNSAFE_TEXT = "a '\\', '?', '#', '%' or control character"

@@ -72,7 +72,8 @@ def run(m) -> dict:
 
 
 def main():
-    AzureCvmModule(argument_spec={"principal_id": {"type": "str"}}, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec={"principal_id": {"type": "str"}}, supports_check_mode=True,
+                   names={"principal_id": "object_id"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def main():
         "resource_group": {"type": "str"},
         "name": {"type": "str", "aliases": ["vault_name", "recovery_vault_name"]},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True).execute(run)
+    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
+                   names={"resource_group": "resource_group", "name": "vault"}).execute(run)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_a_refused_lookup_names_the_command_that_finds_the_id(azure_sim):
     assert result.get("failed") and COMMAND in result["msg"] and "backup_management_service_object_id" in result["msg"]
     assert result["status_code"] == 403 and "Traceback" not in result["msg"]
     bad = run_module(azure_sim, MODULE, {"principal_id": "Backup Management Service"})
-    assert bad.get("failed") and "is not an object id" in bad["msg"]
+    assert bad.get("failed") and "is not a valid object id" in bad["msg"]
 
 
 # ------------------------------------------------------------------------------------------------ the play

@@ -54,6 +54,7 @@ HOSTILE = [
 MODULES = {
     "azure_local_vm": lambda v: {"name": v, "resource_group": RG_LOCAL, "state": "absent"},
     "azure_local_vm_info": lambda v: {"name": v, "resource_group": RG_LOCAL},
+    "backup_management_service_info": lambda v: {"principal_id": v},
     "backup_job_info": lambda v: {"vault": {"name": v, "resource_group": RG_BACKUP}},
     "backup_policy": lambda v: {"name": v, "vault": VAULT},
     "cvm_protection": lambda v: {"vault": VAULT, "policy": "DefaultPolicy", "vms": [{"resource_group": RG_KC, "name": v}]},
@@ -69,6 +70,7 @@ MODULES = {
     "preview_feature_info": lambda v: {"names": [v]},
     "recovery_point_info": lambda v: {"vault": {"name": v, "resource_group": RG_BACKUP}, "vm": f"{RG_KC}/cvm-pmk-01"},
     "recovery_vault": lambda v: {"name": v, "resource_group": RG_BACKUP, "location": "koreacentral"},
+    "recovery_vault_info": lambda v: {"name": v, "resource_group": RG_BACKUP},
 }
 
 # A second option of each kind that several modules share: the resource group and the subscription id.
@@ -77,7 +79,8 @@ EXTRA = [
     ("subscription id traversal", "subscription_id", "../../providers"),
 ]
 HAS_RESOURCE_GROUP = {"azure_local_vm", "azure_local_vm_info", "keyvault_backup_access", "mhsm_role_assignment",
-                      "mhsm_role_assignment_info", "mhsm_role_definition", "recovery_vault"}
+                      "mhsm_role_assignment_info", "mhsm_role_definition", "recovery_vault",
+                      "recovery_vault_info"}
 
 
 def cases() -> list[tuple[str, str, dict]]:

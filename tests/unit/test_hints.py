@@ -1,6 +1,7 @@
 """The hints of the roles and playbooks name variables that exist (issue 17 item 7): every role-prefixed word in a
 task message (msg, fail_msg, success_msg) and in the collection's own sentences that name role variables is a
-variable some role or playbook defines (defaults, argument specs, vars, register, set_fact, or an input a play asserts `is defined`), a module or a role."""
+variable some role or playbook defines (defaults, argument specs, vars, register, set_fact, a set_stats artifact, or an
+input a play asserts `is defined`), a module or a role."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def _walk(node, found_defined: set, found_messages: list, path: str):
                 found_defined.add(value)
             if key in ("set_fact", "ansible.builtin.set_fact", "vars") and isinstance(value, dict):
                 found_defined.update(value)
+            if key in ("set_stats", "ansible.builtin.set_stats") and isinstance(value, dict):
+                found_defined.update(value.get("data") or {})  # a job artifact's key (AWX) is a name a hint may give
             if key == "that":  # the variables a play asks for (`x is defined`) are its inputs
                 found_defined.update(re.findall(r"(\w+) is defined", str(value)))
             if key in MESSAGE_KEYS and isinstance(value, str):
