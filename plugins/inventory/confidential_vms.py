@@ -165,24 +165,25 @@ groups:
   cvm_to_protect: ready and not protected
 
 # Two subscriptions, production only, no test VMs, the ready ones only, cached for an hour
-plugin: azure_cvm.backup.confidential_vms
-subscriptions:
-  - 3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b
-  - 7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6
-include_tags:
-  environment: [production, prod]
-exclude_tags:
-  backup: skip
-exclude_names: [cvm-test-*]
-filters:
-  verdict: [ready, ready_with_warnings]
-hostnames: resource_group_name
-compose:
-  ansible_connection: "'local'"
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: /tmp/confidential_vms_cache
-cache_timeout: 3600
+# (a second file, shown commented: one YAML document per file)
+# plugin: azure_cvm.backup.confidential_vms
+# subscriptions:
+#   - 3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b
+#   - 7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6
+# include_tags:
+#   environment: [production, prod]
+# exclude_tags:
+#   backup: skip
+# exclude_names: [cvm-test-*]
+# filters:
+#   verdict: [ready, ready_with_warnings]
+# hostnames: resource_group_name
+# compose:
+#   ansible_connection: "'local'"
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: /tmp/confidential_vms_cache
+# cache_timeout: 3600
 """
 
 import fnmatch
