@@ -356,8 +356,8 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import readiness
-from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import (READINESS_ARGSPEC, Reader, cvm_checks, validate_options,
-                                                                                vault_warnings)
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import (
+    READINESS_ARGSPEC, Reader, cvm_checks, validate_options, vault_warnings)
 
 
 # ------------------------------------------------------------------------------------------------ parameters
