@@ -84,6 +84,26 @@ def chain_args(steps: list[dict]) -> list[dict]:
     return out
 
 
+def run_play(server, name: str, tasks: list[dict], timeout: int) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """The tasks as one ansible-playbook against the local Azure, each result with the requests it made (the sim_steps
+    callback splits the request log per task): (the process, per task {task, status, result, requests})."""
+    play = [{"name": name, "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+    tmp = tempfile.mkdtemp(prefix=f"sim-{name.replace(' ', '-')}-")
+    try:
+        with open(os.path.join(tmp, "sim_steps.py"), "w", encoding="utf-8") as handle:
+            handle.write(_CALLBACK)
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(play, handle)
+        env = ansible_env(server, ANSIBLE_STDOUT_CALLBACK="sim_steps", ANSIBLE_CALLBACK_PLUGINS=tmp,
+                          SIM_ADMIN_URL=server.admin_url, SIM_LOG_SEQ=str(last_seq(server)))
+        proc = subprocess.run([_ansible_playbook(), "-i", "localhost,", path], env=env, cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return proc, _parse_results(proc.stdout)
+
+
 def run_chain(server, module: str, steps: list[dict], given: list | None = None, timeout: int = 900) -> dict:
     """In one ansible-playbook: each `given` ({module: args}) for real, then for each step of the chain its arguments
     (chain_args) in check mode with diff, for real with diff and again with diff. A failing task does not stop the
@@ -98,21 +118,7 @@ def run_chain(server, module: str, steps: list[dict], given: list | None = None,
         tasks += [_task(f"{index} check", module, args, check_mode=True, diff=True, ignore_errors=True),
                   _task(f"{index} apply", module, args, diff=True, ignore_errors=True),
                   _task(f"{index} again", module, args, diff=True, ignore_errors=True)]
-    play = [{"name": "transitions", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-    tmp = tempfile.mkdtemp(prefix="sim-transition-")
-    try:
-        with open(os.path.join(tmp, "sim_steps.py"), "w", encoding="utf-8") as handle:
-            handle.write(_CALLBACK)
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(play, handle)
-        env = ansible_env(server, ANSIBLE_STDOUT_CALLBACK="sim_steps", ANSIBLE_CALLBACK_PLUGINS=tmp,
-                          SIM_ADMIN_URL=server.admin_url, SIM_LOG_SEQ=str(last_seq(server)))
-        proc = subprocess.run([_ansible_playbook(), "-i", "localhost,", path], env=env, cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=timeout, check=False)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    results = _parse_results(proc.stdout)
+    proc, results = run_play(server, "transitions", tasks, timeout)
     if not results:
         raise AssertionError(f"ansible-playbook ran no task (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     out = {"given": [], "steps": [{} for _step in steps]}

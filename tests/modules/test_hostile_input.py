@@ -20,16 +20,13 @@ import importlib
 import io
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 from urllib.parse import unquote
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from tests.sim_helpers import COLLECTION, REPO_ROOT, _ansible_playbook, _parse_results, ansible_env, writes
-from tests.transition_helpers import _CALLBACK, last_seq
+from tests.sim_helpers import COLLECTION, REPO_ROOT, writes
+from tests.transition_helpers import last_seq, run_play
 
 SIGN_IN = "login.microsoftonline.com"
 RG_BACKUP, RG_KC, RG_UAE, RG_LOCAL = "rg-backup", "rg-cvm-kc", "rg-cvm-uae", "rg-azlocal"
@@ -96,21 +93,7 @@ def cases() -> list[tuple[str, str, dict]]:
 
 def run_tasks(server, tasks: list[dict], timeout: int = 600) -> list[dict]:
     """The tasks in one ansible-playbook (each ignore_errors); per task {task, status, result, requests}."""
-    play = [{"name": "hostile input", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-    tmp = tempfile.mkdtemp(prefix="sim-hostile-")
-    try:
-        with open(os.path.join(tmp, "sim_steps.py"), "w", encoding="utf-8") as handle:
-            handle.write(_CALLBACK)
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(play, handle)
-        env = ansible_env(server, ANSIBLE_STDOUT_CALLBACK="sim_steps", ANSIBLE_CALLBACK_PLUGINS=tmp,
-                          SIM_ADMIN_URL=server.admin_url, SIM_LOG_SEQ=str(last_seq(server)))
-        proc = subprocess.run([_ansible_playbook(), "-i", "localhost,", path], env=env, cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=timeout, check=False)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    results = _parse_results(proc.stdout)
+    proc, results = run_play(server, "hostile input", tasks, timeout)
     assert len(results) == len(tasks), f"ran {len(results)} of {len(tasks)} tasks (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
     return results
 
