@@ -11,8 +11,13 @@ export PY_COLORS=0
 failed=()
 only=${STAGES:-"pytest mutation lowest sanity integration molecule lint importer changelog"}
 
-stage() { printf '\n===== stage: %s =====\n' "$1"; }
-result() { if [ "$2" -eq 0 ]; then echo "stage $1: passed"; else echo "stage $1: FAILED ($2)"; failed+=("$1"); fi; }
+timings=()
+stage() { printf '\n===== stage: %s =====\n' "$1"; started=$SECONDS; }
+result() {
+  local took=$((SECONDS - started))
+  timings+=("$1 ${took}s")
+  if [ "$2" -eq 0 ]; then echo "stage $1: passed (${took}s)"; else echo "stage $1: FAILED ($2, ${took}s)"; failed+=("$1"); fi
+}
 
 for name in $only; do
   stage "$name"
@@ -70,6 +75,7 @@ for name in $only; do
 done
 
 echo
+echo "stage times: ${timings[*]} (total ${SECONDS}s)"
 if [ ${#failed[@]} -ne 0 ]; then
   echo "make test: FAILED stages: ${failed[*]}"
   exit 1
