@@ -188,7 +188,7 @@ def _diff_lines(diff):
     lines = []
     for kind, verb in (("worse", "worse"), ("recovered", "recovered"), ("reasons_changed", "reasons changed")):
         for entry in diff.get(kind) or []:
-            text = f"{_vm_label(entry)}: {verb}, {entry['before']} -> {entry['after']}"
+            text = f"{_vm_label(entry)}: {verb}, {entry['before']} \u2192 {entry['after']}"
             if entry.get("reasons_added"):
                 text += f"; new: {', '.join(entry['reasons_added'])}"
             if entry.get("reasons_cleared"):
@@ -283,6 +283,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 24px 0 8p
 .card.v-healthy { border-left-color: var(--healthy); } .card.v-at_risk { border-left-color: var(--at_risk); }
 .card.v-failing { border-left-color: var(--failing); } .card.v-unprotected { border-left-color: var(--unprotected); }
 .problems, .changes { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 16px; }
+.changes p { margin: 4px 0; } .changes ul { margin: 4px 0 6px; padding-left: 20px; }
 .changes li.worse { color: var(--failing); } .changes li.recovered { color: var(--healthy); }
 .controls { display: flex; gap: 16px; align-items: center; flex-wrap: wrap; margin: 16px 0 8px; }
 .controls input[type=search] { padding: 5px 8px; width: 260px; border: 1px solid var(--line); border-radius: 6px; }
