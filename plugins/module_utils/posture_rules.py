@@ -141,8 +141,8 @@ def protection_reasons(record: dict) -> list[dict]:
     if prot["protected"]:
         return []
     if prot["protection_state"]:
-        return [reason("not_protected", UNPROTECTED, f"Protection of the VM in vault {prot['vault_name']} is "
-                                                      f"{prot['protection_state']}: no new backups are taken")]
+        text = f"Protection of the VM in vault {prot['vault_name']} is {prot['protection_state']}: no new backups are taken"
+        return [reason("not_protected", UNPROTECTED, text)]
     return [reason("not_protected", UNPROTECTED, "The VM is not protected by Azure Backup in any Recovery Services vault")]
 
 

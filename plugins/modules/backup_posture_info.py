@@ -219,6 +219,7 @@ vms:
         days_left: {description: Whole days to the expiry (negative when expired)., type: int}
         backup_access: {description: Whether the Backup Management Service may back up the key (null when unknown)., type: bool}
         exists: {description: False when the key is not in its store (only then present)., type: bool, returned: when the key is missing}
+        problems: {description: What of the key or its access could not be read (one sentence each)., type: list, elements: str}
     disk_encryption_set:
       description: The VM's DES against the threshold (null without DES).
       type: dict
