@@ -120,6 +120,8 @@ def posture_diff(current, previous):
 def _hours(hours):
     if hours is None:
         return ""
+    if hours < 1:
+        return f"{round(hours * 60)} min"
     value, unit = (hours, "h") if hours < 48 else (hours / 24, "d")
     return f"{value:.1f}".rstrip("0").rstrip(".") + f" {unit}"
 
@@ -283,6 +285,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 24px 0 8p
 .card.v-healthy { border-left-color: var(--healthy); } .card.v-at_risk { border-left-color: var(--at_risk); }
 .card.v-failing { border-left-color: var(--failing); } .card.v-unprotected { border-left-color: var(--unprotected); }
 .problems, .changes { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 16px; }
+ul.problems { padding-left: 32px; }
 .changes p { margin: 4px 0; } .changes ul { margin: 4px 0 6px; padding-left: 20px; }
 .changes li.worse { color: var(--failing); } .changes li.recovered { color: var(--healthy); }
 .controls { display: flex; gap: 16px; align-items: center; flex-wrap: wrap; margin: 16px 0 8px; }
@@ -293,7 +296,7 @@ th, td { text-align: left; vertical-align: top; padding: 6px 7px; border-bottom:
 th { background: #eef1f4; cursor: pointer; user-select: none; font-weight: 600; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 tr[hidden] { display: none; }
-td.name, .nowrap { white-space: nowrap; } td.reasons { min-width: 220px; }
+td.name, .nowrap { white-space: nowrap; } td.reasons { min-width: 220px; overflow-wrap: anywhere; }
 .detail { display: block; font-size: 12px; color: #59636e; } .wrap { overflow-x: auto; }
 td.sub { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-weight: 600; white-space: nowrap; }
