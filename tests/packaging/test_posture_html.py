@@ -136,15 +136,17 @@ def test_rendered_page_has_the_summary_and_one_row_per_vm(chromium, pages, tmp_p
 
 
 def test_fragment_filters_and_sorts_and_hostile_values_stay_text(chromium, pages, tmp_path):
-    url = (pages["dir"] / "hostile.html").as_uri() + "#verdict=failing,unprotected&sort=name&order=desc"
+    # failing or unprotected, in the first subscription (only in the rows' data-search: the cell shows 3f2a6c1e...), by name
+    url = (pages["dir"] / "hostile.html").as_uri() + "#verdict=failing,unprotected&q=3F2A6C1E-8b4d&sort=name"
     dom = Dom(browse(chromium, tmp_path, url, "--dump-dom"))
     assert dom.body.get("data-ready") == "true", "the page's script did not run"
     assert "data-pwned" not in dom.body and dom.title == "Backup posture of confidential VMs"
     assert dom.scripts == 1  # the page's own, nothing a value brought in
     shown = dom.visible()
-    assert [row["cells"][0] for row in shown] == ["cvm-web01", "cvm-uae02" + HOSTILE, "cvm-test01"]  # name, descending
-    assert {row["verdict"] for row in shown} == {"failing", "unprotected"}
-    assert len(dom.rows) == 6 and dom.shown == "3 of 6 VMs shown"
+    assert [row["cells"][0] for row in shown] == ["cvm-test01", "cvm-web01"]  # sorted: the page has web01 first
+    assert [row["verdict"] for row in shown] == ["unprotected", "failing"]
+    assert len(dom.rows) == 6 and dom.shown == "2 of 6 VMs shown"
+    assert [row["cells"][0] for row in dom.rows] == ["cvm-app01", "cvm-db01", "cvm-test01", "cvm-uae01", "cvm-uae02" + HOSTILE, "cvm-web01"]
     web01 = next(row for row in dom.rows if row["cells"][0] == "cvm-web01")
     assert HOSTILE in web01["cells"][5]  # shown as text
 
