@@ -215,7 +215,7 @@ vms:
         store_type: {description: "C(key_vault) or C(managed_hsm).", type: str}
         key_url: {description: The DES's key URL., type: str}
         enabled: {description: Whether the key is enabled (null when unreadable)., type: bool}
-        expires: {description: Its expiry (UTC), null without expiry., type: str}
+        expires: {description: "Its expiry (UTC); null without expiry.", type: str}
         days_left: {description: Whole days to the expiry (negative when expired)., type: int}
         backup_access: {description: Whether the Backup Management Service may back up the key (null when unknown)., type: bool}
         exists: {description: False when the key is not in its store (only then present)., type: bool, returned: when the key is missing}
@@ -341,7 +341,7 @@ def main():
         "resource_groups": {"type": "list", "elements": "str"},
         "subscription_ids": {"type": "list", "elements": "str"},
         "vaults": {"type": "list", "elements": "str"},
-        "key_expiry_warning_days": {"type": "int", "default": 30},
+        "key_expiry_warning_days": {"type": "int", "default": 30, "no_log": False},
         "rpo_grace_hours": {"type": "float", "default": 4},
         "job_lookback_days": {"type": "int", "default": 7},
         "include_recovery_points": {"type": "bool", "default": True},
