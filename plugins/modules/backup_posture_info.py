@@ -22,13 +22,17 @@ description:
      C(key_access_missing), C(key_disabled), C(key_expired), C(key_missing), C(blocking_feature_registered)); C(at_risk)
      (C(key_expires_soon), C(rpo_missed), C(no_backup_yet), C(des_over_threshold), C(soft_delete_off),
      C(immutability_off), C(cross_region_restore_on), C(feature_not_registered), C(key_access_unknown),
-     C(key_unreadable)); C(healthy) without reasons."
+     C(key_unreadable), C(des_unreadable)); C(healthy) without reasons."
   - "The reads are list calls: per subscription one VM list (or one per resource group), one vault list and the
      feature reads; per vault its protected items, its policies and its Backup jobs since O(job_lookback_days); per DES
      one read and one list of its associated resources; per Key Vault or Managed HSM one key list and its access
      (access policies, or role assignments and definitions). Only the recovery points are one list per protected VM
      (Azure has no list of them per vault); O(include_recovery_points=false) leaves them out. RV(requests) says how
      many requests were made."
+  - Reading the keys needs the signed-in principal to list keys (Key Vault access policy C(list), an Azure role with
+    C(Microsoft.KeyVault/vaults/keys/read), or on a Managed HSM a local role with C(keys/read/action) such as
+    C(Managed HSM Crypto Auditor) - C(Managed HSM Administrator) alone cannot read keys); without it the key's state is
+    reported as unreadable (C(key_unreadable)), not as a failure of the module.
   - Key attributes are those of the key's current version (the key list); a DES that still uses an older version
     after a rotation shows the newer version's expiry.
   - Only confidential VMs are reported (security type C(ConfidentialVM)); other VMs of a group or subscription are left
@@ -215,7 +219,7 @@ vms:
         store_type: {description: "C(key_vault) or C(managed_hsm).", type: str}
         key_url: {description: The DES's key URL., type: str}
         enabled: {description: Whether the key is enabled (null when unreadable)., type: bool}
-        expires: {description: Its expiry (UTC), null without expiry., type: str}
+        expires: {description: "Its expiry (UTC); null without expiry.", type: str}
         days_left: {description: Whole days to the expiry (negative when expired)., type: int}
         backup_access: {description: Whether the Backup Management Service may back up the key (null when unknown)., type: bool}
         exists: {description: False when the key is not in its store (only then present)., type: bool, returned: when the key is missing}
@@ -341,7 +345,7 @@ def main():
         "resource_groups": {"type": "list", "elements": "str"},
         "subscription_ids": {"type": "list", "elements": "str"},
         "vaults": {"type": "list", "elements": "str"},
-        "key_expiry_warning_days": {"type": "int", "default": 30},
+        "key_expiry_warning_days": {"type": "int", "default": 30, "no_log": False},
         "rpo_grace_hours": {"type": "float", "default": 4},
         "job_lookback_days": {"type": "int", "default": 7},
         "include_recovery_points": {"type": "bool", "default": True},
