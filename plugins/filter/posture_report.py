@@ -127,7 +127,7 @@ def _hours(hours):
 
 
 def _time(value):
-    """2026-12-01T02:04:11Z -> 2026-12-01 02:04 UTC (what a reader wants in a table)."""
+    """2026-12-01T02:04:11Z -> 2026-12-01 02:04 (the table's header says UTC)."""
     text = str(value or "")
     if len(text) >= 16 and text[10] == "T":
         return f"{text[:10]} {text[11:16]}"
@@ -435,7 +435,8 @@ def posture_html(report, title="Backup posture of confidential VMs"):
     if report.get("check_mode"):
         generated += " (check mode)"
     subscriptions = [sub.get("subscription_id") for sub in report.get("subscriptions") or [] if isinstance(sub, Mapping)]
-    generated += f" for {len(subscriptions)} subscription(s): " + ", ".join(_e(sub) for sub in subscriptions) if subscriptions else ""
+    if subscriptions:
+        generated += f" for {len(subscriptions)} subscription(s): " + ", ".join(_e(sub) for sub in subscriptions)
     cards = [f'<div class="card v-total" id="count-total"><span class="count">{summary["total"]}</span>VMs</div>']
     cards += [f'<div class="card v-{verdict}" id="count-{verdict}"><span class="count">{summary[verdict]}</span>{LABELS[verdict]}</div>'
               for verdict in VERDICTS]

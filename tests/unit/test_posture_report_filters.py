@@ -237,6 +237,7 @@ def test_html_summary_counts_and_one_row_per_vm(result):
     assert '<span class="badge v-failing">Failing</span>' in page
     assert "<code>key_expires_soon</code> The disk encryption key cvm-db01-key expires on 2026-12-13" in page
     assert "6 of 6 VMs shown" in page
+    assert "for 2 subscription(s): 3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b, 7c9d2e4f-1a3b-4c5d-8e6f-0a1b2c3d4e5f.</p>" in page
     assert re.findall(r'<th data-key="(\w+)"', page) == [key for key, _label in p._COLUMNS]
 
 
