@@ -78,6 +78,12 @@ def protected_items(m, ref: dict, vm_only: bool = True) -> list:
                       "the protected items", f"vault {ref['name']}")
 
 
+def policies(m, ref: dict) -> list:
+    """All backup policies of a vault in one paged list."""
+    listed = m.client("backup").backup_policies
+    return m.read_all(lambda: listed.list(ref["name"], ref["resource_group"]), "the backup policies", f"vault {ref['name']}")
+
+
 def recovery_points(m, vault: dict, vm: dict, then: str = ": there is nothing to restore from.") -> list:
     """Every recovery point of the VM's protected item, newest first; ModuleFailure "VM ... is not protected in
     Recovery Services vault ..." + `then` when Azure answers 404."""

@@ -101,10 +101,12 @@ def answer(response):
 
 
 class RetryCounter:
-    """Counts what the retry policy will retry: throttled/5xx answers and dropped connections (for the result)."""
+    """Counts what the retry policy will retry: throttled/5xx answers and dropped connections (for the result), and
+    every request sent to Azure, each attempt once (backup_posture_info returns it)."""
 
     def __init__(self):
         self.retries = 0
+        self.requests = 0
 
     def policy(self):
         from azure.core.pipeline.policies import SansIOHTTPPolicy  # pylint: disable=import-outside-toplevel
@@ -112,6 +114,9 @@ class RetryCounter:
         counter = self
 
         class _Policy(SansIOHTTPPolicy):
+            def on_request(self, request):
+                counter.requests += 1
+
             def on_response(self, request, response):
                 if response.http_response.status_code in RETRIED_STATUS:
                     counter.retries += 1

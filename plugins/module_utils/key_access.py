@@ -10,6 +10,7 @@ module base `m` (AzureCvmModule) and import no SDK at load time.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import uuid
 from urllib.parse import urlsplit
@@ -227,6 +228,58 @@ def remove_permissions(current: dict | None, remove: dict) -> dict:
 def sorted_permissions(perms: dict | None) -> dict:
     """Permissions in a stable form for results and diffs (sorted, lower-case, empty kinds left out)."""
     return {kind: sorted({str(v).lower() for v in values}) for kind, values in sorted((perms or {}).items()) if values}
+
+
+# ---- does a principal hold what Azure Backup needs on a key? (backup_posture_info reads; the grants are the modules')
+# RBAC-mode Key Vault: the data actions of keyvault_backup_access's default role that backing up a key needs.
+BACKUP_VAULT_DATA_ACTIONS = ["Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/backup/action"]
+
+
+def action_allowed(action: str, allowed, denied=()) -> bool:
+    """Whether an RBAC data action is in `allowed` (patterns with '*', case-insensitive) and not in `denied`."""
+    def hit(patterns):
+        # str(getattr(...)): the HSM SDK gives its KeyVaultDataAction enum, whose str() is not the action
+        return any(fnmatch.fnmatchcase(action.lower(), str(getattr(p, "value", p)).lower()) for p in patterns or [])
+    return hit(allowed) and not hit(denied)
+
+
+def policy_backup_access(policies: list[dict], object_id: str) -> bool:
+    """Access-policy vault: the principal's own entry holds the key permissions this collection grants
+    (BACKUP_POLICY_PERMISSIONS keys get, list, backup; 'all' holds them)."""
+    entry = find_policy(policies, object_id)
+    return entry is not None and not missing_permissions(entry.get("permissions"), {"keys": BACKUP_POLICY_PERMISSIONS["keys"]})
+
+
+def rbac_backup_access(assignments: list[dict], definitions: list[dict], key_scope: str, principal_id: str) -> bool:
+    """RBAC vault: an Azure role assignment of the principal at the key's scope or above (the vault, its group, the
+    subscription) whose role's data actions hold BACKUP_VAULT_DATA_ACTIONS. assignments, definitions: REST dicts."""
+    roles = {role_guid(d.get("id") or d.get("name")): d for d in definitions}
+    target = key_scope.lower().rstrip("/")
+    for item in assignments:
+        props = item.get("properties") or {}
+        scope = str(props.get("scope") or "").lower().rstrip("/")
+        if str(props.get("principalId") or "").lower() != principal_id.lower() or not (target == scope or target.startswith(scope + "/")):
+            continue
+        perms = ((roles.get(role_guid(props.get("roleDefinitionId"))) or {}).get("properties") or {}).get("permissions") or []
+        allowed = [a for p in perms for a in p.get("dataActions") or []]
+        denied = [a for p in perms for a in p.get("notDataActions") or []]
+        if all(action_allowed(a, allowed, denied) for a in BACKUP_VAULT_DATA_ACTIONS):
+            return True
+    return False
+
+
+def hsm_backup_access(assignments: list[dict], definitions: list[dict], key: str, principal_id: str) -> bool:
+    """Managed HSM: a local RBAC assignment of the principal at '/', '/keys' or '/keys/<key>' whose role holds
+    BACKUP_KEY_DATA_ACTIONS. assignments, definitions: assignment_dict / definition_dict forms."""
+    actions = {role_guid(d["id"]) or role_guid(d["name"]): d["data_actions"] for d in definitions}
+    covering = {"/", "/keys", f"/keys/{key}".lower()}
+    for item in assignments:
+        if str(item.get("principal_id") or "").lower() != principal_id.lower() or canonical_scope(item.get("scope")).lower() not in covering:
+            continue
+        allowed = actions.get(role_guid(item.get("role_definition_id"))) or []
+        if all(action_allowed(a, allowed) for a in BACKUP_KEY_DATA_ACTIONS):
+            return True
+    return False
 
 
 def hsm_reference(hsm: str | None, resource_group: str | None, hsm_uri: str | None, subscription_id=None,
@@ -449,6 +502,18 @@ def resolve_principal(m) -> str:
     if not values:
         raise ModuleFailure(f"The Backup Management Service (app id {app}) has no service principal in this tenant. {instead}")
     return values[0]["id"].lower()
+
+
+def list_store_keys(m, store_uri: str, kind: str) -> list[dict]:
+    """Every key of a Key Vault or Managed HSM (GET {store}/keys, following nextLink): KeyItems {kid, attributes
+    (enabled, exp, ...)} of each key's current version. Raises azure-core errors (the caller decides)."""
+    suffix = m.cloud["hsm_suffix"] if kind == "managed_hsm" else m.cloud["vault_suffix"]
+    items, url, version = [], store_uri.rstrip("/") + "/keys", KEYVAULT_API
+    while url:
+        body = m.rest("GET", url, f"https://{suffix}/.default", version, ok=(200,))[1] or {}
+        items.extend(body.get("value") or [])
+        url, version = body.get("nextLink"), None  # a nextLink carries its own api-version
+    return items
 
 
 def key_in_store(m, store_key: dict, key_name: str) -> bool | None:

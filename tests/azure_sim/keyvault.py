@@ -135,11 +135,20 @@ def name_of_role(table: dict, role: str) -> str:
 # ================================================================================================ keys
 
 
-def key_table(keys: list) -> dict:
+def key_table(keys: list, now: int | None = None) -> dict:
+    """Scenario keys: {name, version | versions, enabled (true), expires_in_days (none: no expiry; negative: expired)}.
+    `enabled` and `exp` are KeyAttributes of the Key Vault data-plane spec (keyvault/data-plane/Microsoft.KeyVault
+    stable/7.4 and 7.5 keys.json, definition KeyAttributes/Attributes: "enabled: Determines whether the object is
+    enabled", "exp: Expiry date in UTC", integer unix time; Managed HSM keys share the definition)."""
     table = {}
     for key in keys or []:
         versions = list(key.get("versions") or [key.get("version") or uuid.uuid4().hex])
-        table[key["name"].lower()] = {"name": key["name"], "versions": versions}
+        attrs = {}
+        if key.get("enabled") is False:
+            attrs["enabled"] = False
+        if key.get("expires_in_days") is not None:
+            attrs["exp"] = int(now if now is not None else 1767225600) + int(float(key["expires_in_days"]) * 86400)
+        table[key["name"].lower()] = {"name": key["name"], "versions": versions, "attributes": attrs}
     return table
 
 
@@ -193,14 +202,15 @@ def parse_sub(rid: str) -> str:
     return rid.split("/")[2].lower()
 
 
-def key_bundle(base: str, name: str, version: str, hsm: bool) -> dict:
+def key_bundle(base: str, name: str, version: str, hsm: bool, attributes: dict | None = None) -> dict:
+    """A KeyBundle; `attributes` (enabled, exp) from the scenario override the defaults (see key_table)."""
     kid = f"{base}/keys/{name}/{version}"
     modulus = b"".join(hashlib.sha256(f"{kid}#{i}".encode()).digest() for i in range(8))  # 2048 bits, stable
     created = 1767225600  # 2026-01-01T00:00:00Z
     return {"key": {"kid": kid, "kty": "RSA-HSM", "key_ops": ["wrapKey", "unwrapKey", "encrypt", "decrypt"],
                     "n": base64.urlsafe_b64encode(modulus).rstrip(b"=").decode(), "e": "AQAB"},
             "attributes": {"enabled": True, "exportable": True, "created": created, "updated": created,
-                           "recoveryLevel": "Recoverable", "recoverableDays": 90},
+                           "recoveryLevel": "Recoverable", "recoverableDays": 90, **(attributes or {})},
             "tags": {}, **({"managed": False} if hsm else {})}
 
 
@@ -267,12 +277,13 @@ def list_kv_sub(sim, req, sub, rtype):
 
 def arm_hsm_key(sub: str, rg: str, hsm: str, holder: dict, entry: dict) -> dict:
     """A Managed HSM key as the management plane shows it (Microsoft.KeyVault/managedHSMs/keys)."""
-    bundle = key_bundle(key_base_url("hsms", holder["name"]), entry["name"], entry["versions"][-1], True)
+    bundle = key_bundle(key_base_url("hsms", holder["name"]), entry["name"], entry["versions"][-1], True, entry.get("attributes"))
     attrs = bundle["attributes"]
     return {"id": arm_id(sub, rg, KV, "managedHSMs", hsm, "keys", entry["name"]), "name": entry["name"],
             "type": "Microsoft.KeyVault/managedHSMs/keys",
             "properties": {"attributes": {"enabled": attrs["enabled"], "created": attrs["created"], "updated": attrs["updated"],
-                                          "recoveryLevel": attrs["recoveryLevel"], "exportable": attrs["exportable"]},
+                                          "recoveryLevel": attrs["recoveryLevel"], "exportable": attrs["exportable"],
+                                          **({"exp": attrs["exp"]} if "exp" in attrs else {})},
                            "kty": "RSA-HSM", "keyOps": bundle["key"]["key_ops"], "keySize": 2048,
                            "keyUri": f"{key_base_url('hsms', holder['name'])}/keys/{entry['name']}",
                            "keyUriWithVersion": bundle["key"]["kid"]}}
@@ -604,14 +615,15 @@ def get_key_bundle(sim, kind: str, holder: dict, key: str, version: str | None) 
     entry = holder["keys"].get(key.lower())
     if entry is None or (version and version not in entry["versions"]):
         raise key_not_found(f"{key}/{version}" if version else key)
-    return key_bundle(key_base_url(kind, holder["name"]), entry["name"], version or entry["versions"][-1], kind == "hsms")
+    return key_bundle(key_base_url(kind, holder["name"]), entry["name"], version or entry["versions"][-1], kind == "hsms",
+                      entry.get("attributes"))
 
 
 def key_list_body(kind: str, holder: dict) -> dict:
     base = key_base_url(kind, holder["name"])
     items = []
     for entry in holder["keys"].values():
-        bundle = key_bundle(base, entry["name"], entry["versions"][-1], kind == "hsms")
+        bundle = key_bundle(base, entry["name"], entry["versions"][-1], kind == "hsms", entry.get("attributes"))
         items.append({"kid": f"{base}/keys/{entry['name']}", "attributes": bundle["attributes"], "tags": {}})
     return {"value": items, "nextLink": None}
 
@@ -895,12 +907,13 @@ def seed_keyvault(sim, scenario: dict):
             for spec in group.get("key_vaults") or []:
                 body = vault_body(sim, sub["id"], group["name"], spec.get("location", location), spec)
                 sim.store.put(body["id"], body)
-                ext["vaults"][spec["name"].lower()] = {"id": body["id"], "name": spec["name"], "keys": key_table(spec.get("keys"))}
+                ext["vaults"][spec["name"].lower()] = {"id": body["id"], "name": spec["name"],
+                                                       "keys": key_table(spec.get("keys"), int(sim.now().timestamp()))}
                 for grant in spec.get("role_assignments") or []:
                     seed_vault_assignment(sim, body, grant)
             for spec in group.get("managed_hsms") or []:
                 body = hsm_body(sim, sub["id"], group["name"], spec.get("location", location), spec)
                 sim.store.put(body["id"], body)
-                holder = {"id": body["id"], "name": spec["name"], "keys": key_table(spec.get("keys"))}
+                holder = {"id": body["id"], "name": spec["name"], "keys": key_table(spec.get("keys"), int(sim.now().timestamp()))}
                 seed_hsm_rbac(holder, spec)
                 ext["hsms"][spec["name"].lower()] = holder

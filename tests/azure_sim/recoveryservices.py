@@ -11,6 +11,10 @@ Scenario keys (compact form, per resource group):
                 {name, type: V2|V1 (V2), frequency: Daily|Hourly (Daily), time: "02:00", interval: 4, window_hours: 12,
                  retention_days: 30, instant_rp_days: 7|2, timezone: UTC}
       protected_items.state: IRPending | Protected (default; seeds one recovery point) | ProtectionStopped
+      protected_items.last_backup_hours_ago: H -> the seeded recovery point (and lastBackupTime) is H hours old
+      protected_items.failed_jobs: N -> N Backup jobs since the last backup, each Failed with the error a backup of the VM
+                 would get now (backup_error), else UserErrorGuestAgentStatusUnavailable; lastBackupStatus Failed
+      immutability: Disabled (default) | Unlocked | Locked (securitySettings.immutabilitySettings.state)
   storage_accounts: [{name, location (default: the group's), kind (StorageV2), sku (Standard_LRS)}]
 Top-level scenario key `recoveryservices:` seeds the test switches below.
 
@@ -85,6 +89,9 @@ CODES = {
     "always_on": "BMSUserErrorSoftDeleteStateAlwaysOn",
     "immutability": "UserErrorInvalidImmutabilityStateTransition",  # UNVERIFIED (see refuse_irreversible)
     "guard_missing": "BMSUserErrorResourceGuardNotFound",  # UNVERIFIED
+    # MicrosoftDocs azure-docs articles/backup/backup-azure-troubleshoot-vm-backup-fails-snapshot-timeout.md
+    # ("UserErrorGuestAgentStatusUnavailable - VM agent unable to communicate with Azure Backup")
+    "agent": "UserErrorGuestAgentStatusUnavailable",
 }
 CRR_DISABLE_TEXT = "Cross Region Restore is currently a non-reversible storage property. You can not disable it once enabled."
 JOB_ERROR_NUMBERS = {CODES["kv_perms"]: 400230}  # numeric errorCode of job errorDetails (values UNVERIFIED)
@@ -1614,6 +1621,7 @@ def seed_vault(sim, sub: str, group: dict, spec: dict):
                                      redundancy=spec.get("redundancy", "GeoRedundant"), crr=bool(spec.get("cross_region_restore")),
                                      soft_delete=spec.get("soft_delete", True), identity={"type": "SystemAssigned"}))
     soft_delete_settings(body)["softDeleteRetentionPeriodInDays"] = int(spec.get("soft_delete_days", 14))
+    body["properties"]["securitySettings"]["immutabilitySettings"]["state"] = spec.get("immutability", "Disabled")
     for policy in spec.get("policies") or []:
         add_policy(sim, body["id"], policy["name"], policy.get("properties") or compact_policy(policy))
     for entry in spec.get("protected_items") or []:
@@ -1625,8 +1633,32 @@ def seed_vault(sim, sub: str, group: dict, spec: dict):
         set_policy(sim, item, None if wanted == "ProtectionStopped" else sim.store.require(policy_id(body["id"], entry["policy"])))
         store_item(sim, body["id"], item)
         if wanted != "IRPending" and vm is not None:
-            add_recovery_point(sim, item, vm)
+            point = add_recovery_point(sim, item, vm)
+            if entry.get("last_backup_hours_ago") is not None:
+                backdate(sim, item, point, float(entry["last_backup_hours_ago"]))
         item["properties"]["protectionState"] = wanted
+        for dummy in range(int(entry.get("failed_jobs") or 0)):
+            seed_failed_job(sim, body["id"], item, vm)
+
+
+def backdate(sim, item: dict, point: dict, hours: float):
+    """A seeded recovery point taken `hours` ago: its recoveryPointTime and the item's lastBackupTime /
+    lastRecoveryPoint (AzureIaaSVMProtectedItem, spec recoveryservicesbackup stable/2025-08-01 bms.json:
+    "lastBackupTime: Timestamp of the last backup operation on this backup item")."""
+    when = iso(sim.now() - timedelta(hours=hours))
+    point["properties"]["recoveryPointTime"] = when
+    item["properties"].update(lastBackupTime=when, lastRecoveryPoint=when)
+
+
+def seed_failed_job(sim, vid: str, item: dict, vm: dict | None):
+    """A Backup job of the item that failed (the error a backup would get now, else a guest agent error); the item's
+    lastBackupStatus becomes Failed and its health ActionRequired, as finish_backup leaves them."""
+    name = item["properties"]["friendlyName"]
+    job = new_job(sim, vid, "Backup", name, tasks=("Take Snapshot", "Transfer data to vault"), bag={"VM Name": name})
+    end_job(sim, job, "Failed", backup_error(sim, vm) or {
+        "errorCode": CODES["agent"], "errorString": "VMAgent is unable to communicate with the Azure Backup Service.",
+        "recommendations": ["Ensure the VM agent is installed and running, and that the VM has network connectivity."]})
+    item["properties"].update(lastBackupStatus="Failed", protectionStatus="Unhealthy", healthStatus="ActionRequired")
 
 
 # --------------------------------------------------------------------------------------------------- backup status

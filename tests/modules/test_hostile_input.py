@@ -53,6 +53,7 @@ MODULES = {
     "azure_local_vm_info": lambda v: {"name": v, "resource_group": RG_LOCAL},
     "backup_management_service_info": lambda v: {"principal_id": v},
     "backup_job_info": lambda v: {"vault": {"name": v, "resource_group": RG_BACKUP}},
+    "backup_posture_info": lambda v: {"vms": [{"resource_group": RG_KC, "name": v}]},
     "backup_policy": lambda v: {"name": v, "vault": VAULT},
     "cvm_protection": lambda v: {"vault": VAULT, "policy": "DefaultPolicy", "vms": [{"resource_group": RG_KC, "name": v}]},
     "cvm_protection_info": lambda v: {"vault": VAULT, "vms": [{"resource_group": RG_KC, "name": v}]},
