@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: backup_posture_info
 short_description: Whether every confidential VM is really recoverable - protection, last backups, keys, DES, vaults
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Reads the backup posture of confidential VMs (CVMs) in one or more subscriptions and gives each a verdict with its
     reasons, plus a summary of the estate. Read-only; never writes.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: recovery_vault_info
 short_description: List the Recovery Services vaults of a resource group or subscription, by region
-version_added: 1.0.0
+version_added: 0.2.0
 description:
   - Lists the Recovery Services vaults of O(resource_group) (or of the subscription when it is not given) with their
     region and managed settings, in one paged list.
