@@ -69,21 +69,22 @@ notes:
 EXAMPLES = r"""
 - name: Make the drill resource group (tagged with the drill id) before the restore
   azure_cvm.backup.drill_resources:
-    resource_group: rg-drill-kc
+    resource_group: rg-cvm-drill-koreacentral
     location: koreacentral
-    drill_id: drill-2026-12-01
+    drill_id: drill-2026-w49
 
-- name: Tag what the restore created and read the restored disks back
+- name: Tag a VM a drill restored (its disks and network interface with it) and read them back
   azure_cvm.backup.drill_resources:
-    resource_group: rg-drill-kc
-    drill_id: drill-2026-12-01
-    resources: "{{ restored.restored_disk_ids }}"
+    resource_group: rg-cvm-kc
+    drill_id: drill-2026-w49
+    resources:
+      - /subscriptions/3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines/cvm-pmk-01
   register: drill
 
 - name: Delete only what carries this drill's tag (and the group, when the drill made it and it is empty)
   azure_cvm.backup.drill_resources:
-    resource_group: rg-drill-kc
-    drill_id: drill-2026-12-01
+    resource_group: rg-cvm-drill-koreacentral
+    drill_id: drill-2026-w49
     state: absent
 """
 
@@ -187,6 +188,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import drill_rule
 from ansible_collections.azure_cvm.backup.plugins.module_utils import restore_runner
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.names import shown
 
 RESOURCES_API = "2025-04-01"  # Microsoft.Resources (Tags_UpdateAtScope), azure-mgmt-resource 26 default
 DELETE_API = {"microsoft.compute/virtualmachines": "2026-04-01", "microsoft.compute/disks": "2026-03-02",
@@ -246,6 +248,8 @@ def present(m, p: dict, out: dict) -> dict:
         if not p["location"]:
             raise ModuleFailure(f"The drill resource group {name} does not exist: give location to create it.")
         out.update(changed=True, created=True)
+        if m.diff_mode:
+            out["diff"] = {"before": {"resource_group": None, "tags": {}}, "after": {"resource_group": name, "tags": {}}}
         if m.check_mode:
             return out
         group = m.read(lambda: m.client("resources").resource_groups.create_or_update(
@@ -302,9 +306,9 @@ def absent(m, p: dict, out: dict) -> dict:
 def run(m) -> dict:
     p = m.params
     problem = rules.drill_id_problem(p["drill_id"])
-    bad = [rid for rid in p["resources"] if not arm_ids.parse(rid) or "resource_group" not in arm_ids.parse(rid)]
+    bad = [rid for rid in p["resources"] if "resource_group" not in (arm_ids.parse(rid) or {})]
     if problem or bad:
-        raise ModuleFailure(problem or f"resources: {', '.join(bad)} are not resource ids.")
+        raise ModuleFailure(problem or f"resources: '{shown(bad[0])}' is not a resource id of a resource group.")
     out = {"changed": False, "created": False, "resource_group": None, "tagged": [], "disks": [], "vms": [], "deleted": [],
            "kept": [], "unsupported": []}
     return present(m, p, out) if p["state"] == "present" else absent(m, p, out)
