@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.filter.drill_report import drill_pick
 from tests.azure_sim import compute as sim_compute
