@@ -106,6 +106,7 @@ def vm_facts(vm: dict) -> dict:
         "key_type": "CMK" if des_id else "PMK",
         "des_id": des_id,
         "data_disks": len(dig(props, "storageProfile", "dataDisks", default=[])),
+        "tags": dict(vm.get("tags") or {}),
     }
 
 

@@ -11,8 +11,7 @@ short_description: Tell why a confidential VM can or cannot be backed up by Azur
 version_added: 0.1.0
 description:
   - Checks confidential VMs (CVMs) against every row of the Azure Backup support matrix for confidential VMs and
-    returns, per VM, a verdict, every check with a sentence, the blockers, the warnings and the facts they rest on.
-  - Read-only; never writes.
+    returns, per VM, a verdict, every check with a sentence, the blockers, the warnings and the facts they rest on. Read-only; never writes.
   - Targets are the VMs in O(vms), or every VM of the O(resource_groups), or every VM of the subscription when neither
     is given. VMs that are not confidential VMs are reported with verdict C(not_applicable).
   - "The checks, in this order, each with status V(pass), V(warn), V(fail) or V(n/a):"
@@ -203,6 +202,9 @@ vms:
           description: The number of data disks.
           type: int
           sample: 1
+        tags:
+          description: The VM's tags (the restore drill selects VMs by a tag).
+          type: dict
         des:
           description: The OS disk's disk encryption set (CMK only, else null).
           type: dict

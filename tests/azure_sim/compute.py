@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import uuid
 
-from .framework import ARM_HOST, ROUTER, SimError, arm_id, iso, page, seeder
+from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, iso, page, seeder
 from .keyvault import key_url_for
 from .resources import arm_call, require_resource, require_rg, resource_groups
 
@@ -317,6 +317,69 @@ def list_associated(sim, req, sub, rg, name):
     arm_call(sim, req, sub)
     des = require_resource(sim, sub, rg, CP, "diskEncryptionSets", name)
     return page(sim, req, des_users(sim, des["id"]))
+
+
+# DELETE of a VM, a managed disk or a network interface (VirtualMachines_Delete, ComputeRP virtualMachine.json; Disks_Delete,
+# DiskRP disk.json; NetworkInterfaces_Delete, Microsoft.Network networkInterface.json: each 200, 202 or 204; answered at
+# once with 200, or 204 when there is nothing to delete). Deleting a VM deletes the disks and network interfaces whose
+# `deleteOption` is Delete and detaches the others ("Delete a VM and its attached resources",
+# learn.microsoft.com/azure/virtual-machines/delete: "deleteOption ... Delete or Detach"). A disk still attached to a VM
+# is refused with 409 OperationNotAllowed (the code and message are UNVERIFIED: drill_resources deletes VMs first and
+# fails with Azure's sentence otherwise).
+DELETABLE = r"(?P<rtype>virtualMachines|disks)"
+
+
+def delete_vm_and_options(sim, vm: dict):
+    storage = vm["properties"]["storageProfile"]
+    refs = [storage.get("osDisk") or {}] + list(storage.get("dataDisks") or [])
+    for ref in refs:
+        disk = sim.store.get((ref.get("managedDisk") or {}).get("id") or "")
+        if disk is None:
+            continue
+        if ref.get("deleteOption") == "Delete":
+            sim.store.delete(disk["id"])
+        else:
+            disk["managedBy"] = None
+            disk["properties"]["diskState"] = "Unattached"
+    for nic_ref in vm["properties"].get("networkProfile", {}).get("networkInterfaces") or []:
+        nic = sim.store.get(nic_ref["id"])
+        if nic is None:
+            continue
+        if (nic_ref.get("properties") or {}).get("deleteOption") == "Delete":
+            sim.store.delete(nic["id"])
+        else:
+            nic["properties"].pop("virtualMachine", None)
+    sim.store.delete(vm["id"])
+
+
+@ROUTER.route("DELETE", ARM, RG + r"/providers/Microsoft\.Compute/" + DELETABLE + r"/(?P<name>[^/]+)")
+def delete_resource(sim, req, sub, rg, rtype, name):
+    arm_call(sim, req, sub)
+    require_rg(sim, sub, rg)
+    item = sim.store.get(arm_id(sub, rg, CP, TYPES[rtype.lower()], name))
+    if item is None:
+        return Response(204)
+    if item["type"].endswith("virtualMachines"):
+        delete_vm_and_options(sim, item)
+        return Response(200)
+    if item.get("managedBy"):
+        raise SimError(409, "OperationNotAllowed", f"Disk {name} is attached to VM {item['managedBy']}.")
+    sim.store.delete(item["id"])
+    return Response(200)
+
+
+@ROUTER.route("DELETE", ARM, RG + r"/providers/Microsoft\.Network/networkInterfaces/(?P<name>[^/]+)")
+def delete_nic(sim, req, sub, rg, name):
+    arm_call(sim, req, sub)
+    require_rg(sim, sub, rg)
+    item = sim.store.get(arm_id(sub, rg, NETWORK, "networkInterfaces", name))
+    if item is None:
+        return Response(204)
+    if (item["properties"].get("virtualMachine") or {}).get("id") and sim.store.get(item["properties"]["virtualMachine"]["id"]):
+        raise SimError(400, "NicInUse", f"Network Interface {item['id']} is used by existing resource "
+                                        f"{item['properties']['virtualMachine']['id']}.")  # UNVERIFIED wording
+    sim.store.delete(item["id"])
+    return Response(200)
 
 
 # ------------------------------------------------------------------------------------------------ seeding

@@ -76,6 +76,8 @@ OPERATIONS: dict = {
     "resources.put_rg": op("resources", R + "ResourceGroup", R + "ResourceGroup"),
     "resources.list_sub_resources": op("resources", EMPTY, "page:" + R + "GenericResourceExpanded"),
     "resources.list_rg_resources": op("resources", EMPTY, "page:" + R + "GenericResourceExpanded"),
+    "resources.delete_rg": op("resources", EMPTY, EMPTY),
+    "resources.patch_tags": op("resources", R + "TagsPatchResource", R + "TagsResource"),
     # ---- compute.py
     "compute.get_resource": by("rtype", **{t: op(f, EMPTY, C + m) for t, (f, m) in COMPUTE_TYPES.items()}),
     "compute.list_rg": by("rtype", **{t: op(f, EMPTY, "page:" + C + m) for t, (f, m) in COMPUTE_TYPES.items()}),
@@ -85,6 +87,8 @@ OPERATIONS: dict = {
     "compute.get_nic": op("network", exempt=NO_NETWORK_SDK),
     "compute.list_nics_rg": op("network", exempt=NO_NETWORK_SDK),
     "compute.list_nics_sub": op("network", exempt=NO_NETWORK_SDK),
+    "compute.delete_resource": by("rtype", virtualMachines=op("compute", EMPTY, EMPTY), disks=op("disks", EMPTY, EMPTY)),
+    "compute.delete_nic": op("network", exempt=NO_NETWORK_SDK),
     # ---- keyvault.py (ARM)
     "keyvault.get_kv_resource": by("rtype", **{t: op("keyvault", EMPTY, K + m) for t, m in KV_TYPES.items()}),
     "keyvault.list_kv_rg": by("rtype", **{t: op("keyvault", EMPTY, "page:" + K + m) for t, m in KV_TYPES.items()}),

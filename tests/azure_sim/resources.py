@@ -285,6 +285,58 @@ def put_rg(sim, req, sub, rg):
     return Response(200 if existing else 201, sim.store.get(rg_id(sub, name)))
 
 
+# DELETE a resource group (ResourceGroups_Delete, spec Microsoft.Resources stable/2025-04-01 resources.json: 200 or 202,
+# "When you delete a resource group, all of its resources are also deleted"). Answered at once with 200 (a 202 with a
+# Location to poll is the other documented answer); a missing group answers 404 ResourceGroupNotFound as the GET does.
+@ROUTER.route("DELETE", ARM, RG_PATH)
+def delete_rg(sim, req, sub, rg):
+    arm_call(sim, req, sub)
+    group = require_rg(sim, sub, rg)
+    prefix = group["id"].lower() + "/"
+    for item in sim.store.find(lambda i: i["id"].lower().startswith(prefix)):
+        sim.store.delete(item["id"])
+    sim.store.delete(group["id"])
+    return Response(200)
+
+
+# Tags of any resource (Tags_UpdateAtScope, PATCH {scope}/providers/Microsoft.Resources/tags/default, spec
+# Microsoft.Resources stable/2025-04-01 resources.json, examples PatchTagsResource.json): body TagsPatchResource
+# {operation: Replace | Merge | Delete, properties: {tags}}; "The 'merge' option allows adding tags with new names and
+# updating the values of tags with existing names"; "The 'delete' option allows selectively deleting tags based on
+# given names or name/value pairs"; at most 50 tags at the end. Answer: TagsResource {id, name: default, type:
+# Microsoft.Resources/tags, properties: {tags}}, here at once with 200 (202 is the spec's other answer).
+TAGS_PATH = (SUB + r"/resourcegroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<rtype>[^/]+)/(?P<name>[^/]+)"
+             r"/providers/Microsoft\.Resources/tags/default")
+MAX_TAGS = 50
+
+
+@ROUTER.route("PATCH", ARM, TAGS_PATH)
+def patch_tags(sim, req, sub, rg, ns, rtype, name):
+    arm_call(sim, req, sub)
+    require_rg(sim, sub, rg)
+    item = sim.store.get(arm_id(sub, rg, ns, rtype, name))
+    if item is None:
+        raise resource_not_found(f"{ns}/{rtype}", name, rg)
+    body = req.json()
+    operation = str(body.get("operation") or "")
+    given = {str(k): str(v) for k, v in ((body.get("properties") or {}).get("tags") or {}).items()}
+    current = dict(item.get("tags") or {})
+    if operation.lower() == "replace":
+        current = given
+    elif operation.lower() == "merge":
+        current.update(given)
+    elif operation.lower() == "delete":
+        current = {k: v for k, v in current.items() if k not in given or given[k] not in ("", v)}
+    else:
+        raise SimError(400, "InvalidRequestContent", f"The tags operation '{operation}' is not Replace, Merge or Delete.")
+    if len(current) > MAX_TAGS:  # the spec's limit; the code ARM sends for it is UNVERIFIED
+        raise SimError(400, "InvalidTemplate", f"The resource can have at most {MAX_TAGS} tags.")
+    item["tags"] = current
+    scope = item["id"]
+    return {"id": f"{scope}/providers/Microsoft.Resources/tags/default", "name": "default",
+            "type": "Microsoft.Resources/tags", "properties": {"tags": dict(current)}}
+
+
 # ------------------------------------------------------------------------------------------------ seeding
 
 

@@ -60,6 +60,7 @@ MODULES = {
     "cvm_readiness_info": lambda v: {"vms": [{"resource_group": RG_KC, "name": v}]},
     "cvm_restore": lambda v: {"vm": {"resource_group": RG_KC, "name": v}, "vault": VAULT,
                               "staging_storage_account": "stcvmrestorekc", "target_resource_group": RG_KC},
+    "drill_resources": lambda v: {"resource_group": "rg-cvm-drill-koreacentral", "drill_id": "drill-t1", "resources": [v]},
     "keyvault_backup_access": lambda v: {"vault": v, "resource_group": RG_KC},
     "mhsm_role_assignment": lambda v: {"hsm": v, "resource_group": RG_UAE, "key": "cvm-hsm-key"},
     "mhsm_role_assignment_info": lambda v: {"hsm": v, "resource_group": RG_UAE},
@@ -76,7 +77,7 @@ EXTRA = [
     ("resource group traversal", "resource_group", "rg/../../rg-backup"),
     ("subscription id traversal", "subscription_id", "../../providers"),
 ]
-HAS_RESOURCE_GROUP = {"azure_local_vm", "azure_local_vm_info", "keyvault_backup_access", "mhsm_role_assignment",
+HAS_RESOURCE_GROUP = {"azure_local_vm", "azure_local_vm_info", "drill_resources", "keyvault_backup_access", "mhsm_role_assignment",
                       "mhsm_role_assignment_info", "mhsm_role_definition", "recovery_vault",
                       "recovery_vault_info"}
 
