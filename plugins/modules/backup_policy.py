@@ -63,7 +63,9 @@ options:
     type: int
     default: 24
   time_zone:
-    description: The time zone of the schedule, a Windows time zone name such as C(UTC) or C(Korea Standard Time).
+    description:
+      - The time zone of the schedule, a Windows time zone id spelt exactly as Windows does, such as C(UTC) or
+        C(Korea Standard Time) (the ids of Unicode CLDR's C(windowsZones.xml)).
     type: str
     default: UTC
   instant_restore_days:
