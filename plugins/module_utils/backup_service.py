@@ -142,7 +142,8 @@ class VaultItems:
     def __init__(self, m, ref: dict):
         self.m = m
         self.ref = ref
-        self.vault_path = arm_ids.vault_id(ref)
+        self.vault_id = arm_ids.vault_id(ref)  # compared with the ids Azure returns
+        self.vault_path = arm_ids.vault_path(ref)  # request paths: every name one percent-encoded segment
 
     def item_path(self, resource_group: str, name: str) -> str:
         container = quote(container_name(resource_group, name), safe="")

@@ -260,7 +260,7 @@ def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
 
 
 def put_policy(m, ref: dict, name: str, body: dict):
-    path = arm_ids.policy_id(ref, name)
+    path = arm_ids.policy_path(ref, name)
     try:
         m.arm_lro("PUT", path, service.BACKUP_API, f"backup policy {name} to be applied", m.params["timeout"], body,
                   wait=m.params["wait"])
