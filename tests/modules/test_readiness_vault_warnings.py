@@ -30,8 +30,8 @@ def test_the_report_shows_the_warnings_of_the_vault_of_each_region(azure_sim, tm
 
 
 def test_a_hardened_vault_given_in_cvm_vaults_has_no_warning(azure_sim, tmp_path):
-    hardened = run_module(azure_sim, "recovery_vault", {**KC, "soft_delete": "enabled", "immutability": "unlocked",
-                                                         "job_failure_alerts": True})
+    secure = {"soft_delete": "enabled", "immutability": "unlocked", "job_failure_alerts": True}
+    hardened = run_module(azure_sim, "recovery_vault", {**KC, **secure})
     assert not hardened.get("failed"), hardened.get("msg")
     data, section = report(azure_sim, tmp_path, {"cvm_vaults": {"koreacentral": KC}})
     assert not [w for w in data["vault_warnings"] if "rsv-cvm-kc" in w], data["vault_warnings"]
