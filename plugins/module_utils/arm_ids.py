@@ -12,7 +12,7 @@ parses to namespace Microsoft.HybridCompute and child_namespace_1 Microsoft.Azur
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import names
 
@@ -82,6 +82,24 @@ def same(a, b) -> bool:
 def build(subscription: str, resource_group: str, namespace: str, rtype: str, name: str, **children) -> str:
     return build_id(subscription=subscription, resource_group=resource_group, namespace=namespace, type=rtype,
                     name=name, **children)
+
+
+def segment(name) -> str:
+    """A name as one percent-encoded request-path segment (quote(safe='')): names.py has refused '/', '?', '#', '%',
+    '\\' and control characters before any request; this second net makes sure a name that slipped past it still
+    names one segment and never adds a segment, a query or a fragment. Only for paths sent with m.arm / m.arm_lro (SDK
+    calls encode their path parameters themselves); ids in bodies, results and comparisons stay unencoded. '', '.' and
+    '..' cannot be made one segment by encoding (a dot stays a dot): ValueError."""
+    text = str(name)
+    if text in ("", ".", ".."):
+        raise ValueError(f"'{text}' cannot be a name in a request path.")
+    return quote(text, safe="")
+
+
+def build_path(subscription: str, resource_group: str, namespace: str, rtype: str, name: str, **children) -> str:
+    """The request path of the resource build() names, every name (subscription, group, names) one segment()."""
+    quoted = {k: segment(v) if k.startswith("child_name") else v for k, v in children.items()}
+    return build(segment(subscription), segment(resource_group), namespace, rtype, segment(name), **quoted)
 
 
 def is_type(parts: dict | None, namespace: str, rtype: str) -> bool:
@@ -206,6 +224,16 @@ def vault_id(ref: dict) -> str:
 def policy_id(ref: dict, policy_name: str) -> str:
     return build(ref["subscription_id"], ref["resource_group"], RECOVERY_SERVICES, "vaults", ref["name"],
                  child_type_1="backupPolicies", child_name_1=policy_name)
+
+
+def vault_path(ref: dict) -> str:
+    """The request path of the vault (vault_id with every name one segment)."""
+    return build_path(ref["subscription_id"], ref["resource_group"], RECOVERY_SERVICES, "vaults", ref["name"])
+
+
+def policy_path(ref: dict, policy_name: str) -> str:
+    return build_path(ref["subscription_id"], ref["resource_group"], RECOVERY_SERVICES, "vaults", ref["name"],
+                      child_type_1="backupPolicies", child_name_1=policy_name)
 
 
 # ------------------------------------------------------------------------------------------------ key stores and keys

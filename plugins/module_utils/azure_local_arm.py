@@ -7,7 +7,7 @@ update, DELETE) go through m.arm_lro, which follows them with azure-core's ARM p
 
 from __future__ import annotations
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_of, name_or_id
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import build_path, name_of, name_or_id
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_rules import describe_security, image_kind, image_reason
 
 HCI_API = "2024-01-01"
@@ -17,7 +17,11 @@ HCI = "Microsoft.AzureStackHCI"
 
 
 def machine_id(sub: str, rg: str, name: str) -> str:
-    return name_or_id(name, sub, rg, "Microsoft.HybridCompute/machines")
+    """The Arc machine's request path: an id as given (names.py has checked its segments), or the path of a name in
+    `rg` with every name one percent-encoded segment (arm_ids.build_path; the same text for every valid name)."""
+    if str(name).startswith("/subscriptions/"):
+        return name
+    return build_path(sub, rg, "Microsoft.HybridCompute", "machines", name)
 
 
 def vm_instance_id(machine: str) -> str:

@@ -148,7 +148,8 @@ class VaultItems:
     def __init__(self, m, ref: dict):
         self.m = m
         self.ref = ref
-        self.vault_path = arm_ids.vault_id(ref)
+        self.vault_id = arm_ids.vault_id(ref)  # compared with the ids Azure returns
+        self.vault_path = arm_ids.vault_path(ref)  # request paths: every name one percent-encoded segment
 
     def item_path(self, resource_group: str, name: str) -> str:
         container = quote(container_name(resource_group, name), safe="")
@@ -162,29 +163,28 @@ class VaultItems:
         return {item_key(i) for i in listed} - {None}
 
     def refresh(self, timeout: float):
-        """Discover new VMs: POST refreshContainers, then its operationResults until 204."""
+        """Discover new VMs: POST refreshContainers, then follow its Location (202 while running, 204 when done)
+        with azure-core's ARM polling (m.arm_lro, final-state-via location)."""
         path = f"{self.vault_path}/backupFabrics/Azure/refreshContainers?$filter={quote(IAASVM_FILTER)}"
+        what = f"the container refresh of vault {self.ref['name']}"
         try:
-            headers = self.post_again_if_dropped(path)
-            location = headers.get("Location") or headers.get("location")
-            if location:
-                self.m.wait(f"the container refresh of vault {self.ref['name']}", lambda: self.m.arm("GET", location, None)[0],
-                            lambda status: status == 204, timeout, 1.0)
+            self.again_if_dropped(lambda: self.m.arm_lro("POST", path, BACKUP_API, what, timeout, final_state_via="location"))
         except ModuleFailure:
             raise
         except Exception as exc:  # pylint: disable=broad-except
             self.m.azure_failure(exc, "refresh the backup containers (discover VMs)", f"vault {self.ref['name']}")
 
-    def post_again_if_dropped(self, path: str, attempts: int = 3) -> dict:
-        """A refresh POST whose connection failed or dropped before the answer: azure-core does not resend a POST, but
-        a second refresh is harmless (it only rediscovers). Returns the answer's headers."""
+    @staticmethod
+    def again_if_dropped(call, attempts: int = 3):
+        """A refresh whose connection failed or dropped before an answer: azure-core does not resend a POST, but a
+        second refresh is harmless (it only rediscovers). Returns what `call` returns."""
         for attempt in range(attempts):
             try:
-                return self.m.arm("POST", path, BACKUP_API)[2]
+                return call()
             except Exception as exc:  # pylint: disable=broad-except
                 if type(exc).__name__ not in ("ServiceRequestError", "ServiceResponseError") or attempt == attempts - 1:
                     raise
-        return {}
+        return None
 
     def backup_status(self, vm: dict) -> dict:
         """Where a VM is protected: the BackupStatus API (POST, reads only)."""

@@ -70,23 +70,6 @@ def key_name(value: str, hsm_name: str | None = None) -> str:
     return text
 
 
-def normalize_scope(scope: str) -> str:
-    """A Managed HSM role scope: '/', '/keys' or '/keys/<key>'. 'keys/x' and '/keys/x/' are accepted as '/keys/x';
-    anything else (e.g. '/key/x') is refused with what was probably meant."""
-    text = str(scope if scope is not None else "/").strip()
-    parts = [p for p in text.split("/") if p]
-    if not parts:
-        return "/"
-    if parts[0] == "keys" and len(parts) <= 2:
-        return "/keys" + (f"/{key_name(parts[1])}" if len(parts) == 2 else "")
-    hint = ""
-    if parts[0].lower() in ("key", "keys") and len(parts) == 2:
-        hint = f" Did you mean '/keys/{parts[1]}'?"
-    elif parts[0].lower() in ("key", "keys") and len(parts) == 1:
-        hint = " Did you mean '/keys'?"
-    raise ValueError(f"'{text}' is not a Managed HSM role scope: use {HSM_SCOPES}.{hint}")
-
-
 def assignment_scope(key: str | None = None, all_keys: bool = False, scope: str | None = None, hsm_name=None) -> str:
     """The scope of a role assignment from the module's key / all_keys / scope options (one of them; all_keys: false
     counts as not given, so a templated all_keys does not clash with key)."""
@@ -97,7 +80,7 @@ def assignment_scope(key: str | None = None, all_keys: bool = False, scope: str 
     if all_keys:
         return "/keys"
     if scope is not None:
-        return normalize_scope(scope)
+        return canonical_scope(scope, strict=True)
     raise ValueError(f"Give the key to grant access to (key), all_keys: true, or a scope ({HSM_SCOPES}).")
 
 
@@ -134,23 +117,31 @@ def resolve_role(role: str, definitions: list[dict]) -> dict:
                      f"({', '.join(d['id'] for d in found)}).")
 
 
-def canonical_scope(value) -> str:
-    """A Managed HSM assignment scope in one form, whatever form the HSM or the SDK gives it: '/', '/keys' or
-    '/keys/<key>' from '/keys/k', '/keys/k/', 'keys/k', a key URL (https://<hsm>.managedhsm.azure.net/keys/k[/version])
-    or the SDK's KeyVaultRoleScope enum (whose str() is 'RoleScope.KEYS', not '/keys'). Anything else comes back
-    stripped, so that it never equals a scope this collection asks for. Compare the results case-insensitively."""
+def canonical_scope(value, strict: bool = False) -> str:
+    """A Managed HSM role scope in one form: '/', '/keys' or '/keys/<key>' ('keys/k' and '/keys/k/' give '/keys/k').
+
+    strict (a scope a user gave): anything else (e.g. '/key/x', a key URL) is refused with what was probably meant, and
+    the key name is checked. Otherwise (a scope the HSM or the SDK returned): 'keys' in any case, a key URL
+    (https://<hsm>.managedhsm.azure.net/keys/k[/version]) and the SDK's KeyVaultRoleScope enum (whose str() is
+    'RoleScope.KEYS', not '/keys') are read too, and anything else comes back stripped, so that it never equals a scope
+    this collection asks for. Compare the results case-insensitively."""
     text = str(getattr(value, "value", value) if value is not None else "/").strip()
-    if text.lower().startswith("https://"):
+    if not strict and text.lower().startswith("https://"):
         found = key_location(text)
-        if found and found["kind"] == "managed_hsm":
-            return f"/keys/{found['key_name']}"
-        return text
+        return f"/keys/{found['key_name']}" if found and found["kind"] == "managed_hsm" else text
     parts = [p for p in text.split("/") if p]
     if not parts:
         return "/"
-    if parts[0].lower() == "keys" and len(parts) <= 2:
-        return "/keys" + "".join(f"/{p}" for p in parts[1:])
-    return text
+    if (parts[0] if strict else parts[0].lower()) == "keys" and len(parts) <= 2:
+        return "/keys" + "".join(f"/{key_name(p) if strict else p}" for p in parts[1:])
+    if not strict:
+        return text
+    hint = ""
+    if parts[0].lower() in ("key", "keys") and len(parts) == 2:
+        hint = f" Did you mean '/keys/{parts[1]}'?"
+    elif parts[0].lower() in ("key", "keys") and len(parts) == 1:
+        hint = " Did you mean '/keys'?"
+    raise ValueError(f"'{text}' is not a Managed HSM role scope: use {HSM_SCOPES}.{hint}")
 
 
 def same_assignment(assignment: dict, scope: str, role_id: str, principal_id: str) -> bool:

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 import re
 
-# kind -> (regex the whole name must match, what a person is told, where the rule comes from)
+
+def ascii_segment(longest: int) -> tuple:
+    """The rule of one ASCII path segment of letters, digits, '-', '_' and '.', 1 to `longest` characters, starting
+    with a letter or digit (for names whose length or characters no source states more exactly)."""
+    return (re.compile(r"[A-Za-z0-9][-\w.]{0,%d}" % (longest - 1), re.ASCII),
+            f"1 to {longest} ASCII letters, digits, '-', '_' or '.', starting with a letter or digit")
+
+
+GUID = (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID")
+
+# kind -> (regex the whole name must match, what a person is told), with where the rule comes from
 RULES = {
     # resource-name-rules, resourcegroups: 1-90, underscores, hyphens, periods, parentheses, letters or digits
     # (Unicode letters allowed), cannot end in a period; specs common-types ResourceGroupNameParameter
@@ -30,8 +40,7 @@ RULES = {
     # Backup policies: the resource-name-rules page has no row; the portal refuses anything but letters, digits, '-'
     # and '_' (UNVERIFIED beyond that), and the specs' policyName has no pattern. Kept to one safe path segment of
     # ASCII letters, digits, '-', '_' and '.', 1 to 150 characters (UNVERIFIED limit), starting with a letter or digit.
-    "policy": (re.compile(r"[A-Za-z0-9][-\w.]{0,149}", re.ASCII),
-               "1 to 150 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit"),
+    "policy": ascii_segment(150),
     # resource-name-rules, Microsoft.Compute virtualMachines: 1-64 (Linux; 15 for Windows computer names), no spaces,
     # control characters or ~!@#$%^&*()=+_[]{}\|;:.'",<>/? except that '_' and '.' are allowed inside; cannot begin
     # with '_' or end with '.' or '-'. Kept as the collection has always read VM ids (arm_ids.VM_NAME_RE).
@@ -42,8 +51,7 @@ RULES = {
     # The other Azure Local resources a VM refers to by name (gallery images, network interfaces, storage paths,
     # custom locations): one ASCII path segment of letters, digits, '-', '_' and '.', 1 to 80 characters (UNVERIFIED
     # limit; the resource ids of these are checked for traversal segments).
-    "azure_local_resource": (re.compile(r"[A-Za-z0-9][-\w.]{0,79}", re.ASCII),
-                             "1 to 80 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit"),
+    "azure_local_resource": ascii_segment(80),
     # resource-name-rules, Microsoft.KeyVault vaults and managedHSMs: 3-24, alphanumerics and hyphens, start with a
     # letter, end with a letter or digit, no consecutive hyphens.
     "key_vault": (re.compile(r"[A-Za-z](?!.*--)[-A-Za-z0-9]{1,22}[A-Za-z0-9]"),
@@ -54,17 +62,16 @@ RULES = {
     "provider_namespace": (re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*){1,3}"),
                            "a resource provider namespace such as Microsoft.Compute"),
     # Preview feature names (features/{featureName}; the specs give no pattern): one ASCII path segment.
-    "feature": (re.compile(r"[A-Za-z0-9][-\w.]{0,127}", re.ASCII),
-                "1 to 128 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit"),
+    "feature": ascii_segment(128),
     # Recovery points and backup jobs are named by Azure (numbers or GUIDs); one ASCII segment.
     "azure_assigned": (re.compile(r"[A-Za-z0-9][-\w]{0,127}", re.ASCII),
                        "the name Azure gave it (ASCII letters, digits, '-' and '_')"),
     # Any one path segment (the subscription of a resource id, which Azure then resolves or refuses).
     "segment": (re.compile(r".{1,256}", re.S), "1 to 256 characters"),
     # Subscription ids are GUIDs (common-types SubscriptionIdParameter: format uuid).
-    "subscription": (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID"),
+    "subscription": GUID,
     # Entra object ids (a service principal's id, Microsoft Graph servicePrincipal.id) are GUIDs too.
-    "object_id": (re.compile(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}"), "a GUID"),
+    "object_id": GUID,
 }
 
 # The regions (ARM location names) of the three clouds: `az account list-locations --query "[].name"` (Azure/azure-cli)

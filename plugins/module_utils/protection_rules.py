@@ -14,6 +14,7 @@ import re
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_of, same
 from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import dig, normalize_region
+from ansible_collections.azure_cvm.backup.plugins.module_utils.windows_zones import SOURCE as ZONES_SOURCE, WINDOWS_ZONES
 
 REDUNDANCY = ("LocallyRedundant", "GeoRedundant", "ZoneRedundant")
 HOURLY_INTERVALS = (4, 6, 8, 12)
@@ -24,10 +25,6 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 # Any date works: Azure reads only the time of day of schedule and retention times.
 TIME_DATE = "2026-01-01"
 TIME_RE = re.compile(r"(?:[01]\d|2[0-3]):(?:00|30)")
-# The form of the Windows time zone ids Azure Backup policies take (timeZone, e.g. "UTC", "Korea Standard Time"; the
-# ids of Windows' registry / CLDR windowsZones.xml: "UTC", "UTC+12", "<Name> Standard Time", "Russia Time Zone 3").
-# The form only: a misspelt name of the right form is left to Azure (UNVERIFIED list membership).
-TIME_ZONE_RE = re.compile(r"UTC(?:[+-]\d\d)?|[A-Z][A-Za-z0-9 .\-]{0,60} Standard Time|Russia Time Zone \d{1,2}")
 CRASH_ONLY = "OnlyCrashConsistent"
 
 # protectionState values of an item that is protected (backups run or will run) vs stopped.
@@ -151,6 +148,16 @@ def desired_policy_settings(p: dict) -> dict:
     }
 
 
+def time_zone_problem(value) -> str | None:
+    """Why `value` is not a Windows time zone id (windows_zones, spelt exactly as Windows does), or None."""
+    if value in WINDOWS_ZONES:
+        return None
+    near = [z for z in WINDOWS_ZONES if z.lower() == str(value).strip().lower()]
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return (f"time_zone must be a Windows time zone name spelt exactly as Windows does, such as UTC or Korea Standard Time "
+            f"(the ids of {ZONES_SOURCE}), got {value!r}{hint}.")
+
+
 def policy_errors(s: dict) -> list[str]:
     """What Azure would refuse in these settings, as sentences; empty when valid."""
     errors = []
@@ -159,8 +166,9 @@ def policy_errors(s: dict) -> list[str]:
     if not 1 <= s["instant_restore_days"] <= top:
         errors.append(f"instant_restore_days must be 1-{top} for {'an Enhanced' if v2 else 'a Standard'} policy, "
                       f"got {s['instant_restore_days']}.")
-    if not TIME_ZONE_RE.fullmatch(str(s["time_zone"])):
-        errors.append(f"time_zone must be a Windows time zone name such as UTC or Korea Standard Time, got {s['time_zone']!r}.")
+    zone_problem = time_zone_problem(s["time_zone"])
+    if zone_problem:
+        errors.append(zone_problem)
     if not TIME_RE.fullmatch(s["schedule_time"] or ""):
         errors.append(f"schedule_time must be HH:MM on the hour or half hour (e.g. 02:00 or 21:30), got {s['schedule_time']!r}.")
     if s["frequency"] == "hourly":

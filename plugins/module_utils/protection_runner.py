@@ -212,12 +212,12 @@ def discover(m, items: service.VaultItems, rows: list):
     answers = bounded_map(items.backup_status, [r.vm for r in missing], m.params["concurrency"])
     problems, here = [], []
     for row, (status, exc) in zip(missing, answers):
-        if (status or {}).get("protectionStatus") == "Protected" and arm_ids.same(status.get("vaultId"), items.vault_path):
+        if (status or {}).get("protectionStatus") == "Protected" and arm_ids.same(status.get("vaultId"), items.vault_id):
             here.append(row)  # protected by this vault since our list: another run at the same time (issue 17 item 6)
         elif exc is not None:  # the PUT's own answer will say why (Azure names the vault that protects it)
             m.warn(f"VM {row.label} is not discoverable by vault {items.ref['name']} and its backup status could not be read "
                    f"({describe_error(exc, 'read the backup status')['msg'].rstrip('.')}); trying to protect it anyway.")
-        elif (status or {}).get("protectionStatus") == "Protected" and not arm_ids.same(status.get("vaultId"), items.vault_path):
+        elif (status or {}).get("protectionStatus") == "Protected" and not arm_ids.same(status.get("vaultId"), items.vault_id):
             vault_name = arm_ids.name_of(status.get("vaultId")) or "another vault"
             problems.append(f"VM {row.label} is already protected by vault {vault_name} ({status.get('vaultId')}, policy "
                             f"{status.get('policyName')}): a VM can be protected by one vault only; stop its protection there "

@@ -77,12 +77,17 @@ def describe_point(point: dict) -> dict:
 
 
 def choose_point(points: list[dict], wanted: str) -> dict | None:
-    """'latest': the newest point with a restorable (snapshot or vault) tier; else the point by name or resource id."""
+    """'latest': the newest point with a restorable (snapshot or vault) tier; else the point by name or resource id.
+
+    An empty name (or an id that ends without one) chooses nothing, never a point that has no name: the modules refuse
+    an empty recovery_point before any request (cvm_restore) or read it as "all points" (recovery_point_info)."""
     if wanted == "latest":
         usable = [p for p in newest_first(points) if {"snapshot", "vault"} & set(point_tiers(p))]
         return usable[0] if usable else None
-    name = name_of(wanted)
-    return next((p for p in points if str(p.get("name", "")).lower() == name.lower()), None)
+    name = name_of(wanted).strip() if wanted else ""
+    if not name:
+        return None
+    return next((p for p in points if str(p.get("name") or "").lower() == name.lower()), None)
 
 
 # ------------------------------------------------------------------------------------------------ checks before writing

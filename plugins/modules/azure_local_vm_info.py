@@ -143,6 +143,7 @@ summary:
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_arm import (
     MACHINES_API, get, image_verdict, list_all, machine_id, summary, vm_instance_id)
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import segment
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
@@ -154,7 +155,7 @@ def machines(m, sub: str, rg: str) -> list:
         if found is None:
             raise ModuleFailure(f"The Arc machine {name} does not exist in resource group {rg}.")
         return [found]
-    return list_all(m, f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines",
+    return list_all(m, f"/subscriptions/{segment(sub)}/resourceGroups/{segment(rg)}/providers/Microsoft.HybridCompute/machines",
                     MACHINES_API, f"Arc machines of resource group {rg}")
 
 

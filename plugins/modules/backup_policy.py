@@ -63,7 +63,9 @@ options:
     type: int
     default: 24
   time_zone:
-    description: The time zone of the schedule, a Windows time zone name such as C(UTC) or C(Korea Standard Time).
+    description:
+      - The time zone of the schedule, a Windows time zone id spelt exactly as Windows does, such as C(UTC) or
+        C(Korea Standard Time) (the ids of Unicode CLDR's C(windowsZones.xml)).
     type: str
     default: UTC
   instant_restore_days:
@@ -258,7 +260,7 @@ def crash_consistency_blockers(m, ref: dict, pid: str) -> list:
 
 
 def put_policy(m, ref: dict, name: str, body: dict):
-    path = arm_ids.policy_id(ref, name)
+    path = arm_ids.policy_path(ref, name)
     try:
         m.arm_lro("PUT", path, service.BACKUP_API, f"backup policy {name} to be applied", m.params["timeout"], body,
                   wait=m.params["wait"])

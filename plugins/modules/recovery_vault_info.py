@@ -89,14 +89,23 @@ by_region:
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
+from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 
 
 def run(m) -> dict:
     p = m.params
     vaults = m.client("recoveryservices").vaults
     if p["resource_group"]:
-        listing = m.read_all(lambda: vaults.list_by_resource_group(p["resource_group"]), "the Recovery Services vaults",
-                             f"resource group {p['resource_group']}")
+        try:
+            listing = m.read_all(lambda: vaults.list_by_resource_group(p["resource_group"]), "the Recovery Services vaults",
+                                 f"resource group {p['resource_group']}")
+        except ModuleFailure as exc:
+            error_code = exc.extra.get("error_code")
+            if error_code != "ResourceGroupNotFound":
+                raise
+            raise ModuleFailure(f"The resource group {p['resource_group']} does not exist in subscription {m.subscription_id}: "
+                                "give an existing resource group (or none, for every vault of the subscription).",
+                                error_code="ResourceGroupNotFound", status_code=404) from exc
     else:
         listing = m.read_all(vaults.list_by_subscription_id, "the Recovery Services vaults", f"subscription {m.subscription_id}")
     out = []

@@ -413,6 +413,11 @@ def op_result(sim, req, op, result=None) -> Response:
 
 @arm_route("GET", RG + r"/providers/Microsoft\.RecoveryServices/vaults")
 def list_vaults_rg(sim, req, sub, rg):
+    # A list under a resource group that does not exist is ARM's 404 ResourceGroupNotFound, not an empty list
+    # (evidence.yml arm-list-missing-resource-group: error-not-found.md; Azure/service-fabric-mesh-preview#37, a
+    # provider list under a missing group answers Not Found; Azure/azure-cli#17977, "Resource group '...' could not be
+    # found." from a list; Azure/azure-cli#2184, only the subscription-level $filter list answered []).
+    require_rg(sim, sub, rg)
     return page(sim, req, sim.store.children(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{RS}", "vaults"))
 
 

@@ -158,6 +158,15 @@ def test_vault_resource_group_reuses_and_creates_only_where_none(azure_sim):
     assert re.search(r"koreacentral: vault rg-backup/rsv-cvm-kc (in place|updated: )", out), out
 
 
+def test_a_vault_resource_group_that_does_not_exist_fails_the_preflight_with_one_message(azure_sim):
+    """cvm_vault_resource_group names a group that does not exist: Azure's 404 ResourceGroupNotFound for the vault list
+    ends the preflight with one sentence, before any write (it once listed no vault and planned one to create there)."""
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**KC_VMS, "cvm_vault_resource_group": "rg-nowhere"})
+    assert rc != 0
+    assert writes(azure_sim.requests()) == []
+    assert "The resource group rg-nowhere does not exist in subscription" in out and out.count("fatal:") == 1
+
+
 def test_two_vaults_in_one_region_is_an_error_naming_them(azure_sim):
     add_vault(azure_sim.sim, "rg-backup", "rsv-other-kc", "koreacentral")
     rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", {**KC_VMS, "cvm_vault_resource_group": "rg-backup"})

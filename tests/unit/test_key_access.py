@@ -25,7 +25,7 @@ DEFINITIONS = [
     ("keys/cvm-hsm-key", "/keys/cvm-hsm-key"), ("/keys/cvm-hsm-key/", "/keys/cvm-hsm-key"),
 ])
 def test_scopes_are_normalised(given, scope):
-    assert k.normalize_scope(given) == scope
+    assert k.canonical_scope(given, strict=True) == scope
 
 
 @pytest.mark.parametrize("typo, hint", [
@@ -34,16 +34,17 @@ def test_scopes_are_normalised(given, scope):
     ("/key", "Did you mean '/keys'?"),
     ("/secrets/x", "use '/' (the whole HSM)"),
     ("/keys/a/b", "use '/' (the whole HSM)"),
+    ("https://h1.managedhsm.azure.net/keys/k1", "use '/' (the whole HSM)"),
 ])
 def test_scope_typos_are_refused_with_what_was_meant(typo, hint):
     with pytest.raises(ValueError) as err:
-        k.normalize_scope(typo)
+        k.canonical_scope(typo, strict=True)
     assert hint in str(err.value) and repr(typo)[1:-1] in str(err.value)
 
 
 def test_a_key_scope_with_an_invalid_key_name_is_refused():
     with pytest.raises(ValueError, match="not a valid key name"):
-        k.normalize_scope("/keys/bad_name")
+        k.canonical_scope("/keys/bad_name", strict=True)
 
 
 def test_key_names_come_from_names_or_key_urls():

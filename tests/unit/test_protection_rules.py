@@ -156,6 +156,26 @@ def test_policy_errors(opts, fragment):
     assert any(fragment in e for e in errors), errors
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Korea Standard Time", "W. Europe Standard Time", "UTC+12", "Russia Time Zone 3",
+                                  "Pacific Standard Time (Mexico)", "Aus Central W. Standard Time"])
+def test_windows_time_zone_ids_pass(zone):
+    assert r.time_zone_problem(zone) is None
+    assert r.policy_errors(r.desired_policy_settings({"time_zone": zone})) == []
+
+
+@pytest.mark.parametrize("zone, hint", [
+    ("Mars Standard Time", None), ("Korea standard time", "Korea Standard Time"), ("utc", "UTC"),
+    ("Asia/Seoul", None), ("UTC+14", None), ("Korea Standard Time ", "Korea Standard Time"),
+])
+def test_time_zones_outside_the_windows_list_are_refused(zone, hint):
+    """Membership of CLDR's Windows ids, not the form: 'Mars Standard Time' and 'UTC+14' had the right form; a case
+    slip is refused too (whether Azure compares case-insensitively is unknown) and told the exact spelling."""
+    errors = r.policy_errors(r.desired_policy_settings({"time_zone": zone}))
+    assert len(errors) == 1 and errors[0].startswith("time_zone must be a Windows time zone name spelt exactly"), errors
+    assert repr(zone) in errors[0] and ("windowsZones.xml" in errors[0])
+    assert (f"did you mean {hint!r}?" in errors[0]) if hint else ("did you mean" not in errors[0])
+
+
 def test_crash_consistent_rule_only_for_cvms_with_data_disks():
     vms = [{"name": "a", "security_type": "ConfidentialVM", "data_disks": 1},
            {"name": "b", "security_type": "ConfidentialVM", "data_disks": 0},

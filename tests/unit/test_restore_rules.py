@@ -56,6 +56,15 @@ def test_a_point_is_found_by_name_or_resource_id():
     assert rules.choose_point(points, "333") is None
 
 
+@pytest.mark.parametrize("wanted", ["", "   ", None, "/subscriptions/s/x/recoveryPoints/"])
+def test_an_empty_point_name_chooses_nothing_not_a_nameless_point(wanted):
+    nameless = {k: v for k, v in point("x", "2026-11-23T02:00:00Z", "HardenedRP").items() if k != "name"}
+    points = [nameless, dict(point("y", "2026-11-22T02:00:00Z", "HardenedRP"), name=""),
+              point("111", "2026-11-21T02:00:00Z", "HardenedRP")]
+    assert rules.choose_point(points, wanted) is None
+    assert rules.choose_point(points, "111")["name"] == "111" and rules.choose_point(points, "latest") is nameless
+
+
 def test_describe_point_gives_time_consistency_and_tiers():
     out = rules.describe_point(point("1", "2026-11-20T02:00:00Z", "InstantRP", "HardenedRP"))
     assert out["time"] == "2026-11-20T02:00:00Z" and out["consistency"] == "AppConsistent"
