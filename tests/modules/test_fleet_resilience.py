@@ -126,7 +126,7 @@ def second_run_requests(sim_server_factory, vms: int) -> list:
 
 
 def test_second_run_requests_do_not_grow_per_vm(sim_server_factory):
-    small, large = (second_run_requests(sim_server_factory, n) for n in (10, 50))
+    small, large = (second_run_requests(sim_server_factory, n) for n in (10, 30))
     # every list fits in one page at these sizes: the same calls, whatever the number of VMs
     assert len(large) == len(small), (len(small), len(large))
     assert sorted((r["method"], r["host"]) for r in large) == sorted((r["method"], r["host"]) for r in small)
@@ -159,7 +159,7 @@ def test_100_vms_under_throttling_errors_and_drops_are_all_protected_once(sim_se
 def test_a_run_interrupted_with_sigint_converges_when_started_again(sim_server_factory):
     """The local Azure lets exactly 10 protection PUTs through, then throttles the rest (Retry-After 30 s): the run is
     then certainly in the middle of its writes, with 10 VMs protected, when it gets Ctrl-C. No clock decides it."""
-    server = sim_server_factory("fleet", vms=100, cmk_every=5)
+    server = sim_server_factory("fleet", vms=40, cmk_every=5)
     server.set_faults({"rules": [{"kind": "throttle", "method": "^PUT$", "path": "/protectedItems/", "after": 10,
                                   "retry_after": 30}]})
     env = ansible_env(server)

@@ -23,6 +23,7 @@ import os
 from urllib.parse import unquote
 
 import pytest
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
 from tests.sim_helpers import COLLECTION, REPO_ROOT, writes
@@ -119,12 +120,24 @@ def one_sentence_refusal(entry: dict) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def as_on_a_target():
+    """A module's warnings go into its result only outside a controller context; a test of the same pytest process that
+    loaded controller code (the inventory plugin's) turns that context on, so it is turned off around main()."""
+    was = module_utils_internal.is_controller
+    module_utils_internal.is_controller = False
+    try:
+        yield
+    finally:
+        module_utils_internal.is_controller = was
+
+
 def run_in_process(server, module: str, args: dict) -> dict:
     """The module's main() with `args`, here: {task, status, result, requests} like run_tasks' entries."""
     since = last_seq(server)
     code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
     out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
+    with patch_module_args(args), contextlib.redirect_stdout(out), as_on_a_target():
         try:
             code.main()
         except SystemExit:
@@ -255,7 +268,7 @@ def test_wrapping_key_file_errors_are_sentences_without_errno(tmp_path, where, r
 def run_in_process_controller(module: str, args: dict) -> dict:
     code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
     out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
+    with patch_module_args(args), contextlib.redirect_stdout(out), as_on_a_target():
         try:
             code.main()
         except SystemExit:
