@@ -24,7 +24,7 @@ with open(TABLE_PATH, encoding="utf-8") as _handle:
     TABLE = {k: v for k, v in yaml.safe_load(_handle).items() if not k.startswith("_")}
 
 WRITING_MODULES = {"preview_feature", "mhsm_role_definition", "mhsm_role_assignment", "keyvault_backup_access",
-                   "recovery_vault", "backup_policy", "cvm_protection", "cvm_restore", "azure_local_vm"}
+                   "recovery_vault", "backup_policy", "cvm_protection", "cvm_restore", "azure_local_vm", "drill_resources"}
 SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
 KC_VAULT = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-kc"
 UAE_VAULT = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/rsv-cvm-uae"

@@ -85,6 +85,9 @@ def test_readiness_job_through_ansible_runner_has_set_stats_artifacts(azure_sim,
               for name in os.listdir(artifacts / "job_events")]
     (stats,) = [e for e in events if e["event"] == "playbook_on_stats"]
     published = stats["event_data"]["artifact_data"]
+    # one entry per subscription of the run (the combined report's per_subscription): here the survey's one
+    per_subscription = published["cvm_readiness"].pop("subscriptions")
+    assert [entry["subscription_id"] for entry in per_subscription] == [azure_sim.env["AZURE_SUBSCRIPTION_ID"]]
 
     # what the readiness module itself says about the survey's two resource groups
     truth = run_module(azure_sim, "cvm_readiness_info", {"resource_groups": ["rg-cvm-kc", "rg-cvm-uae"]})["vms"]
