@@ -187,6 +187,22 @@ def guard_errors(wanted: str | None, actual: dict | None, same) -> list[str]:
             "in the portal or with az backup vault resource-guard-mapping delete first."]
 
 
+# The guard's operation that turning soft delete off needs approved (the vaultCriticalOperation of spec example
+# PutResourceGuardProxy.json; the request must carry resourceGuardOperationRequests, which this collection never sends).
+DISABLE_SOFT_DELETE = "Microsoft.DataProtection/resourceGuards/disableSoftDeleteRequests"
+
+
+def guard_blocks(desired: dict, actual: dict | None, guard: dict | None) -> list[str]:
+    """A soft-delete disable that the vault's Resource Guard protects: refused before any write, with what to do."""
+    if not guard or actual is None or desired["soft_delete"] != "disabled" or actual["soft_delete"] == "disabled":
+        return []
+    if not any(op.lower() == DISABLE_SOFT_DELETE.lower() for op in guard.get("protected_operations") or []):
+        return []
+    return [f"Turning soft delete off is protected by Resource Guard {guard['id']} (multi-user authorization): it needs "
+            "a request approved through the guard, which this module does not make; get the approval and turn soft "
+            "delete off in the portal, or keep soft_delete enabled."]
+
+
 # ------------------------------------------------------------------------------------------------ delete, readiness
 
 

@@ -336,7 +336,8 @@ def present(m, ref: dict, current: dict | None, where: str) -> dict:
     errors = (vault_rules.hardening_errors(hard, hard_actual, p["confirm_irreversible"],
                                            actual and actual["cross_region_restore"], p["cross_region_restore"])
               + protection_rules.vault_errors(desired, actual, held)
-              + vault_rules.guard_errors(p["resource_guard_id"], guard, arm_ids.same))
+              + vault_rules.guard_errors(p["resource_guard_id"], guard, arm_ids.same)
+              + vault_rules.guard_blocks(hard, hard_actual, guard))
     if errors:
         raise ModuleFailure(f"Cannot apply the settings of {where}: " + " ".join(errors))
     for warning in vault_rules.stronger_warnings(p, hard_actual):

@@ -203,6 +203,12 @@ def test_a_new_vault_is_hardened_at_creation_and_guarded_from_another_subscripti
     assert again["resource_guard"]["id"] == GUARD
     other = run_module(azure_sim, MODULE, {**spec, "resource_guard_id": GUARD.replace("guard-backup", "guard-2")})
     assert failed(other) and "already protected by Resource Guard" in other["msg"] and writes(azure_sim.requests(seq)) == []
+    # turning soft delete off is an operation the guard protects: refused before any write, in check mode too
+    for check_mode in (True, False):
+        off = run_module(azure_sim, MODULE, {**spec, "soft_delete": "disabled"}, check=check_mode)
+        assert failed(off) and f"protected by Resource Guard {GUARD}" in off["msg"], off.get("msg")
+    assert writes(azure_sim.requests(seq)) == []
+    assert security(azure_sim.sim, "rsv-new-kc")["softDeleteSettings"]["softDeleteState"] == "Enabled"
 
 
 def soft_deleted(sim, vault: str, rg: str, vm: str):

@@ -80,3 +80,14 @@ def test_the_guard_and_its_protected_operations():
     assert v.guard_of([]) is None
     assert v.guard_errors("/G", {"id": "/g"}, lambda a, b: a.lower() == b.lower()) == []
     assert "already protected" in v.guard_errors("/h", {"id": "/g"}, lambda a, b: a == b)[0]
+
+
+def test_a_soft_delete_disable_the_guard_protects_is_refused_before_writing():
+    guard = {"id": "/g", "protected_operations": [v.DISABLE_SOFT_DELETE]}
+    on, off = {"soft_delete": "enabled"}, {"soft_delete": "disabled"}
+    (message,) = v.guard_blocks(off, on, guard)
+    assert "Resource Guard /g" in message and "approv" in message
+    assert v.guard_blocks(off, off, guard) == []  # already off: nothing to approve
+    assert v.guard_blocks(on, on, guard) == []
+    assert v.guard_blocks(off, on, {"id": "/g", "protected_operations": ["other"]}) == []  # the guard does not cover it
+    assert v.guard_blocks(off, on, None) == [] and v.guard_blocks(off, None, guard) == []
