@@ -11,7 +11,10 @@ import html
 import random
 from datetime import datetime, timezone
 
-PASSED, FAILED, PLANNED, DONE_EARLIER = "passed", "failed", "planned", "done_earlier"
+PASSED = "passed"
+FAILED = "failed"
+PLANNED = "planned"
+DONE_EARLIER = "done_earlier"
 
 
 def _when(text):
