@@ -390,19 +390,7 @@ class Estate:
         self.subscription_name = subscription_name
 
     def vms(self) -> list:
-        if not self.opts["resource_groups"]:
-            listing, error = self.reader.all_vms()
-            if listing is None:
-                raise ModuleFailure(f"Could not list the VMs of subscription {self.m.subscription_id}: "
-                                    f"{error or 'not found (no such subscription, or the credential has no role on it)'}.")
-            return listing
-        out = []
-        for rg in self.opts["resource_groups"]:
-            listing, error = self.reader.vms_of_group(rg)
-            if error:
-                raise ModuleFailure(f"Could not list the VMs of resource group {rg} in subscription {self.m.subscription_id}: {error}.")
-            out.extend(listing or [])  # None: the group is not in this subscription
-        return out
+        return self.reader.listed_vms(self.opts["resource_groups"])
 
     def protection(self) -> dict:
         """{VM id lower: (protected item, vault, policies by name lower)} from one vault list and two lists per vault."""

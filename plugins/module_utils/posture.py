@@ -68,17 +68,7 @@ class Subscription:
                                         f"{self.m.subscription_id}{': ' + error if error else ''}.")
                 out.append(found)
             return out
-        if self.params["resource_groups"]:
-            out = []
-            for rg in self.params["resource_groups"]:
-                listing, error = self.reader.vms_of_group(rg)
-                if error:
-                    raise ModuleFailure(f"Could not list the VMs of resource group {rg} in subscription {self.m.subscription_id}: {error}.")
-                out.extend(listing or [])  # None: the group is not in this subscription
-            return [v for v in out if cvm_rules.vm_facts(v)["security_type"] == "ConfidentialVM"]
-        listing, error = self.reader.all_vms()
-        if listing is None:
-            raise ModuleFailure(f"Could not list the VMs of subscription {self.m.subscription_id}: {error or 'not found'}.")
+        listing = self.reader.listed_vms(self.params["resource_groups"])
         return [v for v in listing if cvm_rules.vm_facts(v)["security_type"] == "ConfidentialVM"]
 
     # ---- subscription and vaults

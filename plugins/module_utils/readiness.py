@@ -77,6 +77,24 @@ class Reader:
         return self.once("all", f"list the VMs of subscription {self.m.subscription_id}",
                          lambda: [rest_dict(v) for v in compute.list_all()])
 
+    def listed_vms(self, resource_groups: list) -> list:
+        """The VMs of `resource_groups`, or of the whole subscription when none is given. A group that is not in this
+        subscription has none (an estate spans subscriptions); a list that fails is one sentence."""
+        sub = self.m.subscription_id
+        if not resource_groups:
+            listing, error = self.all_vms()
+            if listing is None:
+                raise ModuleFailure(f"Could not list the VMs of subscription {sub}: "
+                                    f"{error or 'not found (no such subscription, or the credential has no role on it)'}.")
+            return listing
+        out = []
+        for rg in resource_groups:
+            listing, error = self.vms_of_group(rg)
+            if error:
+                raise ModuleFailure(f"Could not list the VMs of resource group {rg} in subscription {sub}: {error}.")
+            out.extend(listing or [])
+        return out
+
     def des(self, des_id: str):
         parts = arm_ids.parse(des_id) or {}
         if parts.get("subscription", "").lower() != self.m.subscription_id.lower():
