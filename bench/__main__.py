@@ -10,11 +10,11 @@ import os
 import platform
 import sys
 
-from bench import adhoc_module, fleet, inventory, protect_slices, sim_throughput
+from bench import adhoc_module, estate, fleet, sim_throughput
 
 BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main),
-              ("protect_cvm.yml on a fleet", fleet.main), ("inventory plugin on 5,000 CVMs", inventory.main),
-              ("protect_cvm.yml over 5,000 inventory hosts in 4 job slices", protect_slices.main)]
+              ("protect_cvm.yml on a fleet", fleet.main),
+              ("5,000 CVMs over 10 subscriptions: inventory, protect runs, 4 job slices (python -m bench.estate)", estate.main)]
 
 
 def main() -> int:
