@@ -1,5 +1,8 @@
-"""Mutation testing: `python -m tests.mutation.run full|fast [--threshold N] [--only FILE..] [--no-guards|--no-rules]`
-(make mutation / the `mutation` stage).
+"""Mutation testing: `python -m tests.mutation.run full|fast [--threshold N]` (make mutation / the `mutation` stage).
+A long run splits: `--only FILE..` (rules files), `--functions FILE.FUNCTION..`, `--guards FILE..`, `--no-guards`,
+`--no-rules`; `--tests FILE..` adds test files to sets.UNIT. The output: the mutants not killed, file by file, each as
+`function: ...context[original => mutant]context...`, then one score line per file and one for all; guard outcomes are
+printed as they come.
 
 1. mutmut 3 over the rules (sets.py), in .build/mutation/<set>: the checkout is copied to
    src/ansible_collections/azure_cvm/backup there, so the module name mutmut derives from a path (it strips `src.`) is
@@ -7,8 +10,9 @@
 2. the check-mode guards (guards.py), in a copy of the tree.
 The score counts every mutant except those that only reword prose (a string literal with a space in it, changed into
 another string: error and check messages, which the tests check by their key words, not letter by letter); they are
-counted and listed apart. A mutant with no test that reaches it counts as surviving. Exit 1 under the threshold or when
-a check-mode guard survives.
+counted apart. A mutant with no test that reaches it counts as surviving; one that timed out counts as killed (as in
+mutmut's own score: its tests ran 30 times their CPU time), shown apart. Exit 1 under the threshold or when a
+check-mode guard survives.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from tests.mutation import guards, sets
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KILLED = (1, 3, 37)  # mutmut's exit codes: killed by a test (1, 3) or by the type check (37)
 SURVIVED, NO_TESTS = (0,), (5, 33)
+# mutmut's timeouts (its tests used 30 times their CPU time): killed, as mutmut's own score counts them, shown apart
+TIMEOUT = (-24, 24, 36, 152, 255)
 NOT_RUN = "could not find any test case for any mutant"  # mutmut stops early: every mutant is reached by no test
 
 
@@ -90,7 +96,7 @@ def change(orig, mutant) -> str:
 
 
 def new_counts() -> dict:
-    return {"killed": 0, "survived": [], "no_tests": [], "other": [], "prose": 0}
+    return {"killed": 0, "survived": [], "no_tests": [], "other": [], "prose": 0, "not_run": 0, "timeout": 0}
 
 
 def run_mutmut(name: str, only: list[str] | None = None, functions: list[str] | None = None,
@@ -131,8 +137,12 @@ def collect(stage: str, globs: list[str], log: str) -> dict:
             local = key.rpartition(".")[2] if key.startswith(module + ".") else key
             mangled = local.partition("__mutmut_")[0]
             orig, mutant = funcs.get(mangled + "__mutmut_orig"), funcs.get(local)
-            if code in KILLED:
+            if code in KILLED + TIMEOUT:
                 counts["killed"] += 1
+                counts["timeout"] += code in TIMEOUT
+                continue
+            if code is None:  # a run stopped before it came to this mutant: neither killed nor counted
+                counts["not_run"] += 1
                 continue
             if orig is not None and mutant is not None and only_prose(orig, mutant):
                 counts["prose"] += 1
@@ -148,9 +158,11 @@ def score_line(label: str, counts: dict) -> tuple[str, float]:
     alive = len(counts["survived"]) + len(counts["no_tests"]) + len(counts["other"])
     total = counts["killed"] + alive
     score = 100.0 * counts["killed"] / total if total else 100.0
-    return (f"  {label:<22} {counts['killed']:>5} of {total:<5} killed {score:5.1f}%   "
+    return (f"  {label:<22} {counts['killed']:>5} of {total:<5} killed {score:5.1f}%"
+            + (f" ({counts['timeout']} by a timeout)" if counts["timeout"] else "") + "   "
             f"{len(counts['survived'])} survived, {len(counts['no_tests'])} reached by no test, "
-            f"{len(counts['other'])} other; {counts['prose']} prose-only not counted"), score
+            f"{len(counts['other'])} other; {counts['prose']} prose-only not counted"
+            + (f"; {counts['not_run']} NOT RUN (the run was stopped)" if counts["not_run"] else "")), score
 
 
 def report(by_file: dict) -> float:
@@ -167,6 +179,8 @@ def report(by_file: dict) -> float:
         print(score_line(file, counts)[0])
         total["killed"] += counts["killed"]
         total["prose"] += counts["prose"]
+        total["not_run"] += counts["not_run"]
+        total["timeout"] += counts["timeout"]
         for bucket in ("survived", "no_tests", "other"):
             total[bucket] += counts[bucket]
     line, score = score_line("all", total)

@@ -1,0 +1,87 @@
+"""What mutation testing (`make mutation`) found the posture tests did not hold: whole results of posture_rules' facts,
+on REST bodies shaped as the Recovery Services spec names them (specification/recoveryservicesbackup, stable
+2025-08-01 bms.json: AzureIaaSVMProtectedItem.protectionState / healthStatus / policyId / policyName, JobResource.properties
+.containerName "iaasvmcontainerv2;<resource group>;<vm>", RecoveryPointTierInformationV2.type / status)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils import posture_rules as rules
+
+VAULT = {"id": "/subscriptions/s/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/v", "name": "v"}
+
+
+def item(**props):
+    return {"properties": props}
+
+
+def test_a_protected_item_gives_its_whole_protection():
+    protected = item(protectionState="Protected", healthStatus="ActionRequired", policyId="/p/daily", policyName="daily")
+    assert rules.protection(protected, VAULT) == {
+        "protected": True, "vault_id": VAULT["id"], "vault_name": "v", "policy_id": "/p/daily", "policy_name": "daily",
+        "protection_state": "Protected", "health_status": "ActionRequired"}
+
+
+@pytest.mark.parametrize("state,usable", [("Protected", True), ("IRPending", True),
+                                          ("ProtectionStopped", False), ("ProtectionError", False), ("Invalid", False),
+                                          ("protectionstopped", False)])
+def test_every_protection_state_of_the_spec(state, usable):
+    assert rules.protection(item(protectionState=state), VAULT)["protected"] is usable
+
+
+def test_an_item_without_a_policy_shows_none_not_an_empty_string():
+    out = rules.protection(item(protectionState="ProtectionStopped", policyId="", policyName=""), None)
+    assert (out["policy_id"], out["policy_name"], out["vault_id"], out["vault_name"]) == (None, None, None, None)
+
+
+def job(name, start, group="rg", entity="vm1", status="Completed"):
+    props = {"entityFriendlyName": entity, "status": status, "operation": "Backup", "containerName": f"iaasvmcontainerv2;{group};{entity}"}
+    if start:
+        props["startTime"] = start
+    return {"name": name, "properties": props}
+
+
+def test_the_last_job_is_of_the_vm_in_its_own_resource_group():
+    jobs = [job("mine", "2026-12-01T01:00:00Z"), job("same-name-other-group", "2026-12-01T03:00:00Z", group="rg-other")]
+    assert rules.last_job(jobs, "vm1", "RG")["name"] == "mine"
+
+
+def test_a_job_without_a_start_time_is_the_oldest():
+    jobs = [job("unstarted", None, status="NotStarted"), job("ran", "2026-12-01T01:00:00Z")]
+    assert rules.last_job(jobs, "vm1", "rg")["name"] == "ran"
+    assert rules.last_job(jobs[:1], "vm1", "rg")["name"] == "unstarted"
+
+
+def test_a_point_without_a_time_is_the_oldest():
+    points = [{"name": "timeless", "properties": {}},
+              {"name": "dated", "properties": {"recoveryPointTime": "2026-12-01T02:00:00Z",
+                                               "recoveryPointTierDetails": [{"type": "InstantRP", "status": "Valid"}]}}]
+    assert rules.latest_point(points) == {"name": "dated", "time": "2026-12-01T02:00:00Z", "tiers": ["InstantRP"]}
+    assert rules.latest_point(points[:1]) == {"name": "timeless", "time": None, "tiers": []}
+
+
+def test_des_state_whole_results():
+    assert rules.des_state("/d/des", {"disks": 3, "snapshots": 0}, 40) == {
+        "id": "/d/des", "disk_count": 3, "snapshot_count": 0, "threshold": 40, "over_threshold": False,
+        "message": "DES des has 3 disks and 0 snapshots, within the safe threshold of 40."}
+    flooded = rules.des_state("/d/des", {"disks": 1, "snapshots": 45}, 40)
+    assert (flooded["threshold"], flooded["over_threshold"]) == (0, True)
+    unread = rules.des_state("/d/des", None, 40, "HTTP 500 from Compute")
+    assert unread == {"id": "/d/des", "disk_count": None, "snapshot_count": None, "threshold": 40, "over_threshold": None,
+                      "message": unread["message"]}
+    assert "HTTP 500 from Compute" in unread["message"] and "40-disk threshold was not checked" in unread["message"]
+
+
+def test_vm_reasons_of_a_protected_vm_in_their_stable_order():
+    key = {"key_url": "https://kv.vault.azure.net/keys/k/1", "enabled": True, "days_left": 10, "expires": "2026-12-11T12:00:00Z",
+           "backup_access": True}
+    record = {"protection": {"protected": True, "protection_state": "Protected", "vault_name": "v"},
+              "last_backup": {"rpo_met": False, "time": "t", "age_hours": 50.0, "rpo_hours": 24.0}, "last_job": None, "key": key,
+              "disk_encryption_set": {"over_threshold": True, "message": "DES des has 41 disks."},
+              "vault": {"name": "v", "soft_delete": "Disabled", "immutability": "Unlocked", "cross_region_restore": False}}
+    sub = {"subscription_id": "s", "preview_feature": "NotRegistered", "blocking_features": []}
+    reasons = rules.vm_reasons(record, sub, 30)
+    assert [r["code"] for r in reasons] == ["rpo_missed", "key_expires_soon", "des_over_threshold", "soft_delete_off",
+                                            "feature_not_registered"]
+    assert [r["code"] for r in rules.vm_reasons(record, sub, 9)][1:2] == ["des_over_threshold"]
