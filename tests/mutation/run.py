@@ -162,7 +162,7 @@ def score_line(label: str, counts: dict) -> tuple[str, float]:
             + (f" ({counts['timeout']} by a timeout)" if counts["timeout"] else "") + "   "
             f"{len(counts['survived'])} survived, {len(counts['no_tests'])} reached by no test, "
             f"{len(counts['other'])} other; {counts['prose']} prose-only not counted"
-            + (f"; {counts['not_run']} NOT RUN (the run was stopped)" if counts["not_run"] else "")), score
+            + (f"; {counts['not_run']} not run (a run still going, stopped, or narrowed to some functions)" if counts["not_run"] else "")), score
 
 
 def report(by_file: dict) -> float:
@@ -197,11 +197,18 @@ def main() -> int:
     parser.add_argument("--functions", nargs="+", metavar="FILE.FUNCTION",
                         help="mutate only these functions (cvm_rules.check_size, readiness.Reader.des); with --only")
     parser.add_argument("--tests", nargs="+", metavar="TEST_FILE", default=[], help="test files run besides sets.UNIT")
+    parser.add_argument("--report", metavar="STAGE", help="print the results a run left in .build/mutation/STAGE (one "
+                        "still going or stopped) without running anything")
     parser.add_argument("--no-guards", action="store_true", help="the rules only")
     parser.add_argument("--no-rules", action="store_true", help="the check-mode guards only")
     parser.add_argument("--guards", nargs="+", metavar="FILE", choices=sorted(sets.GUARD_TESTS),
                         help="mutate only the check-mode guards of these files (full set; in a copy of their own)")
     args = parser.parse_args()
+    if args.report:
+        stage = os.path.join(ROOT, ".build", "mutation", args.report)
+        log = os.path.join(stage, "mutmut.log")
+        report(collect(stage, [], open(log, encoding="utf-8").read() if os.path.exists(log) else ""))
+        return 0
     failed = False
     if not args.no_rules:
         score = report(run_mutmut(args.set, args.only, args.functions, args.tests))
