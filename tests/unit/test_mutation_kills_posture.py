@@ -5,6 +5,8 @@ on REST bodies shaped as the Recovery Services spec names them (specification/re
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import posture_rules as rules
@@ -85,3 +87,26 @@ def test_vm_reasons_of_a_protected_vm_in_their_stable_order():
     assert [r["code"] for r in reasons] == ["rpo_missed", "key_expires_soon", "des_over_threshold", "soft_delete_off",
                                             "feature_not_registered"]
     assert [r["code"] for r in rules.vm_reasons(record, sub, 9)][1:2] == ["des_over_threshold"]
+
+
+def test_the_age_of_the_last_backup_in_hours_to_two_places():
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    backed = item(protectionState="Protected", lastBackupTime="2026-12-01T10:39:30Z", lastBackupStatus="Completed")
+    out = rules.last_backup(backed, {"properties": {"schedulePolicy": {"scheduleRunFrequency": "Daily"}}}, now, 0)
+    assert out == {"time": "2026-12-01T10:39:30Z", "age_hours": 1.34, "rpo_hours": 24.0, "rpo_met": True, "status": "Completed"}
+
+
+def test_the_severity_of_each_des_and_vault_reason():
+    assert [(r["code"], r["severity"]) for r in rules.des_reasons({"over_threshold": True, "message": "m"})] == \
+        [("des_over_threshold", "at_risk")]
+    assert [(r["code"], r["severity"]) for r in rules.des_reasons({"over_threshold": None, "message": "m"})] == \
+        [("des_unreadable", "at_risk")]
+    weak = {"name": "v", "soft_delete": "Disabled", "immutability": "Disabled", "cross_region_restore": True}
+    assert [(r["code"], r["severity"]) for r in rules.vault_reasons(weak)] == [
+        ("soft_delete_off", "at_risk"), ("immutability_off", "at_risk"), ("cross_region_restore_on", "at_risk")]
+
+
+def test_a_vault_without_redundancy_settings_has_no_cross_region_restore_answer():
+    assert rules.vault_state({"id": "/v", "name": "v", "properties": {}})["cross_region_restore"] is None
+    assert rules.vault_state({"id": "/v", "name": "v", "properties": {"redundancySettings": {"crossRegionRestore": "Enabled"}}})[
+        "cross_region_restore"] is True
