@@ -29,3 +29,9 @@ def test_every_file_that_reads_check_mode_to_decide_a_write_has_its_guards_mutat
             readers.add(rel)
     assert readers - set(sets.GUARD_TESTS) == set()
     assert all(guards.guard_spans(open(os.path.join(ROOT, rel), encoding="utf-8").read()) for rel in sets.GUARD_TESTS)
+
+
+def test_every_equivalent_guard_is_still_in_its_file():
+    for (rel, text), why in sets.GUARD_EQUIVALENT.items():
+        lines = [line.strip() for line in open(os.path.join(ROOT, rel), encoding="utf-8").read().splitlines()]
+        assert text in lines and why.strip(), (rel, text)
