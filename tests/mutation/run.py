@@ -99,10 +99,21 @@ def new_counts() -> dict:
     return {"killed": 0, "survived": [], "no_tests": [], "other": [], "prose": 0, "not_run": 0, "timeout": 0}
 
 
+def metas(stage: str) -> dict:
+    """{meta file path relative to the stage: mutmut's meta} of a stage."""
+    out = {}
+    for meta in glob.glob(os.path.join(stage, "mutants", "**", "*.py.meta"), recursive=True):
+        with open(meta, encoding="utf-8") as handle:
+            out[os.path.relpath(meta, stage)] = json.load(handle)
+    return out
+
+
 def run_mutmut(name: str, only: list[str] | None = None, functions: list[str] | None = None,
-               tests: list[str] | None = None) -> dict:
-    """{rules file name: counts} for the set (narrowed to the files `only` names, to the functions named)."""
-    label = "-".join(f[:-3] for f in only or []) + ("-functions" if functions else "")
+               tests: list[str] | None = None, retry: str | None = None) -> dict:
+    """{rules file name: counts} for the set (narrowed to the files `only` names, to the functions named; with `retry`
+    (an earlier stage of the same files and source), only the mutants it did not kill run again and the rest keep its
+    results)."""
+    label = "-".join(f[:-3] for f in only or []) + ("-functions" if functions else "") + ("-retry" if retry else "")
     stage = os.path.join(ROOT, ".build", "mutation", name + (f"-{label}" if label else ""))
     shutil.rmtree(stage, ignore_errors=True)
     copy_tree(os.path.join(stage, sets.COLLECTION))
@@ -110,10 +121,27 @@ def run_mutmut(name: str, only: list[str] | None = None, functions: list[str] | 
         handle.write(sets.pyproject(name, only, tests))
     env = dict(os.environ, PY_COLORS="0")
     globs = sets.mutant_globs(name, functions)
+    earlier = metas(os.path.join(ROOT, ".build", "mutation", retry)) if retry else {}
+    if retry:
+        globs = sorted(k for m in earlier.values() for k, c in m["exit_code_by_key"].items()
+                       if c is not None and c not in KILLED + TIMEOUT)
+        if not globs:
+            raise SystemExit(f"{retry}: no mutant to run again")
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", os.environ.get("MUTATION_JOBS", "2"), *globs]
     proc = subprocess.run(cmd, cwd=stage, env=env, capture_output=True, text=True, check=False)
     with open(os.path.join(stage, "mutmut.log"), "w", encoding="utf-8") as handle:
         handle.write(proc.stdout + proc.stderr)
+    for rel, meta in earlier.items():  # the earlier results of the mutants not run again
+        path = os.path.join(stage, rel)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                now = json.load(handle)
+            for key, code in meta["exit_code_by_key"].items():
+                if key not in globs:
+                    now["exit_code_by_key"][key] = code
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(now, handle)
+    globs = [] if retry else globs
     by_file = collect(stage, globs, proc.stdout + proc.stderr)
     if proc.returncode != 0 and not any(c["killed"] for c in by_file.values()) and NOT_RUN not in proc.stdout + proc.stderr:
         print(proc.stdout[-3000:], proc.stderr[-3000:])
@@ -197,6 +225,8 @@ def main() -> int:
     parser.add_argument("--functions", nargs="+", metavar="FILE.FUNCTION",
                         help="mutate only these functions (cvm_rules.check_size, readiness.Reader.des); with --only")
     parser.add_argument("--tests", nargs="+", metavar="TEST_FILE", default=[], help="test files run besides sets.UNIT")
+    parser.add_argument("--retry", metavar="STAGE", help="run again only the mutants that an earlier run (.build/mutation/"
+                        "STAGE, the same files and source) did not kill, keeping its other results")
     parser.add_argument("--report", metavar="STAGE", help="print the results a run left in .build/mutation/STAGE (one "
                         "still going or stopped) without running anything")
     parser.add_argument("--no-guards", action="store_true", help="the rules only")
@@ -211,7 +241,7 @@ def main() -> int:
         return 0
     failed = False
     if not args.no_rules:
-        score = report(run_mutmut(args.set, args.only, args.functions, args.tests))
+        score = report(run_mutmut(args.set, args.only, args.functions, args.tests, args.retry))
         failed = score < args.threshold
         if failed:
             print(f"rules: FAILED, under the threshold of {args.threshold:.1f}%")

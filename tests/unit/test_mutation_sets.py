@@ -35,3 +35,8 @@ def test_every_equivalent_guard_is_still_in_its_file():
     for (rel, text), why in sets.GUARD_EQUIVALENT.items():
         lines = [line.strip() for line in open(os.path.join(ROOT, rel), encoding="utf-8").read().splitlines()]
         assert text in lines and why.strip(), (rel, text)
+
+
+def test_the_tests_written_for_survivors_are_run_against_the_mutants():
+    written = {os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "tests", "unit", "test_mutation_kills*.py"))}
+    assert written - set(sets.UNIT) == set()
