@@ -146,3 +146,31 @@ def test_readiness_names_job_failure_alerts_off():
     assert check.status == "warn" and "lacks the secure defaults: job_failure_alerts is off (recovery_vault:" in check.message
     assert v.check_vault_hardening(vault(soft="Enabled", immutable="Unlocked")).message == \
         "Vault rsv has soft delete, immutability and job-failure alerts on."
+
+
+def test_the_readiness_check_in_whole():
+    assert v.check_vault_hardening(None).as_dict() == {
+        "name": "vault_hardening", "status": "n/a", "message": "No Recovery Services vault given (or it could not be read)."}
+    assert v.check_vault_hardening(vault(soft="Disabled", immutable="Disabled", job_alerts="Disabled", classic="Disabled")).as_dict() == {
+        "name": "vault_hardening", "status": "warn",
+        "message": "Vault rsv lacks the secure defaults: soft_delete is disabled, immutability is disabled, job_failure_alerts is off "
+                   "(recovery_vault: soft_delete enabled, immutability unlocked, job_failure_alerts true)."}
+    assert v.check_vault_hardening(vault(soft="AlwaysON", immutable="Locked")).name == "vault_hardening"
+
+
+def test_the_delete_advice_names_why_soft_deleted_items_stay():
+    soft = [{"name": "vm1", "properties": {"friendlyName": "vm1", "isScheduledForDeferredDelete": True}}]
+    always_on = v.delete_blockers(soft, hard(soft_delete="always_on"), "locked")
+    assert always_on == ("1 soft-deleted backup item(s) (vm1) that Azure keeps until the retention ends; they cannot be removed "
+                         "sooner because soft delete is always-on: wait until then and delete the vault.")
+    assert "because immutability is locked:" in v.delete_blockers(soft, hard(), "locked")
+
+
+def test_a_guard_is_compared_only_when_one_is_wanted_and_one_is_there():
+    def same(a, b):
+        return a == b
+
+    assert v.guard_errors(None, {"id": "/g"}, same) == []
+    assert v.guard_errors("/g", None, same) == []
+    assert v.guard_errors("/g", {"id": "/g"}, same) == []
+    assert len(v.guard_errors("/h", {"id": "/g"}, same)) == 1
