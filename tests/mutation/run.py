@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 from tests.mutation import guards, sets
 
@@ -99,12 +100,22 @@ def new_counts() -> dict:
     return {"killed": 0, "survived": [], "no_tests": [], "other": [], "prose": 0, "not_run": 0, "timeout": 0}
 
 
+def load_meta(path: str) -> dict:
+    """mutmut's meta file; a run still going rewrites it, so a half-written one is read again."""
+    for _attempt in range(10):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except json.JSONDecodeError:
+            time.sleep(0.5)
+    raise SystemExit(f"{path}: not JSON (is a run writing it?)")
+
+
 def metas(stage: str) -> dict:
     """{meta file path relative to the stage: mutmut's meta} of a stage."""
     out = {}
     for meta in glob.glob(os.path.join(stage, "mutants", "**", "*.py.meta"), recursive=True):
-        with open(meta, encoding="utf-8") as handle:
-            out[os.path.relpath(meta, stage)] = json.load(handle)
+        out[os.path.relpath(meta, stage)] = load_meta(meta)
     return out
 
 
@@ -158,7 +169,7 @@ def collect(stage: str, globs: list[str], log: str) -> dict:
         funcs = functions(source)
         module = os.path.relpath(source, os.path.join(stage, "mutants", "src"))[:-3].replace(os.sep, ".")
         counts = by_file.setdefault(os.path.basename(source), new_counts())
-        for key, code in json.load(open(meta, encoding="utf-8"))["exit_code_by_key"].items():
+        for key, code in load_meta(meta)["exit_code_by_key"].items():
             code = none_code if code is None else code
             if globs and not any(fnmatch.fnmatch(key, g) for g in globs):
                 continue
