@@ -119,3 +119,7 @@ def test_the_nics_a_vm_names():
     assert d.vm_nic_ids(vm) == [NIC, NIC + "2"]
     assert d.vm_nic_ids(None) == [] and d.vm_nic_ids({"properties": {}}) == []
     assert d.vm_nic_ids({"properties": {"networkProfile": {"networkInterfaces": None}}}) == []
+
+
+def test_an_id_without_a_group_is_outside_any_group_whatever_its_name():
+    assert d.outside_group(["not-an-id"], "XXXX") == ["not-an-id"]
