@@ -216,7 +216,7 @@ def report(by_file: dict) -> float:
     for file, counts in sorted(by_file.items()):
         lines = [f"    {labels[b]} {line}" for b in labels for line in sorted(counts[b])]
         if lines:
-            print(f"{file}: mutants not killed (function: - original | + mutant)")
+            print(f"{file}: mutants not killed (function: ...context[original => mutant]context...)")
             print("\n".join(lines))
     total = new_counts()
     print("rules, file by file:")

@@ -25,7 +25,7 @@ def res(rid, rtype, drill="d1"):
     return {"id": rid, "type": rtype, "tags": {d.DRILL_TAG: drill} if drill else {}}
 
 
-@pytest.mark.parametrize("drill_id", ["d1", "x" * 256, "drill 2026-12-01 #3", "a=b:c"])
+@pytest.mark.parametrize("drill_id", ["d1", "x" * 256, "DRILL-X1", "drill 2026-12-01 #3", "a=b:c"])
 def test_a_tag_value_of_up_to_256_printable_characters_is_a_drill_id(drill_id):
     assert d.drill_id_problem(drill_id) is None
 
