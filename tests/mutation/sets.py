@@ -37,7 +37,9 @@ GUARD_TESTS = {
     "plugins/modules/recovery_vault.py": TRANSITIONS + ["-k", "recovery_vault"],
     "plugins/modules/backup_policy.py": TRANSITIONS + ["-k", "backup_policy"],
     "plugins/module_utils/protection_runner.py": TRANSITIONS + ["-k", "cvm_protection"],
-    "plugins/module_utils/restore_runner.py": TRANSITIONS + ["-k", "cvm_restore"],
+    "plugins/module_utils/restore_runner.py": [
+        "tests/modules/test_cvm_restore.py::test_original_location_needs_confirm_overwrite_and_check_mode_shows_the_plan_without_it"]
+    + TRANSITIONS + ["-k", "cvm_restore"],
     "plugins/modules/keyvault_backup_access.py": TRANSITIONS + ["-k", "keyvault_backup_access"],
     "plugins/modules/mhsm_role_assignment.py": TRANSITIONS + ["-k", "mhsm_role_assignment"],
     "plugins/modules/mhsm_role_definition.py": TRANSITIONS + ["-k", "mhsm_role_definition"],

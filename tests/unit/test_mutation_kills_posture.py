@@ -110,3 +110,29 @@ def test_a_vault_without_redundancy_settings_has_no_cross_region_restore_answer(
     assert rules.vault_state({"id": "/v", "name": "v", "properties": {}})["cross_region_restore"] is None
     assert rules.vault_state({"id": "/v", "name": "v", "properties": {"redundancySettings": {"crossRegionRestore": "Enabled"}}})[
         "cross_region_restore"] is True
+
+
+def test_the_rpo_is_met_at_exactly_the_schedule_plus_the_grace():
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    daily = {"properties": {"schedulePolicy": {"scheduleRunFrequency": "Daily"}}}
+    at_edge = rules.last_backup(item(lastBackupTime="2026-11-30T10:00:00Z"), daily, now, 2)
+    assert (at_edge["age_hours"], at_edge["rpo_met"]) == (26.0, True)
+    assert rules.last_backup(item(lastBackupTime="2026-11-30T09:59:00Z"), daily, now, 2)["rpo_met"] is False
+    assert rules.last_backup(None, daily, now, 2)["rpo_hours"] is None
+
+
+def test_the_failing_and_unprotected_reasons_in_whole():
+    failed = {"name": "j1", "status": "Failed", "error_code": None}
+    assert rules.backup_reasons({"protection": {"protected": True}, "last_job": failed, "last_backup": {"time": "t"}}) == [
+        {"code": "last_job_failed", "severity": "failing", "message": "The last backup job j1 ended Failed."}]
+    coded = rules.backup_reasons({"protection": {"protected": True}, "last_job": {**failed, "error_code": "UserErrorX (400230)"},
+                                  "last_backup": {"time": "t"}})
+    assert coded[0]["message"] == "The last backup job j1 ended Failed with error UserErrorX (400230)."
+    (unprotected,) = rules.protection_reasons({"protection": {"protected": False, "protection_state": None}})
+    assert unprotected["severity"] == "unprotected"
+
+
+def test_every_blocking_feature_is_named():
+    sub = {"subscription_id": "s", "preview_feature": "Registered", "blocking_features": ["A", "B"]}
+    (blocking,) = rules.subscription_reasons(sub)
+    assert blocking["message"].endswith("registered in subscription s: A, B.")
