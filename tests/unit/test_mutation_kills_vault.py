@@ -174,3 +174,16 @@ def test_a_guard_is_compared_only_when_one_is_wanted_and_one_is_there():
     assert v.guard_errors("/g", None, same) == []
     assert v.guard_errors("/g", {"id": "/g"}, same) == []
     assert len(v.guard_errors("/h", {"id": "/g"}, same)) == 1
+
+
+def test_settings_turned_back_on_are_sent_as_enabled_and_soft_delete_alone_for_a_new_vault():
+    actual = hard(public_network_access="disabled", job_failure_alerts=False)
+    props = v.vault_properties(BASE, actual, ["job_failure_alerts", "public_network_access"])
+    assert props == {"publicNetworkAccess": "Enabled",
+                     "monitoringSettings": {"azureMonitorAlertSettings": {"alertsForAllJobFailures": "Enabled"},
+                                            "classicAlertSettings": {"alertsForCriticalOperations": "Disabled"}}}
+    assert "monitoringSettings" in v.vault_properties(hard(classic_alerts=True), BASE, ["classic_alerts"])
+    for changed in (["soft_delete"], ["soft_delete_retention_days"]):
+        sent = v.vault_properties(hard(soft_delete="always_on", soft_delete_retention_days=30), None, changed)
+        assert sent == {"securitySettings": {"softDeleteSettings": {
+            "softDeleteState": "AlwaysON", "softDeleteRetentionPeriodInDays": 30, "enhancedSecurityState": "Enabled"}}}
