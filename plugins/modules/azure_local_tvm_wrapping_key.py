@@ -206,9 +206,10 @@ def ensure_present(params: dict, check_mode: bool) -> dict:
                 os.chmod(pub_path, 0o644)  # the public key is not a secret
         if created and not check_mode:
             write_private_file(path, private_pem(key, passphrase))
-        elif not check_mode and os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
-            changed = True
+        elif not created and os.stat(path).st_mode & 0o077:
+            changed = True  # check mode says so too
+            if not check_mode:
+                os.chmod(path, 0o600)
     return {"changed": changed, "created": created, "path": path, "public_key_path": pub_path,
             "public_key_pem": public_pem(key).decode() if key is not None else None,
             "public_key_sha256": fingerprint(key) if key is not None else None}

@@ -36,14 +36,15 @@ def mutate(source: str, span: tuple[int, int, int]) -> str:
     return "".join(lines)
 
 
-def all_guards() -> list[tuple[str, str, list]]:
-    """(file, "" = every check_mode read, pytest arguments) for every file of sets.GUARD_TESTS."""
-    return [(rel, "", args) for rel, args in sets.GUARD_TESTS.items()]
+def all_guards(files: list[str] | None = None) -> list[tuple[str, str, list]]:
+    """(file, "" = every check_mode read, pytest arguments) for every file of sets.GUARD_TESTS (or those named)."""
+    return [(rel, "", args) for rel, args in sets.GUARD_TESTS.items() if not files or rel in files]
 
 
-def run(root: str, guards: list[tuple[str, str, list]], copy_tree) -> tuple[list[str], int]:
-    """Mutate each guard (file, a text its line must contain or "", pytest arguments); return (survivors, count)."""
-    work = os.path.join(root, ".build", "mutation", "guards")
+def run(root: str, guards: list[tuple[str, str, list]], copy_tree, work_name: str = "guards") -> tuple[list[str], int]:
+    """Mutate each guard (file, a text its line must contain or "", pytest arguments); return (survivors, count).
+    Each guard's outcome is printed as it is known (a long run can be read while it goes)."""
+    work = os.path.join(root, ".build", "mutation", work_name)
     shutil.rmtree(work, ignore_errors=True)
     copy_tree(work)
     survivors, checked = [], 0
@@ -54,6 +55,11 @@ def run(root: str, guards: list[tuple[str, str, list]], copy_tree) -> tuple[list
         if not spans:
             survivors.append(f"{rel}: no check_mode read on a line with {needle!r} (sets.py is out of date)")
         for span in spans:
+            text = original.splitlines()[span[0] - 1].strip()
+            why = sets.GUARD_EQUIVALENT.get((rel, text))
+            if why:
+                print(f"  guard equivalent (not run) {rel}:{span[0]}: {text}: {why}", flush=True)
+                continue
             checked += 1
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(mutate(original, span))
@@ -65,6 +71,7 @@ def run(root: str, guards: list[tuple[str, str, list]], copy_tree) -> tuple[list
                 survivors.append(shown)
             elif proc.returncode != 1:  # 2-5: interrupted, internal error, usage, nothing collected: not a kill
                 survivors.append(f"{shown} (pytest exit {proc.returncode}: {proc.stdout[-300:]})")
+            print(f"  guard {'killed  ' if proc.returncode == 1 else 'SURVIVED'} {shown}", flush=True)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(original)
     return survivors, checked

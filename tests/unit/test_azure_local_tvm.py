@@ -316,6 +316,18 @@ def test_wrapping_key_repairs_the_public_key_and_the_mode(tmp_path):
     assert fixed["changed"] and os.path.exists(p["public_key_path"]) and stat.S_IMODE(os.stat(p["path"]).st_mode) == 0o600
 
 
+def test_wrapping_key_check_mode_reports_a_loose_mode_and_leaves_it(tmp_path):
+    """Found by mutation testing (the check-mode guard of the chmod): check mode must say the mode would change, and not
+    change it."""
+    p = wk_params(tmp_path)
+    wk.ensure_present(p, check_mode=False)
+    os.chmod(p["path"], 0o644)
+    planned = wk.ensure_present(p, check_mode=True)
+    assert planned["changed"] and stat.S_IMODE(os.stat(p["path"]).st_mode) == 0o644
+    assert wk.ensure_present(p, check_mode=False)["changed"] and stat.S_IMODE(os.stat(p["path"]).st_mode) == 0o600
+    assert not wk.ensure_present(p, check_mode=True)["changed"]
+
+
 def test_wrapping_key_with_a_passphrase_and_its_export_for_a_restore(tmp_path):
     p = wk_params(tmp_path, passphrase="correct horse", export_path=str(tmp_path / "tmp" / "private.pem"))
     made = wk.ensure_present(p, check_mode=False)
