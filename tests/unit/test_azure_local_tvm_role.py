@@ -85,7 +85,7 @@ class Lab:
         path = self.tmp / "play.yml"
         path.write_text(json.dumps(play))
         env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "pytest"), "ANSIBLE_ROLES_PATH": str(self.tmp / "roles"),
-               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "FAKE_AZURE_LOCAL_STATE": str(self.states)}
+               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_PIPELINING": "1", "FAKE_AZURE_LOCAL_STATE": str(self.states)}
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(self.tmp / "inventory.json"), str(path)]
         cmd += (["--check"] if check else []) + [arg for e in extra for arg in ("-e", e)]
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
