@@ -19,39 +19,40 @@ result() {
   if [ "$2" -eq 0 ]; then echo "stage $1: passed (${took}s)"; else echo "stage $1: FAILED ($2, ${took}s)"; failed+=("$1"); fi
 }
 
-for name in $only; do
-  stage "$name"
+run_stage() {
+  local name=$1
   case $name in
     pytest)
       # Unit tests of the pure rules, the local Azure's own tests, module tests through the local Azure, and packaging
-      # (execution environment, AWX job through ansible-runner).
-      python -m pytest -n 2 -p no:cacheprovider tests/unit tests/sim tests/modules tests/packaging
-      result pytest $? ;;
+      # (execution environment, AWX job through ansible-runner). More workers than the 2 cores: most module tests wait
+      # on the local Azure's long operations (Retry-After, job states) rather than compute.
+      python -m pytest -n "${PYTEST_JOBS:-3}" -p no:cacheprovider tests/unit tests/sim tests/modules tests/packaging
+      return $? ;;
     mutation)
       # A fixed subset of `make mutation` (tests/mutation/sets.py: FAST_FUNCTIONS, FAST_GUARDS): mutmut over the rules
       # that decide what is written or refused, and the check-mode guards the review found untested; fails under the
       # threshold or when a guard survives.
       python -m tests.mutation.run fast --threshold "${MUTATION_THRESHOLD:-90}"
-      result mutation $? ;;
+      return $? ;;
     lowest)
       # The lowest SDK versions requirements.txt allows, in .build/venv-lowest: unit tests and the module tests that
       # make every SDK call (tests/lowest.sh says which and why).
       bash tests/lowest.sh
-      result lowest $? ;;
+      return $? ;;
     sanity)
       # ansible-test needs the checkout under ansible_collections/NS/NAME: a copy of the tracked and new files.
       bash tests/sanity.sh
-      result sanity $? ;;
+      return $? ;;
     integration)
       bash tests/integration.sh
-      result integration $? ;;
+      return $? ;;
     molecule)
       bash tests/molecule.sh
-      result molecule $? ;;
+      return $? ;;
     lint)
       # The whole tree with the production profile; .ansible-lint leaves out only build, venv and scratch paths.
       ansible-lint --profile production --offline
-      result lint $? ;;
+      return $? ;;
     importer)
       # Galaxy's (and Automation Hub's) import checks on the tarball users get, without its container-based
       # ansible-test (tests/packaging/galaxy-importer.cfg); any WARNING or ERROR line fails the stage.
@@ -66,13 +67,57 @@ for name in $only; do
         echo "galaxy-importer: warnings or errors above"; rc=1
       fi
       rm -rf "$scratch"
-      result importer $rc ;;
+      return $rc ;;
     changelog)
       # fragments valid; CHANGELOG.rst up to date with changelogs/changelog.yaml: tests/packaging/test_changelog.py
       antsibull-changelog lint
-      result changelog $? ;;
+      return $? ;;
+  esac
+}
+
+# The stages that only read the tree or work on a copy of it (sanity, lint, importer, changelog, mutation) run
+# alongside the ones that run the collection (pytest, lowest, integration, molecule): those wait on the local Azure's
+# long operations much of the time, so a 2-core machine has room for both. Each side runs its stages one after the
+# other; the background side's output is printed when it is done. SERIAL=1 runs everything in order, in the foreground.
+background=() foreground=()
+for name in $only; do
+  case $name in
+    sanity|lint|importer|changelog|mutation) background+=("$name") ;;
+    *) foreground+=("$name") ;;
   esac
 done
+if [ "${SERIAL:-0}" = 1 ] || [ ${#background[@]} -eq 0 ] || [ ${#foreground[@]} -eq 0 ]; then
+  foreground=($only) background=()
+fi
+
+logs=$ROOT/.build/stage-logs
+rm -rf "$logs" && mkdir -p "$logs"
+if [ ${#background[@]} -ne 0 ]; then
+  echo "in the background, output below when done: ${background[*]}"
+  (
+    for name in "${background[@]}"; do
+      began=$SECONDS
+      run_stage "$name" >"$logs/$name.log" 2>&1
+      echo "$? $((SECONDS - began))" >"$logs/$name.rc"
+    done
+  ) &
+  background_pid=$!
+fi
+for name in "${foreground[@]}"; do
+  stage "$name"
+  run_stage "$name"
+  result "$name" $?
+done
+if [ ${#background[@]} -ne 0 ]; then
+  wait "$background_pid"
+  for name in "${background[@]}"; do
+    printf '\n===== stage: %s (ran in the background) =====\n' "$name"
+    cat "$logs/$name.log"
+    read -r rc took <"$logs/$name.rc" || { rc=1 took=0; }
+    timings+=("$name ${took}s")
+    if [ "$rc" -eq 0 ]; then echo "stage $name: passed (${took}s)"; else echo "stage $name: FAILED ($rc, ${took}s)"; failed+=("$name"); fi
+  done
+fi
 
 echo
 echo "stage times: ${timings[*]} (total ${SECONDS}s)"

@@ -292,9 +292,12 @@ def wait_for_writes(m, items: service.VaultItems, rows: list, concurrency: int):
                         f"Azure could not {row.doing()}: {error.get('message') or state} (error code {error.get('code')}).")
                     row.changed = False
                     done.add(row.key)
-                elif state == "succeeded":
+                elif state == "succeeded" and P.action_done(row.action, listed.get(row.key), row.policy_id):
                     row.item = listed.get(row.key)
                     done.add(row.key)
+                elif state == "succeeded":
+                    # the list above was read before the operation ended: the next round's list shows what it did
+                    row.sync = True
                 job = service.operation_job_id(op)
                 if job and job not in row.job_ids:
                     row.job_ids.append(job)

@@ -85,16 +85,42 @@ class Lab:
         path = self.tmp / "play.yml"
         path.write_text(json.dumps(play))
         env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "pytest"), "ANSIBLE_ROLES_PATH": str(self.tmp / "roles"),
-               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "FAKE_AZURE_LOCAL_STATE": str(self.states)}
+               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_PIPELINING": "1", "FAKE_AZURE_LOCAL_STATE": str(self.states)}
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(self.tmp / "inventory.json"), str(path)]
         cmd += (["--check"] if check else []) + [arg for e in extra for arg in ("-e", e)]
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
         return proc.returncode, " ".join(proc.stdout.split())  # joined: ansible wraps long messages
 
 
+    @classmethod
+    def copy_of(cls, template: "Lab", tmp_path) -> "Lab":
+        """A Lab in `tmp_path` holding what `template` holds (systems, store, wrapping key), its paths rewritten."""
+        shutil.copytree(template.tmp, tmp_path, dirs_exist_ok=True, symlinks=True)
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and not path.is_symlink() and path.suffix in (".json", ".yml"):
+                text = path.read_text(encoding="utf-8")
+                if str(template.tmp) in text:
+                    path.write_text(text.replace(str(template.tmp), str(tmp_path)), encoding="utf-8")
+        lab = cls.__new__(cls)
+        lab.tmp, lab.store, lab.states = tmp_path, tmp_path / "store", tmp_path / "hosts"
+        lab.key = tmp_path / "secrets" / "wrapping" / "private.pem"
+        return lab
+
+
 @pytest.fixture
 def lab(tmp_path):
     return Lab(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def _backup_2505(tmp_path_factory):
+    """One backup of node1 (2505, the default variables) for the tests that start from it: one run instead of nine."""
+    return backed_up(Lab(tmp_path_factory.mktemp("backup-2505")))
+
+
+@pytest.fixture
+def backed_up_lab(_backup_2505, tmp_path):
+    return Lab.copy_of(_backup_2505, tmp_path)
 
 
 def backed_up(lab, **role_vars) -> Lab:
@@ -201,9 +227,9 @@ def test_a_failed_host_action_fails_the_task_with_its_message(lab):
 # ------------------------------------------------------------------------------------------------ restore, 2505+
 
 
-def test_restore_same_instance_with_the_documented_extra_var(lab):
+def test_restore_same_instance_with_the_documented_extra_var(backed_up_lab):
     """-e azure_local_tvm_same_instance=true is a string (README, playbook): it works."""
-    backed_up(lab)
+    lab = backed_up_lab
     lost_everything(lab)
     rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true", "azure_local_tvm_start_vms=true"])
     assert rc == 0, out
@@ -215,15 +241,15 @@ def test_restore_same_instance_with_the_documented_extra_var(lab):
     assert not list(lab.tmp.rglob("azure-local-tvm-*")), "the decrypted wrapping key is deleted from the controller"
 
 
-def test_restore_needs_same_instance_true_or_false(lab):
-    backed_up(lab)
+def test_restore_needs_same_instance_true_or_false(backed_up_lab):
+    lab = backed_up_lab
     for extra, message in (([], "azure_local_tvm_same_instance, true or false"), (["azure_local_tvm_same_instance=maybe"], "not a valid boolean")):
         rc, out = lab.run(extra=["azure_local_tvm_action=restore", *extra])
         assert rc != 0 and message in out and lab.read()["log"] == []
 
 
-def test_restore_refuses_a_modified_key_folder_even_in_check_mode(lab):
-    backed_up(lab)
+def test_restore_refuses_a_modified_key_folder_even_in_check_mode(backed_up_lab):
+    lab = backed_up_lab
     folder = next((lab.store / "node1" / "keys").iterdir())
     next((folder / "AES").iterdir()).write_text("{}")
     rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
@@ -231,16 +257,16 @@ def test_restore_refuses_a_modified_key_folder_even_in_check_mode(lab):
     assert lab.read()["log"] == ["Get-HostFacts"]
 
 
-def test_restore_check_mode_checks_the_passphrase(lab):
-    backed_up(lab)
+def test_restore_check_mode_checks_the_passphrase(backed_up_lab):
+    lab = backed_up_lab
     # (not a word of the message: Ansible masks no_log values wherever they appear in its output)
     rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_wrapping_key_passphrase="pw2")
     assert rc != 0 and "wrong passphrase" in out and lab.read()["log"] == ["Get-HostFacts"]
 
 
-def test_a_vm_key_already_in_the_vault_is_an_error_with_the_documented_remedy(lab):
+def test_a_vm_key_already_in_the_vault_is_an_error_with_the_documented_remedy(backed_up_lab):
     """The VM was started before its key came back: the vault holds a new key of that name, which cannot open it."""
-    backed_up(lab)
+    lab = backed_up_lab
     lost_everything(lab, vault=["AzureStackTvmAKRootKey", VM1["id"]])
     rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=True, azure_local_tvm_start_vms=True)
     assert rc != 0 and f"Remove-MocKey -name {VM1['id']} -group AzureStackHostAttestation -keyvaultName AzureStackTvmKeyVault" in out
@@ -249,8 +275,8 @@ def test_a_vm_key_already_in_the_vault_is_an_error_with_the_documented_remedy(la
     assert rc == 0, out
 
 
-def test_restore_to_another_instance_warns_about_the_control_plane_and_the_ak_root_key(lab):
-    backed_up(lab)
+def test_restore_to_another_instance_warns_about_the_control_plane_and_the_ak_root_key(backed_up_lab):
+    lab = backed_up_lab
     lost_everything(lab)
     rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=False)
     assert rc == 0, out
@@ -260,8 +286,8 @@ def test_restore_to_another_instance_warns_about_the_control_plane_and_the_ak_ro
     assert "to make sure attestation continues to work" in out and "already has its own AzureStackTvmAKRootKey" in out
 
 
-def test_restore_on_another_system_remaps_the_virtual_switch(lab):
-    backed_up(lab)
+def test_restore_on_another_system_remaps_the_virtual_switch(backed_up_lab):
+    lab = backed_up_lab
     lost_everything(lab)
     lab.change(switches=["SETswitch"])
     rc, out = lab.run(azure_local_tvm_action="restore", azure_local_tvm_same_instance=False,
@@ -270,8 +296,8 @@ def test_restore_on_another_system_remaps_the_virtual_switch(lab):
     assert set(lab.read()["registered"]) == {VM1["id"], VM2["id"]}
 
 
-def test_a_folder_backup_is_not_restored_on_a_release_before_2505(lab):
-    backed_up(lab)
+def test_a_folder_backup_is_not_restored_on_a_release_before_2505(backed_up_lab):
+    lab = backed_up_lab
     lab.change(version="10.2411.3.12")
     rc, out = lab.run(check=True, azure_local_tvm_action="restore", azure_local_tvm_same_instance=True)
     assert rc != 0 and "only Azure Local 2505 or later can import" in out
