@@ -29,7 +29,8 @@ def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
     result = run_module(azure_sim, "preview_feature", {"name": FEATURE}, diff=True)
     assert result["changed"] is True
     assert result["feature"]["state"] == "Registered"
-    assert result["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered", "reregistered": True}
+    assert result["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered", "reregistered": True,
+                                  "propagation": "confirmed"}
     log = azure_sim.requests()
     posts = [r["path"] for r in writes(log)]
     assert any(p.endswith(f"{FEATURE}/register") for p in posts)
@@ -40,6 +41,7 @@ def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
     seen = len(azure_sim.requests())
     again = run_module(azure_sim, "preview_feature", {"name": FEATURE})
     assert again["changed"] is False and again["state_before"] == "Registered"
+    assert again["provider"]["propagation"] == "unknown"
     assert writes(azure_sim.requests()[seen:]) == []
 
 
