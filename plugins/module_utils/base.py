@@ -33,6 +33,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import (
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.names import check_params
 from ansible_collections.azure_cvm.backup.plugins.module_utils.recording import recording_policies
+from ansible_collections.azure_cvm.backup.plugins.module_utils.regions import check_regions
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import wait_for, wait_poller
 
 AUTH_ARGSPEC = {
@@ -133,11 +134,13 @@ class AzureCvmModule:
 
     def __init__(self, argument_spec: dict, supports_check_mode: bool = True, names: dict | None = None, **kwargs):
         """names: {option: kind of name (module_utils/names.RULES)} for every option that becomes part of a request
-        path; checked with the shared numeric minimums (MINIMUM) before anything else runs."""
+        path; checked with the shared numeric minimums (MINIMUM) before anything else runs. A "region" option is
+        checked here by form only, then once per run, before `run`, against the subscription's list (module_utils/regions)."""
         spec = dict(AUTH_ARGSPEC)
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
         self.params = self.module.params
+        self._region_options = [option for option, kind in (names or {}).items() if kind == "region"]
         problem = check_params(self.params, {"subscription_id": "subscription", **(names or {})}) \
             or self._below_minimum(argument_spec)
         if problem:
@@ -276,6 +279,14 @@ class AzureCvmModule:
         """A raw ARM call for resources without an SDK in our requirements (e.g. Azure Local)."""
         return self.rest(method, self._arm_url(path), self.cloud["arm"] + "/.default", api_version, body, ok)
 
+    def arm_list(self, path: str, api_version: str) -> list:
+        """Every item of a raw ARM list, following nextLink (which carries its own api-version); raises as m.arm."""
+        items, url, version = [], path, api_version
+        while url:
+            body = self.arm("GET", url, version, ok=(200,))[1] or {}
+            items, url, version = items + list(body.get("value") or []), body.get("nextLink"), None
+        return items
+
     def _arm_url(self, path: str) -> str:
         return path if path.startswith("https://") else self.cloud["arm"] + path
 
@@ -357,6 +368,7 @@ class AzureCvmModule:
     def execute(self, run):
         """Run `run(self)` and exit with its result dict, or fail with a readable message (never a traceback)."""
         try:
+            check_regions(self, self._region_options)
             result = run(self) or {}
         except ModuleFailure as exc:
             self.module.fail_json(**self._with_retries({**exc.extra, "msg": exc.msg}))

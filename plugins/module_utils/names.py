@@ -15,6 +15,7 @@ them before the first request. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 
@@ -66,6 +67,10 @@ RULES = {
     # Recovery points and backup jobs are named by Azure (numbers or GUIDs); one ASCII segment.
     "azure_assigned": (re.compile(r"[A-Za-z0-9][-\w]{0,127}", re.ASCII),
                        "the name Azure gave it (ASCII letters, digits, '-' and '_')"),
+    # Regions, by form only (membership: region_refusal, once per run against the subscription's list): an ARM location
+    # name (koreacentral) or a display name (Korea Central, East US 2), 1 to 64 ASCII letters, digits and spaces.
+    "region": (re.compile(r"[A-Za-z][A-Za-z0-9 ]{0,63}", re.ASCII),
+               "an ARM location name such as koreacentral or its display name Korea Central (ASCII letters, digits, spaces)"),
     # Any one path segment (the subscription of a resource id, which Azure then resolves or refuses).
     "segment": (re.compile(r".{1,256}", re.S), "1 to 256 characters"),
     # Subscription ids are GUIDs (common-types SubscriptionIdParameter: format uuid).
@@ -74,9 +79,18 @@ RULES = {
     "object_id": GUID,
 }
 
-# The regions (ARM location names) of the three clouds: `az account list-locations --query "[].name"` (Azure/azure-cli)
-# and https://learn.microsoft.com/azure/reliability/regions-list, read 2026-12. A region opened later is missing
-# until added here (UNVERIFIED completeness): the refusal names the list so the fix is one line.
+# Regions are checked in two steps (issue 17 item 4). Here, before any request, the form only: an ARM location name
+# (koreacentral) or a display name (Korea Central), ASCII letters, digits and spaces. Then, once per module run and before
+# the first write, membership in the subscription's own list, Subscriptions - List Locations
+# (GET /subscriptions/{id}/locations, api-version 2022-12-01; spec Microsoft.Resources/subscriptions/stable/2022-12-01/
+# subscriptions.json, example GetLocations.json: value[] of Location {name: eastus, displayName: East US, type: Region}):
+# base.AzureCvmModule.execute calls check_listed_regions (module_utils/regions.py) for every option declared "region".
+#
+# AZURE_REGIONS is only the fallback for a run whose caller may not read that list (403) or when the list cannot be had
+# (404, 5xx after retries): the region is then checked against it, with a warning that says so. It was written from
+# `az account list-locations --query "[].name"` (Azure/azure-cli) and https://learn.microsoft.com/azure/reliability/
+# regions-list, read 2026-12, and is known to be incomplete (the Azure Cosmos DB SDKs' region tables list regions it
+# lacks, e.g. taiwannorth, denmarkeast), so in that fallback a real region can be refused: the refusal says why.
 AZURE_REGIONS = frozenset("""
 eastus eastus2 southcentralus westus2 westus3 australiaeast southeastasia northeurope swedencentral uksouth westeurope
 centralus southafricanorth centralindia eastasia japaneast koreacentral canadacentral francecentral germanywestcentral
@@ -90,11 +104,21 @@ chinaeast chinaeast2 chinaeast3 chinanorth chinanorth2 chinanorth3
 """.split())
 
 
-def region_problem(value) -> str | None:
-    """Why `value` is not an Azure region (ARM name or display name: 'Korea Central' is koreacentral), or None."""
-    if not isinstance(value, str) or "".join(value.split()).lower() not in AZURE_REGIONS:
-        return "is not an Azure region (an ARM location name such as koreacentral, or its display name Korea Central)"
-    return None
+def region_key(value: str) -> str:
+    """A region as ARM compares it: 'Korea Central', 'koreacentral' and 'KOREA central' are one region."""
+    return "".join(str(value).split()).lower()
+
+
+def region_refusal(option: str, value: str, listed: list, where: str) -> str | None:
+    """None when `value` names one of `listed` ((name, display name) pairs) by its name or display name; else one
+    sentence naming the region and the closest listed names (`where` says whose list it was)."""
+    key = region_key(value)
+    names = sorted({region_key(name) for name, _display in listed if name})
+    if key in names or key in {region_key(display) for _name, display in listed if display}:
+        return None
+    closest = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+    hint = f"the closest listed are {', '.join(closest)}" if closest else f"it lists {len(names)} regions, none close to it"
+    return f"{option} '{shown(value)}' is not an Azure region {where} ({hint})."
 
 
 WHAT = {"resource_group": "resource group name", "vault": "Recovery Services vault name", "policy": "backup policy name",
@@ -102,7 +126,7 @@ WHAT = {"resource_group": "resource group name", "vault": "Recovery Services vau
         "key_vault": "key vault or Managed HSM name", "azure_local_resource": "Azure Local resource name", "storage_account": "storage account name",
         "provider_namespace": "resource provider namespace", "feature": "preview feature name",
         "azure_assigned": "name", "segment": "path segment", "subscription": "subscription id",
-        "object_id": "object id"}
+        "object_id": "object id", "region": "Azure region"}
 
 ID_OK = "_or_id"  # a declared kind 'key_vault_or_id': a name of that kind, or a resource id (parsed by arm_ids)
 UNSAFE_TEXT = "a '\\', '?', '#', '%' or control character"
@@ -120,8 +144,6 @@ def shown(value) -> str:
 
 def problem(kind: str, value) -> str | None:
     """Why `value` is not a valid `kind` name (a phrase), or None when it is one."""
-    if kind == "region":
-        return region_problem(value)
     pattern, rule = RULES[kind]
     if not isinstance(value, str):
         return f"is not a string ({type(value).__name__})"
@@ -135,8 +157,6 @@ def problem(kind: str, value) -> str | None:
 def check(kind: str, value, option: str) -> str:
     """`value` when it is a valid `kind` name; else ValueError with one sentence naming the option."""
     why = problem(kind, value)
-    if why and kind == "region":
-        raise ValueError(f"{option} '{shown(value)}' {why}.")
     if why:
         raise ValueError(f"{option} '{shown(value)}' is not a valid {WHAT[kind]}: it {why}.")
     return value

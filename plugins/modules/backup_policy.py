@@ -308,7 +308,8 @@ def run(m) -> dict:
                 poller = policies.begin_delete(ref["name"], ref["resource_group"], name, polling_interval=2)
                 if p["wait"]:
                     wait_poller(poller, f"the deletion of backup policy {name}", p["timeout"])
-            except ModuleFailure:
+            except ModuleFailure as exc:
+                exc.extra.setdefault("changed", True)  # the delete was sent (a wait that ran out: WaitTimeout)
                 raise
             except Exception as exc:  # pylint: disable=broad-except
                 m.azure_failure(exc, f"delete backup policy {name}", where)

@@ -28,7 +28,10 @@ options:
     type: str
     required: true
   location:
-    description: The region of the drill resource group; needed by V(present) when the group does not exist yet.
+    description:
+      - The region of the drill resource group; needed by V(present) when the group does not exist yet.
+      - An ARM location name or display name, checked before any write against the regions the subscription lists (as
+        for M(azure_cvm.backup.recovery_vault)).
     type: str
   drill_id:
     description:

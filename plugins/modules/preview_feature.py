@@ -21,11 +21,15 @@ description:
     C(changed=true); the feature keeps moving in Azure.
   - "When the provider is re-registered: after this run sent the register (unregister) call, and when this run finds
     the feature still C(Registering) (C(Unregistering)) from an earlier run and sees it arrive, which is how a re-run
-    after a timed-out wait completes the documented order (register the feature, then re-register the provider). Azure
-    keeps no record the module can read of when a provider was last registered (a provider shows only its
-    C(registrationState), a feature only its C(state)), so a run that finds the feature already C(Registered) sends
-    nothing; if an earlier wait timed out and the feature finished before the next run, re-register the provider
-    once yourself (C(az provider register --namespace Microsoft.Compute)) - the timeout message says so."
+    after a timed-out wait completes the documented order (register the feature, then re-register the provider)."
+  - "A run that finds the feature already C(Registered) sends nothing and returns RV(provider.propagation=unknown):
+    Azure keeps no record the module can read of whether the provider was registered since the feature was. A
+    feature's C(registrationDate) (Microsoft.Features subscriptionFeatureRegistrations) is set while it is still
+    C(Pending), so it is the time of the request, not of the completion, and a provider registration found in the
+    Activity Log after it may have come before the feature finished; the module does not guess from them. If an
+    earlier wait timed out and the feature finished before the next run, run once with
+    O(force_provider_registration=true) (or C(az provider register --namespace Microsoft.Compute)); the timeout
+    message says so."
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
@@ -58,6 +62,15 @@ options:
         the description for when a re-run does it.
     type: bool
     default: true
+  force_provider_registration:
+    description:
+      - Register the resource provider again even when the feature is already in the wanted state and nothing else is
+        sent, for a feature that finished after an earlier run's wait timed out (see the description).
+      - Not idempotent, on purpose - every run with it sends the provider register call and reports C(changed=true).
+        Use it once (an ad-hoc call or a one-off task), not in a play that runs on a schedule.
+      - Needs O(reregister_provider=true).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - azure_cvm.backup.azure
 attributes:
@@ -127,6 +140,15 @@ provider:
       description: Whether the provider was registered again by this run.
       type: bool
       sample: true
+    propagation:
+      description:
+        - C(confirmed) when this run registered the provider after it saw the feature in the wanted state (in check
+          mode, when it would); C(pending) when the feature is not there yet (C(Registering), C(Pending), or O(wait=false)),
+          a later run that finds it moving re-registers; C(unknown) when the feature was already in the wanted state and
+          this run did not re-register (whether the provider was registered since cannot be read); C(skipped) with
+          O(reregister_provider=false).
+      type: str
+      sample: confirmed
 """
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
@@ -180,16 +202,28 @@ def wait_feature(m, ns: str, name: str, want: str, sent: bool) -> str:
                       lambda state: state in DONE[want] or state == "Pending", m.params["timeout"])
     except WaitTimeout as exc:
         then = (" the register call was sent, and the provider must be registered again once the feature is Registered: "
-                f"run again while it is {MOVING[want]}, or run az provider register --namespace {ns} after it is"
+                f"run again while it is {MOVING[want]}, or once it is Registered run once with force_provider_registration: true "
+                f"(or az provider register --namespace {ns})"
                 if sent and want == "registered" and m.params["reregister_provider"] else "")
         raise ModuleFailure(f"Timed out after {m.params['timeout']}s waiting for feature {ns}/{name} to be "
                             f"{DONE[want][0]} (it is {exc.last}){';' if then else ''}{then}.",
                             changed=sent, state=exc.last) from exc
 
 
+def propagation(p, reregistered: bool, done: bool, moved: bool) -> str:
+    """Whether the feature change is known to have reached the provider (RETURN provider.propagation)."""
+    if not p["reregister_provider"]:
+        return "skipped"
+    if not done:
+        return "pending"
+    return "confirmed" if reregistered else ("pending" if moved else "unknown")
+
+
 def run(m) -> dict:
     p = m.params
     ns, name, want = p["provider_namespace"], p["name"], p["state"]
+    if p["force_provider_registration"] and not p["reregister_provider"]:
+        raise ModuleFailure("force_provider_registration: true needs reregister_provider: true.")
     features = m.client("features").features
     feature = get_feature(m, ns, name)
     before = feature_state(feature)
@@ -222,7 +256,10 @@ def run(m) -> dict:
 
     # re-register after this run's call, or when an earlier run's call is seen to finish now (see DOCUMENTATION)
     finished_now = before == MOVING[want] and after in DONE[want]
-    if (result["changed"] or finished_now) and p["reregister_provider"] and not m.check_mode and after != "Pending":
+    forced = p["force_provider_registration"] and after in DONE[want]
+    if forced and m.check_mode:
+        result["changed"] = True
+    if (result["changed"] or finished_now or forced) and p["reregister_provider"] and not m.check_mode and after != "Pending":
         try:
             provider["registration_state"] = reregister(m, ns, p["wait"], p["timeout"])
         except ModuleFailure as exc:
@@ -235,7 +272,8 @@ def run(m) -> dict:
             provider["registration_state"] = m.client("resources").providers.get(ns).registration_state
         except Exception as exc:  # pylint: disable=broad-except
             m.azure_failure(exc, f"read resource provider {ns}", f"subscription {m.subscription_id}")
-        provider["reregistered"] = bool(result["changed"] and p["reregister_provider"] and m.check_mode)
+        provider["reregistered"] = bool(result["changed"] and p["reregister_provider"] and m.check_mode and after != "Pending")
+    provider["propagation"] = propagation(p, provider["reregistered"], after in DONE[want], result["changed"] or finished_now)
 
     result.update(feature=describe(feature, after), provider=provider)
     if m.diff_mode:
@@ -252,6 +290,7 @@ def main():
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 900},
         "reregister_provider": {"type": "bool", "default": True},
+        "force_provider_registration": {"type": "bool", "default": False},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
                    names={"name": "feature", "provider_namespace": "provider_namespace"}).execute(run)

@@ -38,6 +38,9 @@ options:
   location:
     description:
       - The region, as an ARM location name or display name (C(Korea Central) is C(koreacentral)). Required to create.
+      - Checked before any write against the regions the subscription lists (one Subscriptions - List Locations read a
+        run); a region it does not list fails with the closest listed names. When that list may not be read (403) or
+        cannot be had, the collection's built-in list is used with a warning; it may lack the newest regions.
       - A vault cannot move; a different location of an existing vault fails.
     type: str
   sku:

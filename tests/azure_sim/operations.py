@@ -70,6 +70,7 @@ OPERATIONS: dict = {
     "resources.unregister_provider": op("resources", EMPTY, R + "Provider"),
     "resources.list_subscriptions": op("resources", exempt=NO_SUBSCRIPTIONS_SDK),
     "resources.get_subscription": op("resources", exempt=NO_SUBSCRIPTIONS_SDK),
+    "resources.list_locations": op("resources", exempt=NO_SUBSCRIPTIONS_SDK),
     "resources.list_rgs": op("resources", EMPTY, "page:" + R + "ResourceGroup"),
     "resources.get_rg": op("resources", EMPTY, R + "ResourceGroup"),
     "resources.head_rg": op("resources", EMPTY, EMPTY),

@@ -21,6 +21,8 @@ Top-level scenario key `recoveryservices:` seeds the test switches below.
 Test switches, in `sim.ext["recoveryservices"]` (or the scenario's top-level `recoveryservices:` block):
   snapshot_only: true            -> backups create recovery points with the snapshot tier (InstantRP) only
   fail_next_restore: {errorCode, errorString[, recommendations]} -> the next Restore job fails with that error
+  hold_policy_delete: true       -> a policy DELETE answers 202 with Location and its operation keeps running (a wait
+                                 that runs out); otherwise a policy is deleted at once (200), both answers of the spec
   resource_guards: {<Microsoft.DataProtection/resourceGuards id>: [operations] | null} -> Resource Guards that exist
                                  (in any subscription); null: the operations of spec example PutResourceGuardProxy.json
 
@@ -112,6 +114,7 @@ def state(sim) -> dict:
         st.setdefault(key, default)
     st.setdefault("snapshot_only", False)
     st.setdefault("fail_next_restore", None)
+    st.setdefault("hold_policy_delete", False)
     st.setdefault("resource_guards", {})  # {guard id: [vaultCriticalOperation, ...]} (see GUARD_OPERATIONS)
     st.setdefault("guard_proxies", {})  # {vault id (lower): {proxy name: body}}
     return st
@@ -694,6 +697,14 @@ def delete_policy(sim, req, sub, rg, vault, policy):
     if state(sim)["policy_counts"].get(norm(found["id"]), 0):
         raise bad_request(f"Policy '{policy}' has protected items associated with it. Associate them with another policy or "
                           "stop their protection before deleting the policy.", CODES["policy_in_use"])
+    if state(sim)["hold_policy_delete"]:
+        # ProtectionPolicies_Delete (spec RecoveryServicesBackup ProtectionPolicyResource.tsp: ArmResourceDeleteAsyncBase,
+        # Response = ArmDeletedResponse | ArmDeleteAcceptedLroResponse<ArmLroLocationHeader & RetryAfterHeader> |
+        # ArmDeletedNoContentResponse; the SDK's _delete_initial accepts 200, 202 (Location, Retry-After) and 204): the
+        # 202 form, Location = the policy's operationResults (ProtectionPolicyOperationResults_Get), which stays 202 while
+        # the operation runs. A test switch: the operation keeps running for an hour, so a module's wait runs out.
+        op = sim.start_operation(seconds=3600, finish=lambda _sim, _op, pid=found["id"]: _sim.store.delete(pid), kind="policy_delete")
+        return accepted(sim, {"Location": req.url(f"{found['id']}/operationResults/{op.id}")})
     sim.store.delete(found["id"])
     return Response(200)
 
@@ -709,7 +720,10 @@ def list_policies(sim, req, sub, rg, vault):
 
 @arm_route("GET", VAULT + r"/backupPolicies/(?P<policy>[^/]+)/operationResults/(?P<op>[^/]+)")
 def get_policy_op_result(sim, req, sub, rg, vault, policy, op):
-    return op_result(sim, req, require_op(sim, op), policy_view(sim, require_policy(sim, sub, rg, vault, policy)))
+    found = require_op(sim, op)
+    if found.kind == "policy_delete":  # a delete's Location: 202 while it runs, then 204 (no policy left to return)
+        return op_result(sim, req, found)
+    return op_result(sim, req, found, policy_view(sim, require_policy(sim, sub, rg, vault, policy)))
 
 
 @arm_route("GET", VAULT + r"/backupPolicies/(?P<policy>[^/]+)/operations/(?P<op>[^/]+)")

@@ -240,6 +240,47 @@ def get_subscription(sim, req, sub):
     return subscription_body(sim, arm_call(sim, req, sub))
 
 
+# Subscriptions - List Locations (GET /subscriptions/{s}/locations): spec Microsoft.Resources/subscriptions/stable/
+# 2022-12-01 subscriptions.json, operation Subscriptions_ListLocations (x-ms-pageable nextLink; "all the locations that
+# are available for resource providers"), example GetLocations.json: value[] of Location {id: /subscriptions/{s}/
+# locations/eastus, name: eastus, type: Region, displayName: East US, regionalDisplayName: (US) East US, metadata
+# {regionType: Physical, regionCategory: Recommended, ...}}. The list here: the spec example's two regions, the regions
+# the local Azure's providers list (LOCATIONS) and every region the scenario's resources use (seed_locations), plus a
+# subscription's `locations:` (display names) in the scenario; a test may append to sim.ext["locations"][sub].
+# Display names: the example's; for the others the names in the Azure Cosmos DB SDKs' region tables (Azure/
+# azure-sdk-for-rust azure_data_cosmos regions.rs "Taiwan North", "Korea Central", ...), whose ARM name is the display
+# name without spaces, lowercased (the same table compares "West US" and "westus" as one region). A region that only a
+# scenario names is shown with its ARM name as display name (UNVERIFIED spelling; no module reads it).
+SPEC_EXAMPLE_LOCATIONS = ("East US", "East US 2")
+
+
+def location_table(sim, sub: str) -> list:
+    return sim.ext.setdefault("locations", {}).setdefault(sub.lower(), [])
+
+
+def location_body(sub: str, display: str) -> dict:
+    name = "".join(display.split()).lower()
+    return {"id": f"/subscriptions/{sub}/locations/{name}", "name": name, "type": "Region", "displayName": display,
+            "regionalDisplayName": display, "metadata": {"regionType": "Physical", "regionCategory": "Recommended"}}
+
+
+@ROUTER.route("GET", ARM, SUB + r"/locations")
+def list_locations(sim, req, sub):
+    arm_call(sim, req, sub)
+    return page(sim, req, [location_body(sub, display) for display in location_table(sim, sub)])
+
+
+@seeder(order=95)  # after every family seeded its resources
+def seed_locations(sim, scenario: dict):
+    for sub in scenario.get("subscriptions", []):
+        table = location_table(sim, sub["id"])
+        used = {item.get("location") for item in sim.store.find(lambda i: i["id"].lower().startswith(f"/subscriptions/{sub['id']}/".lower()))}
+        known = {"".join(d.split()).lower(): d for d in (*SPEC_EXAMPLE_LOCATIONS, *LOCATIONS, *(sub.get("locations") or []))}
+        for region in used - {None, ""}:
+            known.setdefault("".join(str(region).split()).lower(), str(region))
+        table.extend(sorted(known.values()))
+
+
 # ------------------------------------------------------------------------------------------------ resource groups
 
 RG_PATH = SUB + r"/resourcegroups/(?P<rg>[^/]+)"

@@ -39,6 +39,10 @@ FAULT_KINDS = ("latency", "throttle", "error", "drop")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REFUSAL_REASON = "Forbidden (the local Azure serves only Azure hosts and never connects elsewhere)"
 ERROR_BODIES = {
+    # ARM's refusal of an action the caller's roles do not grant: code AuthorizationFailed, "The client '...' with object
+    # id '...' does not have authorization to perform action '...' over scope '...' or the scope is invalid."
+    # (learn.microsoft.com/azure/role-based-access-control/troubleshooting, "AuthorizationFailed"). Not retried.
+    403: ("AuthorizationFailed", "The client does not have authorization to perform this action over this scope or the scope is invalid."),
     500: ("InternalServerError", "Encountered internal server error. Diagnostic information: timestamp '{ts}'."),
     502: ("BadGateway", "The gateway did not receive a response from 'Microsoft.Compute' within the specified time period."),
     503: ("ServerBusy", "The server is currently unable to receive requests. Please retry your request."),

@@ -3,6 +3,8 @@ validation before any write, the crash-consistent rule for CVMs with data disks,
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.azure_sim import recoveryservices as rs
@@ -117,3 +119,36 @@ def test_absent_refuses_a_policy_in_use_and_deletes_an_unused_one(azure_sim):
     seq = last_seq(azure_sim)
     assert run_module(azure_sim, MODULE, {"name": "spare", "vault": KC, "state": "absent"})["changed"] is False
     assert writes(azure_sim.requests(seq)) == []
+
+
+def test_a_delete_whose_operation_outlasts_the_timeout_fails_with_one_sentence_and_changed(azure_sim):
+    """Issue 16 item 7: the delete is a long operation (202 + Location); a wait that runs out is a failure, not a success,
+    and reports changed (the delete was sent). In-process (tests/modules/test_hostile_input.run_in_process)."""
+    from tests.modules.test_hostile_input import run_in_process  # pylint: disable=import-outside-toplevel
+
+    with azure_sim.sim.lock:
+        rs.add_policy(azure_sim.sim, KC_VID, "spare", rs.default_policy_properties())
+        rs.state(azure_sim.sim)["hold_policy_delete"] = True
+    entry = run_in_process(azure_sim, MODULE, {"name": "spare", "vault": KC, "state": "absent", "timeout": 1})
+    result, msg = entry["result"], str(entry["result"].get("msg"))
+    assert result.get("failed") is True and result.get("changed") is True, result
+    assert msg.startswith("Timed out after 1s waiting for the deletion of backup policy spare;"), msg
+    assert "\n" not in msg and "Traceback" not in str(result) and msg.count(". ") == 0 and msg.endswith("."), msg
+    deletes = [r for r in writes(entry["requests"]) if r["method"] == "DELETE"]
+    assert len(deletes) == 1 and deletes[0]["status"] == 202 and stored(azure_sim.sim, "spare") is not None
+    finish_held_deletes(azure_sim)
+
+
+def finish_held_deletes(server, patience: float = 20.0):
+    """Let the held delete end and wait for the poller thread the in-process run left behind to read its 204, so that
+    it sends nothing into the next test's request log (synchronisation only, no timing assertion)."""
+    with server.sim.lock:
+        rs.state(server.sim)["hold_policy_delete"] = False
+        for op in server.sim.ops.values():
+            if op.kind == "policy_delete" and op.status == "InProgress":
+                op.complete(server.sim)
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if any("/operationResults/" in r["path"] and r["status"] == 204 for r in server.requests()):
+            return
+        time.sleep(0.2)

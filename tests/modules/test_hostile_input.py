@@ -335,3 +335,59 @@ def test_protection_info_says_not_found_for_a_vm_that_does_not_exist(azure_sim):
     states = {i["name"]: i["protection_state"] for i in entry["result"]["items"]}
     assert states == {"no-such-vm": "NotFound", "cvm-pmk-01": "NotProtected"}
     assert "no-such-vm was not found" in json.dumps(entry["result"].get("warnings"))  # 2.19: warnings are summaries
+
+
+# ------------------------------------------------------------------------------------------------ regions (item 4)
+
+DEMO_SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
+NEW_VAULT = {"name": "rsv-new-tw", "resource_group": RG_BACKUP}
+
+
+def listed_regions(server) -> list:
+    with server.sim.lock:
+        return server.sim.ext["locations"][DEMO_SUB]
+
+
+def location_reads(entry: dict) -> list:
+    return [r for r in entry["requests"] if r["path"] == f"/subscriptions/{DEMO_SUB}/locations"]
+
+
+def test_a_region_the_subscription_lists_but_the_built_in_list_lacks_is_accepted(azure_sim):
+    names = importlib.import_module("ansible_collections.azure_cvm.backup.plugins.module_utils.names")
+    assert "taiwannorth" not in names.AZURE_REGIONS  # else this test shows nothing
+    listed_regions(azure_sim).append("Taiwan North")
+    entry = run_in_process(azure_sim, "recovery_vault", {**NEW_VAULT, "location": "taiwannorth", "_ansible_check_mode": True})
+    assert not entry["result"].get("failed"), entry["result"].get("msg")
+    assert entry["result"]["changed"] and not writes(entry["requests"])  # check mode: the create is planned
+    assert len(location_reads(entry)) == 1  # one read per run
+    shown_name = run_in_process(azure_sim, "drill_resources", {"resource_group": "rg-drill-tw", "drill_id": "drill-tw",
+                                                               "location": "Taiwan North", "_ansible_check_mode": True})
+    assert not shown_name["result"].get("failed"), shown_name["result"].get("msg")
+
+
+def test_a_region_the_subscription_does_not_list_is_refused_with_the_closest_names_and_no_write(azure_sim):
+    listed_regions(azure_sim).append("Taiwan North")
+    entry = run_in_process(azure_sim, "recovery_vault", {**NEW_VAULT, "location": "taiwannorthh"})
+    msg = str(entry["result"].get("msg"))
+    assert entry["result"]["failed"] and not writes(entry["requests"]) and len(location_reads(entry)) == 1
+    assert msg.startswith(f"location 'taiwannorthh' is not an Azure region of subscription {DEMO_SUB} "
+                          "(the closest listed are taiwannorth") and msg.endswith(").") and "\n" not in msg, msg
+    real_elsewhere = run_in_process(azure_sim, "recovery_vault", {**NEW_VAULT, "location": "denmarkeast"})
+    assert real_elsewhere["result"]["failed"] and "'denmarkeast' is not an Azure region" in real_elsewhere["result"]["msg"]
+    assert not writes(real_elsewhere["requests"])
+
+
+def test_a_refused_region_list_falls_back_to_the_built_in_list_with_a_warning(azure_sim):
+    azure_sim.set_faults({"rules": [{"kind": "error", "status": 403, "path": "/locations$"}]})
+    known = run_in_process(azure_sim, "recovery_vault", {**NEW_VAULT, "location": "koreacentral", "_ansible_check_mode": True})
+    assert not known["result"].get("failed"), known["result"].get("msg")
+    assert "Could not read the regions" in json.dumps(known["result"].get("warnings"))
+    newer = run_in_process(azure_sim, "recovery_vault", {**NEW_VAULT, "location": "taiwannorth"})
+    msg = str(newer["result"].get("msg"))
+    assert newer["result"]["failed"] and "of the collection's built-in list" in msg and "\n" not in msg
+    assert not writes(newer["requests"])
+
+
+def test_a_module_without_a_region_option_set_reads_no_region_list(azure_sim):
+    entry = run_in_process(azure_sim, "recovery_vault", {"name": "rsv-cvm-kc", "resource_group": RG_BACKUP})
+    assert not entry["result"].get("failed") and not location_reads(entry)

@@ -29,7 +29,8 @@ def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
     result = run_module(azure_sim, "preview_feature", {"name": FEATURE}, diff=True)
     assert result["changed"] is True
     assert result["feature"]["state"] == "Registered"
-    assert result["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered", "reregistered": True}
+    assert result["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered", "reregistered": True,
+                                  "propagation": "confirmed"}
     log = azure_sim.requests()
     posts = [r["path"] for r in writes(log)]
     assert any(p.endswith(f"{FEATURE}/register") for p in posts)
@@ -40,6 +41,7 @@ def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
     seen = len(azure_sim.requests())
     again = run_module(azure_sim, "preview_feature", {"name": FEATURE})
     assert again["changed"] is False and again["state_before"] == "Registered"
+    assert again["provider"]["propagation"] == "unknown"
     assert writes(azure_sim.requests()[seen:]) == []
 
 
@@ -154,3 +156,35 @@ def test_a_timed_out_wait_fails_with_one_sentence_and_changed_then_a_rerun_rereg
     seen = len(server.requests())
     again = run_module(server, "preview_feature", {"name": FEATURE})
     assert again["changed"] is False and writes(server.requests()[seen:]) == [], "found Registered: nothing to send"
+
+
+def test_a_feature_that_finished_after_a_timed_out_run_needs_the_forced_provider_registration_once(sim_server_factory):
+    """Issue 16 item 9: Azure shows nothing that says whether the provider was registered since the feature finished,
+    so a run that finds it Registered sends nothing and says propagation unknown; force_provider_registration sends
+    the provider register call (and only it) and says confirmed. In-process runs (tests/modules/test_hostile_input)."""
+    from tests.azure_sim import resources as sim_resources  # pylint: disable=import-outside-toplevel
+    from tests.modules.test_hostile_input import run_in_process  # pylint: disable=import-outside-toplevel
+
+    server = sim_server_factory("demo", feature_registration_seconds=40)
+    timed_out = run_in_process(server, "preview_feature", {"name": FEATURE, "timeout": 1})["result"]
+    assert timed_out["failed"] and timed_out["changed"] and "force_provider_registration: true" in timed_out["msg"]
+    with server.sim.lock:  # Azure finishes the registration between the two runs
+        feature = sim_resources.feature_table(server.sim, server.env["AZURE_SUBSCRIPTION_ID"])[("microsoft.compute", FEATURE.lower())]
+        feature["state"] = "Registered"
+
+    found = run_in_process(server, "preview_feature", {"name": FEATURE})
+    assert found["result"]["changed"] is False and not writes(found["requests"])
+    assert found["result"]["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered",
+                                           "reregistered": False, "propagation": "unknown"}
+
+    planned = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True,
+                                                         "_ansible_check_mode": True})
+    assert planned["result"]["changed"] is True and not writes(planned["requests"])
+    forced = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True})
+    assert forced["result"]["changed"] is True and forced["result"]["provider"]["propagation"] == "confirmed"
+    assert [r["path"].rsplit("/providers/", 1)[-1] for r in writes(forced["requests"])] == ["Microsoft.Compute/register"]
+
+    refused = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True,
+                                                         "reregister_provider": False})
+    assert refused["result"]["failed"] and refused["result"]["msg"] == (
+        "force_provider_registration: true needs reregister_provider: true.") and not writes(refused["requests"])

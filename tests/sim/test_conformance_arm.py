@@ -82,6 +82,8 @@ CASES = {
         ("200", lambda s: ("POST", f"{FEAT}/UltraSSDWithVMSS/unregister", None), None),
     "resources/resource-manager/Microsoft.Resources/stable/2025-04-01/examples/GetProvider.json":
         ("200", lambda s: ("GET", f"{ARM}/providers/Microsoft.Compute", None), None),
+    "resources/resource-manager/Microsoft.Resources/subscriptions/examples/2022-12-01/GetLocations.json":
+        ("200", lambda s: ("GET", f"{ARM}/locations", None), None),
     "resources/resource-manager/Microsoft.Resources/subscriptions/examples/2022-12-01/GetSubscriptions.json":
         ("200", lambda s: ("GET", "https://management.azure.com/subscriptions", None), None),
     # VM create examples: VM PUT is not simulated; their 200 body is compared with a GET of the equivalent VM
@@ -141,6 +143,12 @@ _VM_GET = "VirtualMachine_Get.json"
 EXCEPTIONS = {
     # the provider example shows EdgeZone locationMappings; ordinary regions have none
     "GetProvider.json": {"$.resourceTypes[0].locationMappings: missing"},
+    # the local Azure knows no coordinates, geographies, paired regions or zone mappings of its regions (no module reads
+    # them; the collection reads name and displayName only)
+    "GetLocations.json": {"$.value[0].availabilityZoneMappings: missing", "$.value[0].metadata.geography: missing",
+                          "$.value[0].metadata.geographyGroup: missing", "$.value[0].metadata.latitude: missing",
+                          "$.value[0].metadata.longitude: missing", "$.value[0].metadata.pairedRegion: missing",
+                          "$.value[0].metadata.physicalLocation: missing"},
     # the demo has one subscription (a single page: no nextLink); the example shows two
     "GetSubscriptions.json": {"$.nextLink: missing"},
     # the demo VM is not in an availability set / PPG / VMSS and has no gallery apps, user data or extensions
