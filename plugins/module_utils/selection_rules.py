@@ -40,4 +40,3 @@ def left_out(vm: dict, opts: dict) -> str | None:
     labels = [(vm.get("name") or "").lower(), f"{arm_ids.group_of(vm.get('id'))}/{vm.get('name')}".lower()]
     pattern = next((p for p in opts.get("exclude_names") or [] for label in labels if fnmatch.fnmatchcase(label, str(p).lower())), None)
     return f"it matches exclude_names {pattern}" if pattern is not None else None
-
