@@ -47,7 +47,7 @@ subscriptions:
   contains:
     subscription_id: {description: The subscription id., type: str, sample: 11111111-aaaa-4aaa-8aaa-000000000001}
     display_name: {description: The subscription's display name., type: str, sample: CVM production}
-    state: {description: The subscription state (Enabled, Warned, PastDue, Disabled, Deleted)., type: str, sample: Enabled}
+    state: {description: 'The subscription state: Enabled, Warned, PastDue, Disabled or Deleted.', type: str, sample: Enabled}
     tenant_id: {description: The subscription's tenant., type: str}
     usable: {description: False for a Disabled or Deleted subscription., type: bool}
 left_out:
