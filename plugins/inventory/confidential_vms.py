@@ -186,7 +186,6 @@ groups:
 # cache_timeout: 3600
 """
 
-import fnmatch
 import logging
 import re
 import threading
@@ -196,16 +195,15 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
+from ansible_collections.azure_cvm.backup.plugins.module_utils import subscriptions as subscription_list
 from ansible_collections.azure_cvm.backup.plugins.module_utils.auth import SECRET_FIELDS
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AUTH_ARGSPEC, AzureCvmModule, RetryCounter
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
 from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import bounded_map
 from ansible_collections.azure_cvm.backup.plugins.module_utils.protection_rules import item_key
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, cvm_checks, validate_options
+from ansible_collections.azure_cvm.backup.plugins.module_utils.selection_rules import left_out
 
-# Subscriptions List (GET /subscriptions): spec Microsoft.Resources/subscriptions stable/2022-12-01 subscriptions.json.
-SUBSCRIPTIONS_API = "2022-12-01"
-UNUSABLE_SUBSCRIPTION_STATES = ("disabled", "deleted")
 VM_ITEMS_FILTER = "backupManagementType eq 'AzureIaasVM' and itemType eq 'VM'"
 KEY_KINDS = {"key_vault": "cmk_key_vault", "managed_hsm": "cmk_managed_hsm"}
 
@@ -244,34 +242,8 @@ class Session(AzureCvmModule):
     def for_subscription(self, subscription_id: str) -> "Session":
         return Session({**self.params, "subscription_id": subscription_id}, None, shared=self)
 
-    def arm_list(self, path: str, api_version: str, what: str) -> list:
-        """Every item of an ARM list without an SDK in our requirements, following nextLink."""
-        items, url, version = [], path, api_version
-        while url:
-            try:
-                body = self.arm("GET", url, version, ok=(200,))[1] or {}
-            except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
-                self.azure_failure(exc, f"list {what}")
-            items.extend(body.get("value") or [])
-            url, version = body.get("nextLink"), None  # a nextLink carries its own api-version
-        return items
-
 
 # ------------------------------------------------------------------------------------------------ pure selection
-
-
-def tags_match(tags: dict, wanted: dict) -> dict:
-    """{tag name: matched?} for each entry of `wanted` (a value, a list of values, or None for any value)."""
-    by_name = {str(k).lower(): v for k, v in (tags or {}).items()}
-    out = {}
-    for name, accepted in (wanted or {}).items():
-        value = by_name.get(str(name).lower())
-        if accepted is None:
-            out[name] = value is not None
-        else:
-            choices = accepted if isinstance(accepted, list) else [accepted]
-            out[name] = value is not None and value in [str(c) for c in choices]
-    return out
 
 
 def selected(vm: dict, opts: dict) -> bool:
@@ -280,14 +252,7 @@ def selected(vm: dict, opts: dict) -> bool:
     types = [t.lower() for t in opts["security_types"]]
     if "*" not in types and facts["security_type"].lower() not in types:
         return False
-    if not all(tags_match(vm.get("tags"), opts["include_tags"]).values()):
-        return False
-    if any(tags_match(vm.get("tags"), opts["exclude_tags"]).values()):
-        return False
-    if (vm.get("id") or "").lower() in {i.rstrip("/").lower() for i in opts["exclude_ids"]}:
-        return False
-    labels = [(vm.get("name") or "").lower(), f"{arm_ids.group_of(vm.get('id'))}/{vm.get('name')}".lower()]
-    return not any(fnmatch.fnmatchcase(label, pattern.lower()) for pattern in opts["exclude_names"] for label in labels)
+    return left_out(vm, opts) is None
 
 
 def filters_match(hostvars: dict, filters: dict) -> bool:
@@ -515,9 +480,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return [(s, None) for s in dict.fromkeys(opts["subscriptions"])]
         if self.get_option("subscription_id"):
             return [(self.get_option("subscription_id"), None)]
-        listed = session.arm_list("/subscriptions", SUBSCRIPTIONS_API, "the subscriptions the credential can see")
-        usable = [(s["subscriptionId"], s.get("displayName")) for s in listed
-                  if str(s.get("state", "")).lower() not in UNUSABLE_SUBSCRIPTION_STATES]
+        usable = [(s["subscription_id"], s["display_name"]) for s in subscription_list.visible(session) if s["usable"]]
         if not usable:
             raise ModuleFailure("The credential sees no enabled subscription: give it a role on one, or set subscriptions.")
         return usable

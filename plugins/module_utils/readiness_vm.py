@@ -10,6 +10,7 @@ from __future__ import annotations
 from ansible_collections.azure_cvm.backup.plugins.module_utils import arm_ids
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import readiness
+from ansible_collections.azure_cvm.backup.plugins.module_utils import selection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import Reader, cvm_checks, validate_options
 
@@ -69,3 +70,24 @@ def report(reader: Reader, params: dict, vault_ref: dict | None, target: dict, v
     prereqs = readiness.prerequisites(checks, reader.feature(cvm_rules.RESTORE_POINT_FEATURE)[0]) if vm is not None else []
     return {**head, **readiness.report_verdict(checks, prereqs), "checks": [c.as_dict() for c in checks], "facts": facts,
             "_prerequisites": prereqs}
+
+
+SELECTION_ARGSPEC = {
+    "include_tags": {"type": "dict", "default": {}},
+    "exclude_tags": {"type": "dict", "default": {}},
+    "exclude_names": {"type": "list", "elements": "str", "default": []},
+    "exclude_ids": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def select(rows: list, params: dict) -> tuple:
+    """(the rows to check, the VMs the tag filters and exclude lists leave out, each with why), before any check's read.
+    A target that was not found stays, so that its report says so."""
+    kept, excluded = [], []
+    for target, vm, error in rows:
+        reason = selection_rules.left_out(vm, params) if vm is not None else None
+        if reason is None:
+            kept.append((target, vm, error))
+        else:
+            excluded.append({"id": vm["id"], "name": vm["name"], "resource_group": target["resource_group"], "reason": reason})
+    return kept, excluded

@@ -77,6 +77,27 @@ options:
         approval, is never counted as registered.
     type: bool
     default: false
+  include_tags:
+    description:
+      - Only VMs whose tags match every entry. A value is a tag value, a list of accepted values, or null for "the tag
+        is present with any value". Tag names compare without case, values with case. Left-out VMs are in RV(excluded).
+      - Applies to O(vms) too; a left-out VM is read by its listing only and never checked.
+    type: dict
+    default: {}
+  exclude_tags:
+    description: VMs whose tags match any entry are left out (same entry form as O(include_tags)).
+    type: dict
+    default: {}
+  exclude_names:
+    description: VMs to leave out, as shell-style patterns of the VM name or of C(resource_group/name), without case.
+    type: list
+    elements: str
+    default: []
+  exclude_ids:
+    description: VM resource ids to leave out, compared without case.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.readiness
@@ -116,6 +137,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+excluded:
+  description: The VMs that O(include_tags), O(exclude_tags), O(exclude_names) or O(exclude_ids) left out, with why.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id: {description: The VM resource id., type: str}
+    name: {description: The VM name., type: str}
+    resource_group: {description: The VM's resource group., type: str}
+    reason: {description: Which filter left it out., type: str, sample: tag backup matches exclude_tags}
 vms:
   description: One report per VM, in the order of O(vms), or in listing order.
   returned: always
@@ -357,20 +388,20 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils import readiness
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import READINESS_ARGSPEC, Reader, vault_warnings
-from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness_vm import parse_params, report
+from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness_vm import SELECTION_ARGSPEC, parse_params, report, select
 
 
 def run(m) -> dict:
     params = m.params
     parsed = parse_params(params, m.subscription_id)
     reader = Reader(m)
-    reports = [report(reader, params, parsed["vault"], target, vm, error)
-               for target, vm, error in readiness.collect(reader, params, parsed["targets"])]
+    kept, excluded = select(readiness.collect(reader, params, parsed["targets"]), params)
+    reports = [report(reader, params, parsed["vault"], target, vm, error) for target, vm, error in kept]
     prereqs = next((r["_prerequisites"] for r in reports if r["_prerequisites"]), [])
     reports = [{k: v for k, v in r.items() if k != "_prerequisites"} for r in reports]
     return {"changed": False, "vms": reports, "summary": readiness.report_summary(reports), "prerequisites": prereqs,
             "keys": cvm_rules.distinct_keys(reports), "regions": cvm_rules.distinct_regions(reports),
-            "vault_warnings": vault_warnings(reader, parsed["vault"])}
+            "vault_warnings": vault_warnings(reader, parsed["vault"]), "excluded": excluded}
 
 
 def main():
@@ -381,6 +412,7 @@ def main():
         "assume_feature_registered": {"type": "bool", "default": False},
         "vault": {"type": "raw"},
         "policy": {"type": "str"},
+        **SELECTION_ARGSPEC,
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True, names={"resource_groups": "resource_group", "policy": "policy"},
                    mutually_exclusive=[("vms", "resource_groups")], required_by={"policy": "vault"}).execute(run)
