@@ -21,6 +21,8 @@ Top-level scenario key `recoveryservices:` seeds the test switches below.
 Test switches, in `sim.ext["recoveryservices"]` (or the scenario's top-level `recoveryservices:` block):
   snapshot_only: true            -> backups create recovery points with the snapshot tier (InstantRP) only
   fail_next_restore: {errorCode, errorString[, recommendations]} -> the next Restore job fails with that error
+  restore_job_minutes: N         -> a Restore job that completes took N minutes: its startTime is set N minutes before its
+                                 endTime (and duration follows); jobs here otherwise take the LRO's fraction of a second
   resource_guards: {<Microsoft.DataProtection/resourceGuards id>: [operations] | null} -> Resource Guards that exist
                                  (in any subscription); null: the operations of spec example PutResourceGuardProxy.json
 
@@ -112,6 +114,7 @@ def state(sim) -> dict:
         st.setdefault(key, default)
     st.setdefault("snapshot_only", False)
     st.setdefault("fail_next_restore", None)
+    st.setdefault("restore_job_minutes", None)
     st.setdefault("resource_guards", {})  # {guard id: [vaultCriticalOperation, ...]} (see GUARD_OPERATIONS)
     st.setdefault("guard_proxies", {})  # {vault id (lower): {proxy name: body}}
     return st
@@ -1540,6 +1543,19 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
         end_job(sim, job, "Failed", {"errorCode": "InternalError", "errorString": f"local Azure: compute helpers missing ({exc})"})
         return
     end_job(sim, job, "Completed", bag=bag)
+    took(sim, job, st.get("restore_job_minutes"))
+
+
+def took(sim, job: dict, minutes):
+    """Test switch restore_job_minutes: the ended job ran `minutes` (its startTime moved back; endTime, the disks' and
+    VM's timeCreated stay now). Azure publishes a job's startTime, endTime and duration (= endTime - startTime: spec
+    recoveryservicesbackup stable/2025-08-01 examples Common/ListJobs.json, 05:30:32.4487085Z to 05:31:03.7553376Z is
+    PT31.3066291S); how long a real restore takes is not something a witness can know, hence a switch."""
+    if not minutes:
+        return
+    props = job["properties"]
+    props["startTime"] = iso(from_iso(props["endTime"]) - timedelta(minutes=float(minutes)))
+    props["duration"] = duration(props["startTime"], props["endTime"], sim.now())
 
 
 def staging_account(props: dict) -> str | None:
