@@ -21,8 +21,8 @@ Top-level scenario key `recoveryservices:` seeds the test switches below.
 Test switches, in `sim.ext["recoveryservices"]` (or the scenario's top-level `recoveryservices:` block):
   snapshot_only: true            -> backups create recovery points with the snapshot tier (InstantRP) only
   fail_next_restore: {errorCode, errorString[, recommendations]} -> the next Restore job fails with that error
-  restore_job_minutes: N         -> a Restore job that completes took N minutes: its startTime is set N minutes before its
-                                 endTime (and duration follows); jobs here otherwise take the LRO's fraction of a second
+  restore_job_minutes: N         -> a Restore job that completes took N minutes: its endTime is set N minutes after its
+                                 startTime (and duration follows); jobs here otherwise take the LRO's fraction of a second
   resource_guards: {<Microsoft.DataProtection/resourceGuards id>: [operations] | null} -> Resource Guards that exist
                                  (in any subscription); null: the operations of spec example PutResourceGuardProxy.json
 
@@ -1547,14 +1547,15 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
 
 
 def took(sim, job: dict, minutes):
-    """Test switch restore_job_minutes: the ended job ran `minutes` (its startTime moved back; endTime, the disks' and
-    VM's timeCreated stay now). Azure publishes a job's startTime, endTime and duration (= endTime - startTime: spec
-    recoveryservicesbackup stable/2025-08-01 examples Common/ListJobs.json, 05:30:32.4487085Z to 05:31:03.7553376Z is
-    PT31.3066291S); how long a real restore takes is not something a witness can know, hence a switch."""
+    """Test switch restore_job_minutes: the ended job ran `minutes`: its endTime is moved to `minutes` after its
+    startTime (and duration follows), so what existed before the job started stays outside its run. Azure publishes a
+    job's startTime, endTime and duration (= endTime - startTime: spec recoveryservicesbackup stable/2025-08-01
+    examples Common/ListJobs.json, 05:30:32.4487085Z to 05:31:03.7553376Z is PT31.3066291S); how long a real restore
+    takes is not something a witness can know, hence a switch."""
     if not minutes:
         return
     props = job["properties"]
-    props["startTime"] = iso(from_iso(props["endTime"]) - timedelta(minutes=float(minutes)))
+    props["endTime"] = iso(from_iso(props["startTime"]) + timedelta(minutes=float(minutes)))
     props["duration"] = duration(props["startTime"], props["endTime"], sim.now())
 
 

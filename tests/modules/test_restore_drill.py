@@ -192,7 +192,7 @@ def test_cleanup_leaves_untagged_and_other_drills_resources(azure_sim, tmp_path)
         untagged = sim_compute.make_disk(sim, SUB, DRILL_RG, "someone-elses", "koreacentral")["id"]
         other = sim_compute.make_disk(sim, SUB, DRILL_RG, "other-drill", "koreacentral")
         other["tags"] = {TAG: "drill-w48"}
-        sim_rs.state(sim)["restore_job_minutes"] = 300  # the Restore job's startTime is 300 minutes before its endTime
+        sim_rs.state(sim)["restore_job_minutes"] = 300  # the Restore job's endTime is 300 minutes after its startTime
     rc, out = run_playbook(azure_sim, DRILL, drill_vars(tmp_path, drill_rto_minutes=240))
     assert rc == 2, out  # the RTO was missed: the drill failed, and still cleaned up what it made
     assert "Restore drill drill-w49 failed for rg-cvm-kc/cvm-kv-01: see" in out
