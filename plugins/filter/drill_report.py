@@ -2,14 +2,16 @@
 # Copyright: azure_cvm.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the restore_drill role: the minutes between a restore job's start and end, and the drill report
-(roles/restore_drill builds it as a dict) as Markdown and as one self-contained HTML page (inline CSS, every value
-escaped, no scripts, fonts or external styles)."""
+(roles/restore_drill builds it as a dict) as Markdown and as one self-contained HTML page (inline CSS and the posture
+page's inline script that sorts and filters the table, every value escaped, no external scripts, fonts or styles)."""
 
 from __future__ import annotations
 
 import html
 import random
 from datetime import datetime, timezone
+
+from ansible_collections.azure_cvm.backup.plugins.filter.posture_report import TABLE_SCRIPT
 
 PASSED = "passed"
 FAILED = "failed"
@@ -85,19 +87,35 @@ def drill_report_markdown(report: dict) -> str:
 
 
 CSS = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-       "th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}th{background:#eee}"
+       "th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}th{background:#eee;cursor:pointer}"
+       "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}tr[hidden]{display:none}"
+       ".controls{display:flex;gap:16px;align-items:center;flex-wrap:wrap;margin:1em 0}#shown{color:#59636e}"
        ".passed{background:#dff0d8}.failed{background:#f2dede}.planned,.done_earlier{background:#fcf8e3}")
+STATUSES = (PASSED, FAILED, PLANNED, DONE_EARLIER)
+
+
+def _html_row(vm: dict, e) -> str:
+    """One VM's row: its status for the filter, its id for the text filter, the minutes as a number for the sort."""
+    status = str(vm.get("status"))
+    cells = []
+    for (key, _title), text in zip(COLUMNS, _row(vm)):
+        sort = "" if key == "minutes" and vm.get("minutes") is None else None
+        cells.append(f"<td data-sort=\"{sort}\">{e(text)}</td>" if sort is not None else f"<td>{e(text)}</td>")
+    return (f"<tr class=\"vm {e(status)}\" data-verdict=\"{e(status)}\" data-search=\"{e(str(vm.get('vm_id') or '').lower())}\">"
+            + "".join(cells) + "</tr>")
 
 
 def drill_report_html(report: dict) -> str:
     e = html.escape
     s = report.get("summary") or {}
-    rows = "".join(f"<tr class=\"{e(str(vm.get('status')))}\">" + "".join(f"<td>{e(c)}</td>" for c in _row(vm)) + "</tr>"
-                   for vm in report.get("vms") or [])
+    vms = report.get("vms") or []
+    rows = "".join(_html_row(vm, e) for vm in vms)
     steps = "".join(f"<h2>{e(str(vm.get('vm')))}: what to do</h2><p>{e(str(vm.get('message') or ''))}</p><ol>"
                     + "".join(f"<li>{e(str(step))}</li>" for step in vm["recovery_steps"]) + "</ol>"
-                    for vm in report.get("vms") or [] if vm.get("recovery_steps"))
-    head = "".join(f"<th>{e(title)}</th>" for _key, title in COLUMNS)
+                    for vm in vms if vm.get("recovery_steps"))
+    head = "".join(f"<th data-key=\"{key}\" scope=\"col\">{e(title)}</th>" for key, title in COLUMNS)
+    boxes = "".join(f"<label><input type=\"checkbox\" name=\"verdict\" value=\"{status}\" checked> {status.replace('_', ' ')}</label>"
+                    for status in STATUSES)
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Restore drill {e(str(report.get('drill_id')))}</title><style>{CSS}</style></head><body>"
             f"<h1>Restore drill {e(str(report.get('drill_id')))}</h1>"
@@ -105,7 +123,10 @@ def drill_report_html(report: dict) -> str:
             f"{e(str(report.get('rto_minutes')))} minutes.</p>"
             f"<p id=\"summary\">VMs: {e(str(s.get('total', 0)))}; passed {e(str(s.get('passed', 0)))}, failed "
             f"{e(str(s.get('failed', 0)))}, planned {e(str(s.get('planned', 0)))}; RTO missed {e(str(s.get('rto_missed', 0)))}.</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{steps}</body></html>\n")
+            "<div class=\"controls\"><input type=\"search\" id=\"filter-text\" placeholder=\"Filter: VM, region, problem...\" "
+            f"aria-label=\"Filter the VMs\">{boxes}<span id=\"shown\">{len(vms)} of {len(vms)} VMs shown</span></div>"
+            f"<table id=\"vms\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{steps}"
+            f"<script>{TABLE_SCRIPT}</script></body></html>\n")
 
 
 def drill_pick(items, readiness, vms=None, tag="", sample=0, seed=""):
@@ -123,6 +144,7 @@ def drill_pick(items, readiness, vms=None, tag="", sample=0, seed=""):
         picked.append({"vm_id": item["vm_id"], "name": item["name"], "resource_group": item["resource_group"],
                        "region": facts.get("region"), "security_type": facts.get("security_type"),
                        "des_id": (facts.get("des") or {}).get("id"), "tags": facts.get("tags") or {},
+                       "data_des_ids": list(facts.get("data_disk_des_ids") or []),
                        "latest_recovery_point": item["latest_recovery_point"].get("time")})
     if tag and not vms:
         key, _sep, value = str(tag).partition("=")
@@ -141,7 +163,8 @@ def _same(a, b) -> bool:
 def _verify(vm: dict, restore_type: str, found: dict) -> list:
     """What the restored resources show against what a confidential VM restore must give: the problems (none: verified).
     The OS disk carries the confidential security type (ConfidentialVM_*) and, for a customer-managed key, the VM's
-    disk encryption set; data disks are encrypted at rest and are only listed."""
+    disk encryption set; each data disk the encryption set of one of the VM's data disks (none: platform-managed keys),
+    as many data disks as the VM has."""
     disks = found.get("disks") or []
     problems = []
     os_disks = [d for d in disks if d.get("os_type")]
@@ -153,6 +176,7 @@ def _verify(vm: dict, restore_type: str, found: dict) -> list:
         if vm.get("des_id") and not _same(disk.get("disk_encryption_set_id"), vm["des_id"]):
             problems.append(f"OS disk {disk.get('name')} uses disk encryption set {disk.get('disk_encryption_set_id')}, "
                             f"expected {vm['des_id']}")
+    problems += _verify_data_disks(vm, [d for d in disks if not d.get("os_type")])
     if restore_type == "alternate_location":
         vms = found.get("vms") or []
         if not vms:
@@ -161,6 +185,27 @@ def _verify(vm: dict, restore_type: str, found: dict) -> list:
             if restored.get("security_type") != "ConfidentialVM" or not restored.get("vtpm") or not restored.get("secure_boot"):
                 problems.append(f"VM {restored.get('name')} has security type {restored.get('security_type')}, vTPM "
                                 f"{restored.get('vtpm')}, secure boot {restored.get('secure_boot')} (expected ConfidentialVM, on, on)")
+    return problems
+
+
+def _verify_data_disks(vm: dict, data_disks: list) -> list:
+    """Each restored data disk against the VM's data disks' encryption sets (`data_des_ids`, one per data disk, None
+    for a platform-managed key); nothing to check when the drill's VM list has no data disk facts."""
+    if "data_des_ids" not in vm:
+        return []
+    left = [d or None for d in vm["data_des_ids"]]  # what the restored data disks may still match, one each
+    problems = []
+    if len(data_disks) != len(left):
+        problems.append(f"{len(data_disks)} restored data disk(s) carry the drill's tag, the VM has {len(left)}")
+    for disk in sorted(data_disks, key=lambda d: str(d.get("name", ""))):
+        got = disk.get("disk_encryption_set_id") or None
+        match = next((i for i, want in enumerate(left) if want == got or _same(want, got)), None)
+        if match is not None:
+            left.pop(match)
+            continue
+        wanted = ", ".join(sorted({str(d or "none (a platform-managed key)") for d in left})) or "no more data disks"
+        problems.append(f"data disk {disk.get('name')} uses disk encryption set {got or 'none (a platform-managed key)'}, "
+                        f"expected {wanted}")
     return problems
 
 
@@ -181,6 +226,7 @@ def drill_verify(vm, restore=None, found=None, failure=None, restore_type="disks
     kind = "alternate_location" if restore_type == "alternate_location" else "restore_disks"
     entry = {"vm": f"{vm.get('resource_group')}/{vm.get('name')}", "vm_id": vm.get("vm_id"), "region": vm.get("region"),
              "resource_group": group, "restore_type": kind, "expected_disk_encryption_set": vm.get("des_id"),
+             "expected_data_disk_encryption_sets": list(vm.get("data_des_ids") or []),
              "recovery_point": (restore.get("recovery_point") or {}).get("name"), "job": None, "minutes": None,
              "rto_met": None, "verified": None, "problems": [], "message": None, "recovery_steps": [],
              "disks": found.get("disks") or [], "vms": found.get("vms") or [], "reused": bool(restore.get("reused"))}

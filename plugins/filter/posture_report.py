@@ -379,6 +379,9 @@ _JS = """
 })();
 """
 
+# The drill report's page sorts and filters its table with the same script (plugins/filter/drill_report.py).
+TABLE_SCRIPT = _JS
+
 # (key, header, sort by the cell's text or a data-sort value)
 _COLUMNS = (("name", "VM"), ("subscription", "Subscription"), ("resource_group", "Resource group"), ("region", "Region"),
             ("verdict", "Verdict"), ("reasons", "Reasons"), ("vault", "Vault (policy)"), ("last_backup", "Last backup (UTC)"),

@@ -106,6 +106,9 @@ def vm_facts(vm: dict) -> dict:
         "key_type": "CMK" if des_id else "PMK",
         "des_id": des_id,
         "data_disks": len(dig(props, "storageProfile", "dataDisks", default=[])),
+        # each data disk's disk encryption set (null: platform-managed keys), in LUN order: the restore drill checks them
+        "data_disk_des_ids": [dig(d, "managedDisk", "diskEncryptionSet", "id")
+                              for d in sorted(dig(props, "storageProfile", "dataDisks", default=[]), key=lambda d: d.get("lun") or 0)],
         "tags": dict(vm.get("tags") or {}),
     }
 

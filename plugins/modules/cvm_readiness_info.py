@@ -233,6 +233,10 @@ vms:
           description: The number of data disks.
           type: int
           sample: 1
+        data_disk_des_ids:
+          description: Each data disk's disk encryption set id (null for platform-managed keys), in LUN order.
+          type: list
+          elements: str
         tags:
           description: The VM's tags (the restore drill selects VMs by a tag).
           type: dict

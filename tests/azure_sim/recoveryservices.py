@@ -23,6 +23,8 @@ Test switches, in `sim.ext["recoveryservices"]` (or the scenario's top-level `re
   fail_next_restore: {errorCode, errorString[, recommendations]} -> the next Restore job fails with that error
   hold_policy_delete: true       -> a policy DELETE answers 202 with Location and its operation keeps running (a wait
                                  that runs out); otherwise a policy is deleted at once (200), both answers of the spec
+  restore_job_minutes: N         -> a Restore job that completes took N minutes: its endTime is set N minutes after its
+                                 startTime (and duration follows); jobs here otherwise take the LRO's fraction of a second
   resource_guards: {<Microsoft.DataProtection/resourceGuards id>: [operations] | null} -> Resource Guards that exist
                                  (in any subscription); null: the operations of spec example PutResourceGuardProxy.json
 
@@ -115,6 +117,7 @@ def state(sim) -> dict:
     st.setdefault("snapshot_only", False)
     st.setdefault("fail_next_restore", None)
     st.setdefault("hold_policy_delete", False)
+    st.setdefault("restore_job_minutes", None)
     st.setdefault("resource_guards", {})  # {guard id: [vaultCriticalOperation, ...]} (see GUARD_OPERATIONS)
     st.setdefault("guard_proxies", {})  # {vault id (lower): {proxy name: body}}
     return st
@@ -1554,6 +1557,20 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
         end_job(sim, job, "Failed", {"errorCode": "InternalError", "errorString": f"local Azure: compute helpers missing ({exc})"})
         return
     end_job(sim, job, "Completed", bag=bag)
+    took(sim, job, st.get("restore_job_minutes"))
+
+
+def took(sim, job: dict, minutes):
+    """Test switch restore_job_minutes: the ended job ran `minutes`: its endTime is moved to `minutes` after its
+    startTime (and duration follows), so what existed before the job started stays outside its run. Azure publishes a
+    job's startTime, endTime and duration (= endTime - startTime: spec recoveryservicesbackup stable/2025-08-01
+    examples Common/ListJobs.json, 05:30:32.4487085Z to 05:31:03.7553376Z is PT31.3066291S); how long a real restore
+    takes is not something a witness can know, hence a switch."""
+    if not minutes:
+        return
+    props = job["properties"]
+    props["endTime"] = iso(from_iso(props["startTime"]) + timedelta(minutes=float(minutes)))
+    props["duration"] = duration(props["startTime"], props["endTime"], sim.now())
 
 
 def staging_account(props: dict) -> str | None:

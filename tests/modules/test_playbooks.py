@@ -12,7 +12,7 @@ import sys
 import yaml
 
 from tests.azure_sim import recoveryservices as rs
-from tests.sim_helpers import ansible_env, run_playbook, writes
+from tests.sim_helpers import ansible_env, run_module, run_playbook, writes
 
 DEMO_VARS = {
     "cvm_vaults": {"koreacentral": {"name": "rsv-cvm-kc", "resource_group": "rg-backup"},
@@ -20,6 +20,17 @@ DEMO_VARS = {
     "cvm_key_propagation_seconds": 0,
 }
 DEMO_SUB = "3f2a6c1e-8b4d-4e7a-9c21-5d6e7f809a1b"
+DEMO_PROTECTED_SUB = "6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817"  # protected before the demo: one VM per posture verdict
+# backup_posture_info after the demo's protect run (tests/demo.py does the same): (verdict, reason codes) per VM
+DEMO_POSTURE = {
+    "cvm-pmk-01": ("at_risk", ["no_backup_yet"]), "cvm-kv-01": ("at_risk", ["no_backup_yet"]),
+    "cvm-rbac-01": ("at_risk", ["no_backup_yet"]), "cvm-busy-01": ("at_risk", ["no_backup_yet", "des_over_threshold"]),
+    "cvm-hsm-01": ("at_risk", ["no_backup_yet", "key_unreadable"]),  # the demo's principal is HSM Administrator only
+    "cvm-v5-01": ("unprotected", ["not_protected"]), "cvm-gso-01": ("unprotected", ["not_protected"]),
+    "cvm-weu-01": ("unprotected", ["not_protected"]),
+    "cvm-prod-01": ("healthy", []), "cvm-prod-02": ("at_risk", ["key_expires_soon"]),
+    "cvm-prod-03": ("failing", ["last_job_failed", "key_access_missing"]), "cvm-prod-04": ("unprotected", ["not_protected"]),
+}
 READY = {"cvm-pmk-01", "cvm-kv-01", "cvm-rbac-01", "cvm-hsm-01", "cvm-busy-01"}
 
 
@@ -47,6 +58,11 @@ def test_protect_plan_apply_reapply(azure_sim):
     assert rc == 0, out
     assert "changed=0" in recap(out)
     assert writes(azure_sim.requests()[seen:]) == []
+
+    # The posture after the demo's protect run (issue 20): the demo holds a VM of each verdict.
+    posture = run_module(azure_sim, "backup_posture_info", {"subscription_ids": [DEMO_SUB, DEMO_PROTECTED_SUB]})
+    assert {vm["name"]: (vm["verdict"], [r["code"] for r in vm["reasons"]]) for vm in posture["vms"]} == DEMO_POSTURE
+    assert posture["summary"] == {"total": 12, "healthy": 1, "at_risk": 6, "failing": 1, "unprotected": 4}
 
 
 def test_protect_fails_on_blockers_when_asked(azure_sim):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 
-from ansible_collections.azure_cvm.backup.plugins.filter.drill_report import drill_pick
+from ansible_collections.azure_cvm.backup.plugins.filter.drill_report import drill_pick, drill_verify
 from tests.azure_sim import compute as sim_compute
 from tests.azure_sim import recoveryservices as sim_rs
 from tests.modules.test_cvm_restore import DES_ORIGINAL, SUB, add_replacement_des, protect_and_backup
@@ -113,13 +113,17 @@ def test_drill_restores_verifies_cleans_up_and_reports(azure_sim, tmp_path):
     assert os_disk["security_type"] == "ConfidentialVM_DiskEncryptedWithCustomerKey" and os_disk["confidential"]
     assert os_disk["disk_encryption_set_id"].lower() == DES_ORIGINAL.lower() and os_disk["tags"] == {TAG: "drill-w49"}
     assert len(vm["disks"]) == 2 and vm["problems"] == [] and vm["recovery_steps"] == []
+    data_disk = next(d for d in vm["disks"] if not d["os_type"])  # the data disk is checked against the VM's data disk
+    assert [d.lower() for d in vm["expected_data_disk_encryption_sets"]] == [DES_ORIGINAL.lower()]
+    assert data_disk["disk_encryption_set_id"].lower() == DES_ORIGINAL.lower()
     cleanup = got["cleanup"][0]
     assert cleanup["resource_group"] == DRILL_RG and len(cleanup["deleted"]) == 3 and cleanup["kept"] == []
     assert cleanup["deleted"][-1].lower() == rg_path().lower()  # the group last, it was the drill's
     markdown = (tmp_path / "drill-drill-w49.md").read_text(encoding="utf-8")
     assert "| rg-cvm-kc/cvm-kv-01 | koreacentral | passed |" in markdown
     page = (tmp_path / "drill-drill-w49.html").read_text(encoding="utf-8")
-    assert '<tr class="passed">' in page and "<script" not in page and "http" not in page.split("</style>")[0]
+    assert '<tr class="vm passed" data-verdict="passed"' in page and page.count("<script") == 1 and "<script src" not in page
+    assert "http" not in page.split("</style>")[0]
 
 
 def test_rerun_with_the_same_drill_id_restores_nothing_again(azure_sim, tmp_path):
@@ -174,8 +178,8 @@ def test_a_failed_restore_is_reported_with_the_key_loss_steps_and_fails_the_play
     markdown = (tmp_path / "drill-drill-w49.md").read_text(encoding="utf-8")
     assert "## rg-cvm-kc/cvm-kv-01: what to do" in markdown and "Restore-AzKeyVaultKey" in markdown
     page = (tmp_path / "drill-drill-w49.html").read_text(encoding="utf-8")
-    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "des-cvm-kv &amp; its vault" in page
-    assert '<tr class="failed">' in page
+    assert page.count("<script") == 1 and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "des-cvm-kv &amp; its vault" in page
+    assert '<tr class="vm failed" data-verdict="failed"' in page
     assert drill_owned(azure_sim, "drill-w49") == [] and azure_sim.sim.store.get(rg_path()) is None  # the empty group went
 
 
@@ -188,8 +192,15 @@ def test_cleanup_leaves_untagged_and_other_drills_resources(azure_sim, tmp_path)
         untagged = sim_compute.make_disk(sim, SUB, DRILL_RG, "someone-elses", "koreacentral")["id"]
         other = sim_compute.make_disk(sim, SUB, DRILL_RG, "other-drill", "koreacentral")
         other["tags"] = {TAG: "drill-w48"}
-    rc, out = run_playbook(azure_sim, DRILL, drill_vars(tmp_path))
-    assert rc == 0, out
+        sim_rs.state(sim)["restore_job_minutes"] = 300  # the Restore job's endTime is 300 minutes after its startTime
+    rc, out = run_playbook(azure_sim, DRILL, drill_vars(tmp_path, drill_rto_minutes=240))
+    assert rc == 2, out  # the RTO was missed: the drill failed, and still cleaned up what it made
+    assert "Restore drill drill-w49 failed for rg-cvm-kc/cvm-kv-01: see" in out
+    got = report(tmp_path)
+    vm = got["vms"][0]
+    assert vm["minutes"] == 300.0 and vm["rto_met"] is False and vm["verified"] is True and vm["status"] == "failed"
+    assert vm["problems"] == ["the restore took 300.0 minutes, over the RTO of 240.0"]
+    assert got["summary"]["rto_missed"] == 1 and got["summary"]["failed"] == 1
     assert sim.store.get(untagged) is not None and sim.store.get(other["id"])["tags"] == {TAG: "drill-w48"}
     assert sim.store.get(rg_path()) is not None  # not the drill's group: it stays
     assert drill_owned(azure_sim, "drill-w49") == []
@@ -226,3 +237,26 @@ def test_the_sample_is_the_same_for_the_same_seed():
     assert [v["name"] for v in drill_pick(items, reports, tag="drill=yes")] == ["vm1", "vm3", "vm5", "vm7", "vm9"]
     assert len(drill_pick(items, reports, sample=0)) == 10
     assert any([v["name"] for v in drill_pick(items, reports, sample=3, seed=str(n))] != first for n in range(5))
+
+
+def test_a_restored_data_disk_without_the_expected_des_is_a_problem():
+    """The data disks' check on what drill_resources read back: another DES, a platform key, one disk missing."""
+    des = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des-a"
+    vm = {"resource_group": "rg", "name": "vm1", "des_id": des, "data_des_ids": [des, None]}
+    restore = {"job": {"name": "j", "status": "Completed", "start_time": "2026-12-01T10:00:00Z", "end_time": "2026-12-01T10:30:00Z"},
+               "restored_disk_ids": ["os", "d0", "d1"]}
+
+    def disk(rid, des_id, os_type=None):
+        return {"id": rid, "name": rid, "os_type": os_type, "confidential": bool(os_type), "disk_encryption_set_id": des_id}
+
+    def problems(*disks):
+        return drill_verify(vm, restore, {"disks": [disk("os", des, "Windows"), *disks]}, rto_minutes=60)["problems"]
+
+    assert problems(disk("d0", None), disk("d1", des.upper())) == []  # any order, ids without case
+    assert problems(disk("d0", des), disk("d1", des)) == [
+        f"data disk d1 uses disk encryption set {des}, expected none (a platform-managed key)"]
+    assert problems(disk("d0", des)) == ["1 restored data disk(s) carry the drill's tag, the VM has 2"]
+    none_expected = drill_verify({**vm, "data_des_ids": []}, restore, {"disks": [disk("os", des, "Windows"), disk("d0", des)]},
+                                 rto_minutes=60)["problems"]
+    assert none_expected == ["1 restored data disk(s) carry the drill's tag, the VM has 0",
+                             f"data disk d0 uses disk encryption set {des}, expected no more data disks"]

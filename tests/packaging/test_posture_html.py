@@ -2,8 +2,9 @@
 tests/browser.sh when it is missing (the test fails, not skips, when it cannot be had). After the page's own script
 ran, the DOM has the summary counts and exactly one row per VM; the address's fragment filters and sorts the rows; a
 hostile value stays text; and a screenshot is written to .build/screenshots (to docs/images, which README.md shows,
-with AZURE_CVM_UPDATE_SCREENSHOTS=1).
-Chromium starts slowly: three runs in this file, no more."""
+with AZURE_CVM_UPDATE_SCREENSHOTS=1). The restore drill's page shares the script: its fragment filters by status and
+sorts by minutes.
+Chromium starts slowly: four runs in this file, no more."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from ansible_collections.azure_cvm.backup.plugins.filter import posture_report as p
+from ansible_collections.azure_cvm.backup.plugins.filter.drill_report import drill_report_html
 from tests.sim_helpers import REPO_ROOT
 
 FIXTURE = os.path.join(REPO_ROOT, "tests", "unit", "data", "posture_result.yml")
@@ -151,6 +153,29 @@ def test_fragment_filters_and_sorts_and_hostile_values_stay_text(chromium, pages
     assert [row["cells"][0] for row in dom.rows] == ["cvm-app01", "cvm-db01", "cvm-test01", "cvm-uae01", "cvm-uae02" + HOSTILE, "cvm-web01"]
     web01 = next(row for row in dom.rows if row["cells"][0] == "cvm-web01")
     assert HOSTILE in web01["cells"][5]  # shown as text
+
+
+def drill_vm(name, status, minutes):
+    return {"vm": f"rg-cvm-kc/{name}", "vm_id": f"/subscriptions/3f2a6c1e/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/"
+            f"virtualMachines/{name}", "region": "koreacentral", "status": status, "restore_type": "restore_disks",
+            "job": {"name": f"job-{name}", "status": "Completed"} if minutes is not None else None, "minutes": minutes,
+            "rto_met": None if minutes is None else minutes <= 240, "verified": status == "passed", "problems": []}
+
+
+def test_drill_page_sorts_and_filters_its_table(chromium, tmp_path):
+    vms = [drill_vm("cvm-a", "passed", 12.5), drill_vm("cvm-b", "failed", 300.0), drill_vm("cvm-c", "planned", None),
+           drill_vm("cvm-d" + HOSTILE, "passed", 95.0), drill_vm("cvm-e", "failed", 7.0)]
+    report = {"drill_id": "drill-w49", "generated": "2026-12-01T20:00:00Z", "restore_type": "disks", "rto_minutes": 240.0,
+              "summary": {"total": 5, "passed": 2, "failed": 2, "planned": 1, "rto_missed": 1}, "vms": vms}
+    page = tmp_path / "drill.html"
+    page.write_text(drill_report_html(report), encoding="utf-8")
+    dom = Dom(browse(chromium, tmp_path, page.as_uri() + "#verdict=passed,failed&sort=minutes&order=desc", "--dump-dom"))
+    assert dom.body.get("data-ready") == "true", "the page's script did not run"
+    assert "data-pwned" not in dom.body and dom.scripts == 1 and dom.title == "Restore drill drill-w49"
+    by_minutes = ["rg-cvm-kc/cvm-b", "rg-cvm-kc/cvm-d" + HOSTILE, "rg-cvm-kc/cvm-a", "rg-cvm-kc/cvm-e", "rg-cvm-kc/cvm-c"]
+    assert [row["cells"][0] for row in dom.rows] == by_minutes  # longest first, none last
+    assert [row["verdict"] for row in dom.visible()] == ["failed", "passed", "passed", "failed"]  # planned filtered out
+    assert dom.shown == "4 of 5 VMs shown"
 
 
 def png_size(path):
