@@ -47,7 +47,9 @@ options:
       - For a service principal that signs in with a certificate instead of a secret (with O(client_id) and O(tenant)),
         the path of a PEM or PKCS12 file holding the certificate and its private key.
       - Defaults to C(AZURE_CLIENT_CERTIFICATE_PATH).
+      - The alias is azure.azcollection's name for it (which also needs a thumbprint; this option does not).
     type: path
+    aliases: [x509_certificate_path]
   client_certificate_password:
     description:
       - The password of the O(client_certificate_path) file, when it is encrypted. Defaults to

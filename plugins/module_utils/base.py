@@ -44,7 +44,7 @@ AUTH_ARGSPEC = {
     "tenant": {"type": "str"},
     "ad_user": {"type": "str"},
     "password": {"type": "str", "no_log": True},
-    "client_certificate_path": {"type": "path"},
+    "client_certificate_path": {"type": "path", "aliases": ["x509_certificate_path"]},
     "client_certificate_password": {"type": "str", "no_log": True},
     "profile": {"type": "str"},
     "cloud_environment": {"type": "str"},

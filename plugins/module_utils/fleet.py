@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,3 +111,32 @@ def bounded_map(fn, items: list, concurrency: int, governor: WriteGovernor | Non
         return [call(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(call, items))
+
+
+class Progress:
+    """How far a fleet call is, written to a file (JSON: step, done, total) that a play running the module with
+    async reads between its polls (roles/protect/tasks/progress.yml); nothing is written without a path. Each write
+    replaces the whole file, so a reader never sees half of one. Thread-safe: workers call tick()."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.lock = threading.Lock()
+        self.step, self.done, self.total = "", 0, 0
+
+    def report(self, step: str, done: int, total: int):
+        with self.lock:
+            self.step, self.done, self.total = step, done, total
+            self._write()
+
+    def tick(self):
+        with self.lock:
+            self.done += 1
+            self._write()
+
+    def _write(self):
+        if not self.path:
+            return
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"step": self.step, "done": self.done, "total": self.total}, handle)
+        os.replace(tmp, self.path)

@@ -17,7 +17,7 @@ from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils import protection_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import rest_dict
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, describe_error
-from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import WriteGovernor, bounded_map
+from ansible_collections.azure_cvm.backup.plugins.module_utils.fleet import Progress, WriteGovernor, bounded_map
 from ansible_collections.azure_cvm.backup.plugins.module_utils.readiness import Reader, cvm_checks, validate_options
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import poll_in_rounds
 
@@ -264,12 +264,13 @@ def start_write(items: service.VaultItems, row: VmRow) -> dict:
     return headers
 
 
-def wait_for_writes(m, items: service.VaultItems, rows: list, concurrency: int):
+def wait_for_writes(m, items: service.VaultItems, rows: list, concurrency: int, progress: Progress):
     """Rounds: one list of the vault's protected items answers for every pending VM. A failed operation never shows in
     the list, so when few VMs are left or a round made no progress, the operation status of at most `concurrency`
     pending VMs (the least asked first) is read too: a round costs one list plus at most `concurrency` reads."""
     by_key = {r.key: r for r in rows}
-    progress = {"last": None}
+    reporter, progress = progress, {"last": None}
+    reporter.report("changes in effect", 0, len(rows))
 
     def check(pending):
         listed = {P.item_key(i): i for i in service.protected_items(m, items.ref)}
@@ -302,6 +303,7 @@ def wait_for_writes(m, items: service.VaultItems, rows: list, concurrency: int):
                 if job and job not in row.job_ids:
                     row.job_ids.append(job)
         progress["last"] = len(pending) - len(done)
+        reporter.report("changes in effect", len(rows) - progress["last"], len(rows))
         return done
 
     for key in poll_in_rounds(check, list(by_key), m.params["timeout"]):
@@ -345,7 +347,7 @@ def needs_first_backup(row: VmRow, jobs: list) -> bool:
     return not running
 
 
-def backup_now(m, items: service.VaultItems, rows: list, started: datetime, governor: WriteGovernor):
+def backup_now(m, items: service.VaultItems, rows: list, started: datetime, governor: WriteGovernor, progress: Progress):
     """Trigger the first backup of the VMs without one, then wait for their jobs (one jobs list per round)."""
     p = m.params
     candidates = [r for r in rows if not r.error and r.protection_state in P.ACTIVE_STATES
@@ -397,6 +399,7 @@ def backup_now(m, items: service.VaultItems, rows: list, started: datetime, gove
                 row.backup_job_error = " ".join(filter(None, (details.get("errorTitle"), details.get("errorString"))))
             if row.error or str(row.backup_job_status).lower() in JOB_ENDED:
                 done.add(key)
+        progress.report("first backups ended", len(triggered) - len(pending) + len(done), len(triggered))
         return done
 
     left = poll_in_rounds(check, list(by_key), p["timeout"])
@@ -479,19 +482,27 @@ def refuse_unready(m, ref: dict, rows: list, vault: dict | None, policy: dict | 
                             not_ready={r.label: blockers[r.key] for r in rows if r.key in blockers})
 
 
-def write(m, items: service.VaultItems, rows: list, started: datetime, governor: WriteGovernor):
+def write(m, items: service.VaultItems, rows: list, started: datetime, governor: WriteGovernor, progress: Progress):
     """Send the writes, wait for them (when asked, or before a first backup) and collect their job ids."""
     p = m.params
     writes = [r for r in rows if r.action in WRITING]
     if not writes or m.check_mode:
         return
-    for row, (dummy, exc) in zip(writes, bounded_map(lambda r: start_write(items, r), writes, p["concurrency"], governor)):
+    progress.report("writes sent", 0, len(writes))
+
+    def send(row):
+        try:
+            return start_write(items, row)
+        finally:
+            progress.tick()
+
+    for row, (dummy, exc) in zip(writes, bounded_map(send, writes, p["concurrency"], governor)):
         if exc is not None:
             row.error = error_text(exc, row.doing())
             row.changed = False
     started_ok = [r for r in writes if not r.error]
     if (p["wait"] or p["backup_now"]) and started_ok:  # a first backup needs the protection in place
-        wait_for_writes(m, items, started_ok, p["concurrency"])
+        wait_for_writes(m, items, started_ok, p["concurrency"], progress)
         try:
             attach_jobs(service.jobs_since(m, items.ref, started), started_ok)
         except ModuleFailure as exc:  # the job ids are information only
@@ -519,19 +530,23 @@ def run(m) -> dict:
     p = m.params
     started = datetime.now(timezone.utc)
     parsed = parse_params(m)
+    progress = Progress(p["progress_file"])
+    progress.report("reading the vault and the VMs", 0, len(parsed["targets"]))
     ref = parsed["vault"]
     # Check mode plans for a vault or policy that an earlier task would create: nothing is protected there yet.
     planning = m.check_mode and p["state"] == "protected" and bool(parsed["targets"])
     vault, policy, pid = read_vault_and_policy(m, ref, planning)
     rows, skipped = plan_rows(m, parsed, vault, pid)
+    progress.report("checking readiness", 0, len(rows))
     refuse_unready(m, ref, rows, vault, policy)
     items = service.VaultItems(m, ref)
     if vault is not None:  # a vault still to be made discovers every VM on its first refresh
         discover(m, items, rows)
     governor = WriteGovernor(p["concurrency"])
-    write(m, items, rows, started, governor)
+    write(m, items, rows, started, governor, progress)
     if p["backup_now"]:
         for row in rows:
             row.protection_state = (row.after if row.action in WRITING else row.before)["protection_state"]
-        backup_now(m, items, rows, started, governor)
+        backup_now(m, items, rows, started, governor, progress)
+    progress.report("planned" if m.check_mode else "done", len(rows), len(rows))
     return result_of(m, rows, skipped, governor)

@@ -104,6 +104,14 @@ options:
     description: How many seconds to wait at most for all VMs together (and again for the backup jobs).
     type: int
     default: 1800
+  progress_file:
+    description:
+      - A file the module keeps up to date while it runs with how far it is, as JSON with the keys C(step), C(done) and
+        C(total) (for example C(writes sent), 120, 300), for a play that runs the module with C(async) and shows a
+        status line per poll (the role C(azure_cvm.backup.protect) does). The file is replaced whole at each update;
+        the module does not delete it. Not written when unset.
+    type: path
+    version_added: 0.2.0
 extends_documentation_fragment:
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.readiness
@@ -298,6 +306,7 @@ def main():
         "concurrency": {"type": "int", "default": 8},
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 1800},
+        "progress_file": {"type": "path"},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
                    names={"policy": "policy", "resource_groups": "resource_group"},

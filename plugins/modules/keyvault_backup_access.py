@@ -43,9 +43,10 @@ author:
 options:
   vault:
     description: The Key Vault that holds the key, by name (with O(resource_group), or alone to search the
-      subscription) or by resource id.
+      subscription) or by resource id. The alias is azure.azcollection's (M(azure.azcollection.azure_rm_keyvault)).
     type: str
     required: true
+    aliases: [vault_name]
   resource_group:
     description: The resource group of the vault named in O(vault).
     type: str
@@ -61,7 +62,9 @@ options:
       - The object id of the principal in your tenant (not its app id). For the Backup Management Service,
         C(az ad sp show --id 262044b1-e2ce-469f-a196-69ab7ada62d3 --query id -o tsv). When given, Microsoft Graph is
         not called.
+      - The alias is M(azure.azcollection.azure_rm_roleassignment)'s name for it.
     type: str
+    aliases: [assignee_object_id]
   key:
     description:
       - The key (by name, or its key URL C(https://<vault>.vault.azure.net/keys/<name>[/<version>])) whose scope the RBAC
@@ -339,10 +342,10 @@ def run(m) -> dict:
 
 def main():
     argument_spec = {
-        "vault": {"type": "str", "required": True},
+        "vault": {"type": "str", "required": True, "aliases": ["vault_name"]},
         "resource_group": {"type": "str"},
         "principal": {"type": "str", "choices": ka.PRINCIPAL_CHOICES, "default": ka.BACKUP_MANAGEMENT_SERVICE},
-        "principal_id": {"type": "str"},
+        "principal_id": {"type": "str", "aliases": ["assignee_object_id"]},
         "key": {"type": "str", "no_log": False},
         "rbac_role": {"type": "str", "default": ka.DEFAULT_VAULT_ROLE},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},

@@ -53,7 +53,9 @@ options:
     description:
       - The object id of the principal (its service principal's object id in your tenant, not its app id).
       - For the Backup Management Service, C(az ad sp show --id 262044b1-e2ce-469f-a196-69ab7ada62d3 --query id -o tsv).
+      - The alias is M(azure.azcollection.azure_rm_roleassignment)'s name for it.
     type: str
+    aliases: [assignee_object_id]
   key:
     description:
       - The key to grant access to (scope C(/keys/<key>)), by name or key URL. Least privilege, and the default way.
@@ -278,7 +280,7 @@ def main():
         **ka.HSM_ARGSPEC,
         "role": {"type": "str", "default": "Managed HSM Crypto User"},
         "principal": {"type": "str", "choices": ka.PRINCIPAL_CHOICES, "default": ka.BACKUP_MANAGEMENT_SERVICE},
-        "principal_id": {"type": "str"},
+        "principal_id": {"type": "str", "aliases": ["assignee_object_id"]},
         "key": {"type": "str", "no_log": False},
         "all_keys": {"type": "bool", "default": False},
         "scope": {"type": "str"},

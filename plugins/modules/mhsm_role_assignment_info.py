@@ -34,8 +34,9 @@ options:
     type: str
     choices: [backup_management_service]
   principal_id:
-    description: Only assignments of this principal object id.
+    description: Only assignments of this principal object id (alias as in M(azure.azcollection.azure_rm_roleassignment)).
     type: str
+    aliases: [assignee_object_id]
 extends_documentation_fragment:
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.managed_hsm
@@ -144,7 +145,7 @@ def main():
         "key": {"type": "str", "no_log": False},
         "role": {"type": "str"},
         "principal": {"type": "str", "choices": ka.PRINCIPAL_CHOICES},
-        "principal_id": {"type": "str"},
+        "principal_id": {"type": "str", "aliases": ["assignee_object_id"]},
     }
     AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
                    names=ka.HSM_NAMES,

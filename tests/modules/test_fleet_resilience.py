@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,15 +39,16 @@ FAULT_MIX = {"seed": 11, "rules": [
 ]}
 
 
-def command(check: bool = False) -> list[str]:
+def command(check: bool = False, extra: dict | None = None) -> list[str]:
     ansible = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    return [ansible, "-i", "localhost,", PLAYBOOK, "-e", FLEET_VARS] + (["--check"] if check else [])
+    return ([ansible, "-i", "localhost,", PLAYBOOK, "-e", FLEET_VARS] + (["-e", json.dumps(extra)] if extra else [])
+            + (["--check"] if check else []))
 
 
-def play(server, check: bool = False) -> tuple[int, list]:
+def play(server, check: bool = False, extra: dict | None = None) -> tuple[int, list]:
     """Run the playbook; (exit code, every task result from the sim_json callback)."""
     env = ansible_env(server, ANSIBLE_STDOUT_CALLBACK="sim_json", ANSIBLE_CALLBACK_PLUGINS=_callback_dir())
-    proc = subprocess.run(command(check), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(command(check, extra), env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     line = next((x for x in reversed(proc.stdout.splitlines()) if x.startswith('{"results"')), None)
     assert line, f"no result (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.returncode, json.loads(line)["results"]
@@ -135,11 +137,30 @@ def test_second_run_requests_do_not_grow_per_vm(sim_server_factory):
 # ------------------------------------------------------------------------------------------------ faults
 
 
+def progress_rounds(results: list) -> list:
+    """The status lines of the protect role's rounds while its fleet calls ran in the background, a list per round."""
+    return [r["result"]["msg"] for r in results if r["task"].endswith("How far each fleet call is")]
+
+
 def test_100_vms_under_throttling_errors_and_drops_are_all_protected_once(sim_server_factory):
-    server = sim_server_factory("fleet", vms=100, cmk_every=5)
+    """Also: above 50 VMs the fleet calls run in the background with a status line per region and round (each
+    protection operation lasts lro_seconds, so the calls outlast the first round), and the console is a summary."""
+    server = sim_server_factory("fleet", vms=100, cmk_every=5, lro_seconds=3)
     server.set_faults(FAULT_MIX)
-    rc, results = play(server)
+    rc, results = play(server, extra={"protect_progress_seconds": 1})
     assert rc == 0, failures(results)
+    rounds = progress_rounds(results)
+    assert len(rounds) >= 2 and all(len(lines) == len(REGIONS) for lines in rounds), rounds
+    assert any(": running, " in line for line in rounds[0]), rounds[0]
+    steps = ("starting", "reading the vault and the VMs", "checking readiness", "writes sent", "changes in effect",
+             "first backups ended", "done")
+    for line in (x for lines in rounds for x in lines):
+        assert line.split(": ", 1)[0] in REGIONS and line.split(", ", 1)[1].rsplit(" ", 2)[0] in steps, line
+    last = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in rounds[-1]}
+    done = [re.fullmatch(r"ended, done (\d+)/(\d+) VMs", text) for text in last.values()]
+    assert all(m and m.group(1) == m.group(2) for m in done) and sum(int(m.group(1)) for m in done) == 100, last
+    table = next(r["result"]["msg"] for r in results if r["task"].endswith("Protection of the target VMs"))
+    assert any(" VM(s) " in line for line in table) and not any("rg-fleet-01/" in line for line in table), table
     assert_protected_exactly_once(server)
     assert_one_role_assignment_per_key(server)
     faulted = [r for r in server.requests() if r["fault"]]
