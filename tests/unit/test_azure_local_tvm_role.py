@@ -91,7 +91,6 @@ class Lab:
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
         return proc.returncode, " ".join(proc.stdout.split())  # joined: ansible wraps long messages
 
-
     @classmethod
     def copy_of(cls, template: "Lab", tmp_path) -> "Lab":
         """A Lab in `tmp_path` holding what `template` holds (systems, store, wrapping key), its paths rewritten."""
