@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import io
 import json
+import locale
 import os
 import shutil
 import subprocess
@@ -164,7 +165,9 @@ def run_module_in_process(sim, module: str, args: dict, check: bool = False, dif
     code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
     internal = {"_ansible_check_mode": check, "_ansible_diff": diff}
     out = io.StringIO()
-    saved_env, was_controller = dict(os.environ), module_utils_internal.is_controller
+    # AnsibleModule sets the process's locale from the module's environment (C here): put back after, or this
+    # process would read and decode text as ASCII from then on
+    saved_env, saved_locale, was_controller = dict(os.environ), locale.setlocale(locale.LC_ALL), module_utils_internal.is_controller
     os.environ.clear()
     os.environ.update(ansible_env(sim))
     # a module's warnings go into its result only outside a controller context (another test may have loaded one)
@@ -182,6 +185,7 @@ def run_module_in_process(sim, module: str, args: dict, check: bool = False, dif
                 return {"failed": True, "msg": "MODULE FAILURE: See stdout/stderr for the exact error", "rc": 1,
                         "module_stdout": out.getvalue(), "module_stderr": traceback.format_exc()}
     finally:
+        locale.setlocale(locale.LC_ALL, saved_locale)
         module_utils_internal.is_controller = was_controller
         os.environ.clear()
         os.environ.update(saved_env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import timedelta
 
 from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, iso, page, seeder
 from .keyvault import key_url_for
@@ -48,6 +49,13 @@ def disk_security(security_type: str | None, des_id: str | None) -> tuple[dict |
     return profile, {"type": "EncryptionAtRestWithPlatformKey"}
 
 
+def created_time(sim) -> str:
+    """timeCreated of a disk, VM or snapshot: now, or a day ago for what the scenario holds (made while the local Azure
+    is seeded at reset). Those existed before anything a test does: a Restore job's run must not look as though it
+    made them (restore_rules.disks_created_during), however soon after a reset the job starts."""
+    return iso(sim.now() - timedelta(days=1) if getattr(sim, "seeding", False) else sim.now())
+
+
 def make_disk(sim, sub, rg, name, location, *, size_gb=64, os_type=None, security_type=None, des_id=None, managed_by=None,
               source=None) -> dict:
     """Store and return a managed disk. `security_type` is a disk security type (ConfidentialVM_..., TrustedLaunch)."""
@@ -63,7 +71,7 @@ def make_disk(sim, sub, rg, name, location, *, size_gb=64, os_type=None, securit
         creation = {"createOption": "Empty"}
     props = {"creationData": creation, "diskSizeGB": size_gb, "diskSizeBytes": size_gb << 30, "uniqueId": stable_guid(rid),
              "encryption": encryption, "networkAccessPolicy": "AllowAll", "publicNetworkAccess": "Enabled",
-             "timeCreated": iso(sim.now()), "provisioningState": "Succeeded",
+             "timeCreated": created_time(sim), "provisioningState": "Succeeded",
              "diskState": "Attached" if managed_by else "Unattached", "diskIOPSReadWrite": 240, "diskMBpsReadWrite": 50,
              "tier": "P6"}
     if os_type:
@@ -149,7 +157,7 @@ def make_vm(sim, sub, rg, name, location, *, size, security_type, encryption=Non
              "networkProfile": {"networkInterfaces": [{"id": arm_id(sub, rg, "Microsoft.Network", "networkInterfaces", f"{name}-nic"),
                                                        "properties": {"primary": True, "deleteOption": "Delete"}}]},
              "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
-             "provisioningState": "Succeeded", "timeCreated": iso(sim.now())}
+             "provisioningState": "Succeeded", "timeCreated": created_time(sim)}
     profile = vm_security_profile(security_type)
     if profile:
         props["securityProfile"] = profile
@@ -235,7 +243,7 @@ def make_snapshot(sim, sub, rg, name, location, *, source: dict | None, security
     props = {"creationData": {"createOption": "Copy", "sourceResourceId": source["id"], "sourceUniqueId": source["properties"]["uniqueId"]}
              if source else {"createOption": "Empty"},
              "diskSizeGB": source["properties"]["diskSizeGB"] if source else 64, "incremental": True,
-             "encryption": encryption, "timeCreated": iso(sim.now()), "provisioningState": "Succeeded",
+             "encryption": encryption, "timeCreated": created_time(sim), "provisioningState": "Succeeded",
              "diskState": "Unattached", "uniqueId": stable_guid(rid), "networkAccessPolicy": "AllowAll"}
     if profile:
         props["securityProfile"] = profile

@@ -519,8 +519,12 @@ class Sim:
             self.subscriptions = {s["id"].lower(): s for s in scenario.get("subscriptions", [])}
             self.ext: dict = {}  # per-family scratch state (e.g. {"features": {...}})
             self.violations: list[str] = []  # responses that broke their SDK model (framework.strict_response)
-            for order, fn in sorted(SEEDERS, key=lambda pair: pair[0]):
-                fn(self, scenario)
+            self.seeding = True  # what the seeders make is the scenario's past (compute.created_time)
+            try:
+                for order, fn in sorted(SEEDERS, key=lambda pair: pair[0]):
+                    fn(self, scenario)
+            finally:
+                self.seeding = False
 
     @property
     def default_principal(self) -> dict:

@@ -74,9 +74,11 @@ def awx_slices(hosts, count: int) -> list:
 
 
 def hsm_assignments(server, hsm: str) -> Counter:
-    """(scope, principal) -> role assignments in the Managed HSM's local RBAC (the local Azure's state)."""
+    """(scope, principal) -> role assignments of the Backup Management Service in the Managed HSM's local RBAC (the
+    local Azure's state; the operator's own administrator assignment at / is the scenario's, not the play's)."""
     held = server.sim.ext["keyvault"]["hsms"][hsm]["role_assignments"].values()
-    return Counter((a["properties"]["scope"].lower(), a["properties"]["principalId"]) for a in held)
+    return Counter((a["properties"]["scope"].lower(), a["properties"]["principalId"]) for a in held
+                   if a["properties"]["principalId"] == BACKUP_MANAGEMENT_SERVICE)
 
 
 def protected_puts(requests: list) -> Counter:
@@ -163,8 +165,6 @@ def test_two_job_slices_protect_everything_once_and_a_rerun_writes_nothing(estat
     assert writes(again["requests"]) == []
 
 
-@pytest.mark.xfail(strict=False, reason="failed twice on a machine at load 20+ (the second time in a clean copy); "
-                   "the failing assertion was not read before the deadline (h19 report)")
 def test_three_job_slices_at_once_protect_every_ready_vm_once_and_a_rerun_writes_nothing(estate):
     """Three AWX-style slices of all hosts, run at the same time: each protects exactly its ready hosts (in one call
     per vault), together every ready VM once; every key has one access entry / role assignment for the Backup

@@ -31,6 +31,8 @@ def _walk(node, found_defined: set, found_messages: list, path: str):
                 found_defined.update(value)
             if key in ("set_stats", "ansible.builtin.set_stats") and isinstance(value, dict):
                 found_defined.update(value.get("data") or {})  # a job artifact's key (AWX) is a name a hint may give
+            if key == "hosts" and isinstance(value, str):  # a play's target variable (-e cvm_hosts=all) is an input
+                found_defined.update(re.findall(r"\{\{\s*(\w+)", value))
             if key == "that":  # the variables a play asks for (`x is defined`) are its inputs
                 found_defined.update(re.findall(r"(\w+) is defined", str(value)))
             if key in MESSAGE_KEYS and isinstance(value, str):
@@ -51,6 +53,7 @@ def defined_and_messages():
             defined.update(spec.get("options") or {})
     messages = []
     files = glob.glob(os.path.join(ROOT, "roles", "*", "tasks", "*.yml")) + glob.glob(os.path.join(ROOT, "playbooks", "*.yml"))
+    files += glob.glob(os.path.join(ROOT, "playbooks", "tasks", "*.yml"))
     for path in files:
         _walk(_load(path), defined, messages, os.path.relpath(path, ROOT))
     return defined, messages
