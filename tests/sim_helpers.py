@@ -155,28 +155,29 @@ def run_module(sim, module_name: str, args: dict, check: bool = False, diff: boo
 
 
 def run_module_in_process(sim, module: str, args: dict, check: bool = False, diff: bool = False) -> dict:
-    """The module's main() here, in the environment ansible_env(sim) gives ansible-playbook; the result as the
-    controller reports it (a crash becomes MODULE FAILURE with the traceback in module_stderr, as there)."""
+    """The module's main() here, in the environment ansible_env(sim) gives ansible-playbook (sim None: this process's
+    environment, for the controller-only modules); the result as the controller reports it (a crash becomes MODULE
+    FAILURE with the traceback in module_stderr, as there). `args` may set _ansible_check_mode itself."""
     # imported here: the unit tests that import this file need no controller modules
     from ansible.module_utils import _internal as module_utils_internal  # pylint: disable=import-outside-toplevel
     from ansible.module_utils.common import warnings as module_warnings  # pylint: disable=import-outside-toplevel
     from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
 
     code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
-    internal = {"_ansible_check_mode": check, "_ansible_diff": diff}
     out = io.StringIO()
     # AnsibleModule sets the process's locale from the module's environment (C here): put back after, or this
     # process would read and decode text as ASCII from then on
     saved_env, saved_locale, was_controller = dict(os.environ), locale.setlocale(locale.LC_ALL), module_utils_internal.is_controller
-    os.environ.clear()
-    os.environ.update(ansible_env(sim))
+    if sim is not None:
+        os.environ.clear()
+        os.environ.update(ansible_env(sim))
     # a module's warnings go into its result only outside a controller context (another test may have loaded one)
     module_utils_internal.is_controller = False
     # one module per process under ansible-playbook: no warnings left over from an earlier call
     module_warnings._global_warnings.clear()  # pylint: disable=protected-access
     module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
     try:
-        with patch_module_args({**args, **internal}), contextlib.redirect_stdout(out):
+        with patch_module_args({"_ansible_check_mode": check, "_ansible_diff": diff, **args}), contextlib.redirect_stdout(out):
             try:
                 code.main()
             except SystemExit:

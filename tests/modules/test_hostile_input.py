@@ -15,18 +15,14 @@ names that deleted another Azure Local VM and wrote a policy into another vault)
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import json
 import os
 from urllib.parse import unquote
 
 import pytest
-from ansible.module_utils import _internal as module_utils_internal
-from ansible.module_utils.testing import patch_module_args
 
-from tests.sim_helpers import COLLECTION, REPO_ROOT, writes
+from tests.sim_helpers import COLLECTION, REPO_ROOT, run_module_in_process, writes
 from tests.transition_helpers import last_seq, run_play
 
 SIGN_IN = "login.microsoftonline.com"
@@ -120,32 +116,11 @@ def one_sentence_refusal(entry: dict) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def as_on_a_target():
-    """A module's warnings go into its result only outside a controller context; a test of the same pytest process that
-    loaded controller code (the inventory plugin's) turns that context on, so it is turned off around main()."""
-    was = module_utils_internal.is_controller
-    module_utils_internal.is_controller = False
-    try:
-        yield
-    finally:
-        module_utils_internal.is_controller = was
-
-
 def run_in_process(server, module: str, args: dict) -> dict:
-    """The module's main() with `args`, here: {task, status, result, requests} like run_tasks' entries."""
+    """The module's main() with `args`, here (sim_helpers.run_module_in_process), in this process's environment (the
+    fixture's local Azure settings and what a test sets on top): {task, status, result, requests} like run_tasks'."""
     since = last_seq(server)
-    code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out), as_on_a_target():
-        try:
-            code.main()
-        except SystemExit:
-            pass
-        except Exception as exc:  # pylint: disable=broad-except  # reported as the case's failure
-            return {"task": module, "status": "failed", "requests": server.requests(since),
-                    "result": {"failed": True, "msg": f"Module failed: {type(exc).__name__}: {exc}"}}
-    result = json.loads(out.getvalue())
+    result = run_module_in_process(None, module, args)
     return {"task": module, "status": "failed" if result.get("failed") else "ok", "result": result,
             "requests": server.requests(since)}
 
@@ -267,14 +242,7 @@ def test_wrapping_key_file_errors_are_sentences_without_errno(tmp_path, where, r
 
 
 def run_in_process_controller(module: str, args: dict) -> dict:
-    code = importlib.import_module(f"ansible_collections.azure_cvm.backup.plugins.modules.{module}")
-    out = io.StringIO()
-    with patch_module_args(args), contextlib.redirect_stdout(out), as_on_a_target():
-        try:
-            code.main()
-        except SystemExit:
-            pass
-    return json.loads(out.getvalue())
+    return run_module_in_process(None, module, args)
 
 
 # ------------------------------------------------------------------------------------------------ ranges and formats (item 4)
