@@ -65,3 +65,26 @@ def sim_server_factory(_sim_servers, monkeypatch):
         return _use(_sim_servers[key], monkeypatch)
     yield factory
     _no_violations(_sim_servers.values())
+
+
+def _cpu_seconds() -> float:
+    import resource
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """AZURE_CVM_TEST_CPU_LOG=<file>: one line per test with the CPU seconds it cost (this process, the local Azure's
+    threads in it, and the ansible-playbook children it waited for) and its wall seconds; to find what makes `make test`
+    slow on 2 cores, where CPU, not waiting, is the limit."""
+    import os
+    import time
+    path = os.environ.get("AZURE_CVM_TEST_CPU_LOG")
+    if not path:
+        yield
+        return
+    cpu, wall = _cpu_seconds(), time.monotonic()
+    yield
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(f"{_cpu_seconds() - cpu:8.2f} {time.monotonic() - wall:8.2f} {item.nodeid}\n")
