@@ -144,3 +144,32 @@ options:
     elements: str
     default: []
 """
+
+    # Which listed VMs are left out before any other read: cvm_readiness_info (argspec: module_utils/readiness_vm.py)
+    # and the confidential_vms inventory plugin (rules: module_utils/selection_rules.py).
+    SELECTION = r"""
+options:
+  include_tags:
+    description:
+      - Only VMs whose tags match every entry. A value is a tag value, a list of accepted values, or null for "the tag
+        is present with any value". Tag names compare without case, values with case (as Azure does).
+    type: dict
+    default: {}
+  exclude_tags:
+    description:
+      - VMs whose tags match any entry are left out (same entry form as O(include_tags)).
+    type: dict
+    default: {}
+  exclude_names:
+    description:
+      - VM names to leave out, as shell-style patterns (C(cvm-test-*)) of the VM name or of C(resource_group/name),
+        compared without case.
+    type: list
+    elements: str
+    default: []
+  exclude_ids:
+    description: VM resource ids to leave out, compared without case.
+    type: list
+    elements: str
+    default: []
+"""

@@ -12,6 +12,7 @@ import random
 from datetime import datetime, timezone
 
 from ansible_collections.azure_cvm.backup.plugins.filter.posture_report import TABLE_SCRIPT
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import name_of
 
 PASSED = "passed"
 FAILED = "failed"
@@ -266,7 +267,7 @@ def drill_summary(entries) -> dict:
 
 def drill_cleanup_entry(result: dict) -> dict:
     """A cleanup result of drill_resources (state absent) as the report shows it."""
-    group = result.get("item") or ((result.get("resource_group") or {}).get("id") or "").rsplit("/", 1)[-1]
+    group = result.get("item") or name_of((result.get("resource_group") or {}).get("id"))
     return {"resource_group": group, "deleted": result.get("deleted") or [], "kept": result.get("kept") or [],
             "unsupported": result.get("unsupported") or [], "failed": bool(result.get("failed")), "msg": result.get("msg")}
 

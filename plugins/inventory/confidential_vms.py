@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - inventory_cache
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.readiness
+  - azure_cvm.backup.azure.selection
 options:
   plugin:
     description: The name of this plugin; it makes the file a configuration of this plugin.
@@ -63,29 +64,6 @@ options:
     type: list
     elements: str
     default: [ConfidentialVM]
-  include_tags:
-    description:
-      - Only VMs whose tags match every entry. A value is a tag value, a list of accepted values, or null for "the tag
-        is present with any value". Tag names compare without case, values with case (as Azure does).
-    type: dict
-    default: {}
-  exclude_tags:
-    description:
-      - VMs whose tags match any entry are left out (same entry form as O(include_tags)).
-    type: dict
-    default: {}
-  exclude_names:
-    description:
-      - VM names to leave out, as shell-style patterns (C(cvm-test-*)) of the VM name or of C(resource_group/name),
-        compared without case.
-    type: list
-    elements: str
-    default: []
-  exclude_ids:
-    description: VM resource ids to leave out, compared without case.
-    type: list
-    elements: str
-    default: []
   filters:
     description:
       - Only hosts whose host variables match every entry; a value may be a list of accepted values.

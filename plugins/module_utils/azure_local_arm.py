@@ -34,16 +34,8 @@ def get(m, path: str, api_version: str, what: str):
 
 
 def list_all(m, path: str, api_version: str, what: str) -> list:
-    """Every item of a list call, following the absolute nextLink."""
-    items, url, version = [], path, api_version
-    try:
-        while url:
-            data = m.arm("GET", url, version, ok=(200,))[1] or {}
-            items.extend(data.get("value") or [])
-            url, version = data.get("nextLink"), None  # nextLink already carries api-version
-    except Exception as exc:  # pylint: disable=broad-except
-        m.azure_failure(exc, f"list {what}", path)
-    return items
+    """Every item of a list call (m.arm_list follows nextLink); an error fails with "Could not list {what}"."""
+    return m.read_all(lambda: m.arm_list(path, api_version), what, path)
 
 
 def find_image(m, sub: str, rg: str, image: str, api_version: str = HCI_API):

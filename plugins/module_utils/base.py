@@ -279,13 +279,20 @@ class AzureCvmModule:
         """A raw ARM call for resources without an SDK in our requirements (e.g. Azure Local)."""
         return self.rest(method, self._arm_url(path), self.cloud["arm"] + "/.default", api_version, body, ok)
 
+    def rest_list(self, url: str, scope: str, api_version: str) -> list:
+        """Every item of a raw list ({value, nextLink}: an ARM list or a data-plane one such as a key store's keys),
+        one GET a page through azure-core's ItemPaged. The first GET carries `api_version`, each nextLink its own (Azure
+        puts it in the link); an absent or empty nextLink ends the list. The only pager of raw lists; raises as m.rest."""
+        paging = import_sdk("azure.core.paging", "azure-core")
+
+        def page(next_link):
+            return self.rest("GET", next_link or url, scope, None if next_link else api_version, ok=(200,))[1] or {}
+
+        return list(paging.ItemPaged(page, lambda body: (body.get("nextLink") or None, body.get("value") or [])))
+
     def arm_list(self, path: str, api_version: str) -> list:
-        """Every item of a raw ARM list, following nextLink (which carries its own api-version); raises as m.arm."""
-        items, url, version = [], path, api_version
-        while url:
-            body = self.arm("GET", url, version, ok=(200,))[1] or {}
-            items, url, version = items + list(body.get("value") or []), body.get("nextLink"), None
-        return items
+        """Every item of a raw ARM list (m.rest_list on the ARM endpoint); raises as m.arm."""
+        return self.rest_list(self._arm_url(path), self.cloud["arm"] + "/.default", api_version)
 
     def _arm_url(self, path: str) -> str:
         return path if path.startswith("https://") else self.cloud["arm"] + path

@@ -125,13 +125,5 @@ def describe_error(exc, action: str, resource: str | None = None, hint: str | No
     elif request_id:
         text += f". Request id: {request_id}"
     text = mask(text.rstrip(".") + ".", secrets)
-    out = {"msg": text}
-    if status:
-        out["status_code"] = status
-    if code:
-        out["error_code"] = code
-    if correlation:
-        out["correlation_id"] = correlation
-    if request_id:
-        out["request_id"] = request_id
-    return out
+    extra = {"status_code": status, "error_code": code, "correlation_id": correlation, "request_id": request_id}
+    return {"msg": text, **{name: value for name, value in extra.items() if value}}

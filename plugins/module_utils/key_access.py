@@ -15,8 +15,8 @@ import re
 import uuid
 from urllib.parse import urlsplit
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import import_sdk
-from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, key_location, parse_key_store_id, store_name
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, import_sdk
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, key_location, name_of, parse_key_store_id, store_name
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, service_error_code, status_of
 from ansible_collections.azure_cvm.backup.plugins.module_utils import names
 
@@ -51,7 +51,7 @@ def is_guid(value) -> bool:
 
 def role_guid(reference: str | None) -> str | None:
     """The role-definition GUID at the end of any id form ('guid', '.../roleDefinitions/guid'), lower-cased."""
-    last = str(reference or "").rstrip("/").rsplit("/", 1)[-1]
+    last = name_of(reference)
     return last.lower() if is_guid(last) else None
 
 
@@ -305,6 +305,13 @@ HSM_NAMES = {"hsm": "key_vault_or_id", "resource_group": "resource_group"}  # ch
 PRINCIPAL_CHOICES = [BACKUP_MANAGEMENT_SERVICE]
 
 
+def hsm_module(argument_spec: dict, exclusive: tuple = ()) -> AzureCvmModule:
+    """The module base of a Managed HSM module: its `argument_spec` (with HSM_ARGSPEC), check mode, the HSM's naming
+    rules, exactly one of hsm and hsm_uri, and each pair of `exclusive` never together."""
+    return AzureCvmModule(argument_spec={**HSM_ARGSPEC, **argument_spec}, supports_check_mode=True, names=HSM_NAMES,
+                          mutually_exclusive=[("hsm", "hsm_uri"), *exclusive], required_one_of=[("hsm", "hsm_uri")])
+
+
 def manager_hint(hsm_name: str) -> str:
     roles = " or ".join(f"'{r}'" for r in HSM_RBAC_MANAGER_ROLES)
     return (f"the signed-in principal needs the Managed HSM local RBAC role {roles} at scope '/' of HSM '{hsm_name}' "
@@ -499,12 +506,7 @@ def list_store_keys(m, store_uri: str, kind: str) -> list[dict]:
     """Every key of a Key Vault or Managed HSM (GET {store}/keys, following nextLink): KeyItems {kid, attributes
     (enabled, exp, ...)} of each key's current version. Raises azure-core errors (the caller decides)."""
     suffix = m.cloud["hsm_suffix"] if kind == "managed_hsm" else m.cloud["vault_suffix"]
-    items, url, version = [], store_uri.rstrip("/") + "/keys", KEYVAULT_API
-    while url:
-        body = m.rest("GET", url, f"https://{suffix}/.default", version, ok=(200,))[1] or {}
-        items.extend(body.get("value") or [])
-        url, version = body.get("nextLink"), None  # a nextLink carries its own api-version
-    return items
+    return m.rest_list(store_uri.rstrip("/") + "/keys", f"https://{suffix}/.default", KEYVAULT_API)
 
 
 def key_in_store(m, store_key: dict, key_name: str) -> bool | None:

@@ -126,6 +126,11 @@ def des_key(des: dict | None) -> dict | None:
             "base": f"https://{match['store']}.{match['host']}"}
 
 
+def refused_replacement(requested_des: str, notes: list, reason: str) -> dict:
+    """tier_decision's answer when the replacement disk encryption set `requested_des` cannot be used."""
+    return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes, "reason": reason}
+
+
 def tier_decision(tiers: list[str], original_des: str | None, requested_des: str | None, key_present: bool | None = None,
                   original_key: dict | None = None, replacement_key: dict | None = None) -> dict:
     """Apply the documented tier rules. Returns {allowed, source_tier, des, replacement, reason, notes}.
@@ -148,19 +153,20 @@ def tier_decision(tiers: list[str], original_des: str | None, requested_des: str
                                                                if original_des else " with the original encryption.")}
     original_text = f"the original disk encryption set {name_of(original_des)}" if original_des else "the original encryption"
     if "vault" not in restorable:
-        return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
-                "reason": f"The recovery point has only the snapshot tier (InstantRP): a snapshot-tier restore succeeds only with "
-                          f"{original_text}, and a replacement disk encryption set ({name_of(requested_des)}) needs a point "
-                          "in the vault tier (HardenedRP). Omit os_disk_encryption_set (or give the original DES), or restore "
-                          "a point that has reached the vault tier."}
+        return refused_replacement(requested_des, notes,
+                                   f"The recovery point has only the snapshot tier (InstantRP): a snapshot-tier restore succeeds "
+                                   f"only with {original_text}, and a replacement disk encryption set ({name_of(requested_des)}) "
+                                   "needs a point in the vault tier (HardenedRP). Omit os_disk_encryption_set (or give the "
+                                   "original DES), or restore a point that has reached the vault tier.")
     if original_key and replacement_key:
         store = f"{'Managed HSM' if replacement_key['kind'] == 'managed_hsm' else 'key vault'} {replacement_key['store']}"
         if key_present is False:
-            return {"allowed": False, "source_tier": None, "des": requested_des, "replacement": True, "notes": notes,
-                    "reason": f"The {store} of the replacement disk encryption set {name_of(requested_des)} does not hold the "
-                              f"original key {original_key['name']}: a vault-tier restore with a replacement DES needs the "
-                              "original key in that DES's key store (if the wrap key differs, both keys must be in the same "
-                              "key vault). Restore the original key there from its backup, or use the original DES."}
+            return refused_replacement(requested_des, notes,
+                                       f"The {store} of the replacement disk encryption set {name_of(requested_des)} does not "
+                                       f"hold the original key {original_key['name']}: a vault-tier restore with a replacement "
+                                       "DES needs the original key in that DES's key store (if the wrap key differs, both keys "
+                                       "must be in the same key vault). Restore the original key there from its backup, or use "
+                                       "the original DES.")
         if key_present is None:
             notes.append(f"Whether the {store} holds the original key {original_key['name']} could not be checked; the "
                          "restore fails if it does not.")

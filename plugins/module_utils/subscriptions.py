@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: azure_cvm.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The subscriptions a credential can see (Subscriptions - List), for the inventory plugin and subscription_info, and
-the paged raw ARM list both use (no SDK in the requirements has Microsoft.Resources/subscriptions)."""
+"""The subscriptions a credential can see (Subscriptions - List), for the inventory plugin and subscription_info: a
+paged raw ARM list (m.arm_list; no SDK in the requirements has Microsoft.Resources/subscriptions)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,9 @@ SUBSCRIPTIONS_API = "2022-12-01"
 UNUSABLE_SUBSCRIPTION_STATES = ("disabled", "deleted")
 
 
-def arm_list(m, path: str, api_version: str, what: str) -> list:
-    """Every item of an ARM list read through m.arm, following nextLink."""
-    items, url, version = [], path, api_version
-    while url:
-        try:
-            body = m.arm("GET", url, version, ok=(200,))[1] or {}
-        except Exception as exc:  # pylint: disable=broad-except  # azure-core errors, duck-typed
-            m.azure_failure(exc, f"list {what}")
-        items.extend(body.get("value") or [])
-        url, version = body.get("nextLink"), None  # a nextLink carries its own api-version
-    return items
-
-
 def visible(m) -> list:
     """Every subscription the credential can see, as {subscription_id, display_name, state, tenant_id, usable};
     usable is false for a Disabled or Deleted one (no resource can be read or written there)."""
     return [{"subscription_id": s.get("subscriptionId"), "display_name": s.get("displayName"), "state": s.get("state"),
              "tenant_id": s.get("tenantId"), "usable": str(s.get("state", "")).lower() not in UNUSABLE_SUBSCRIPTION_STATES}
-            for s in arm_list(m, "/subscriptions", SUBSCRIPTIONS_API, "the subscriptions the credential can see")]
+            for s in m.read_all(lambda: m.arm_list("/subscriptions", SUBSCRIPTIONS_API), "the subscriptions the credential can see")]

@@ -86,10 +86,10 @@ import base64
 import binascii
 import hashlib
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.azure_local_tvm import latest_backup_folder
+from ansible_collections.azure_cvm.backup.plugins.module_utils.local_files import read_or_none, write_private_file
 
 SUMS = "SHA256SUMS"
 
@@ -120,34 +120,16 @@ def sums_text(data: dict) -> bytes:
     return "".join(f"{hashlib.sha256(data[rel]).hexdigest()}  {rel}\n" for rel in sorted(data)).encode()
 
 
-def write_file(path: str, data: bytes):
-    folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tvm-store-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 def store(path: str, files: dict, check_mode: bool) -> dict:
     data = decode_files(files)
     if not data:
         raise StoreError("No files to store: the key backup came back empty.")
     wanted = dict(data)
     wanted[SUMS] = sums_text(data)
-    changed = [rel for rel, content in wanted.items() if read_bytes(os.path.join(path, *rel.split("/"))) != content]
+    changed = [rel for rel, content in wanted.items() if read_or_none(os.path.join(path, *rel.split("/"))) != content]
     if changed and not check_mode:
         for rel in changed:
-            write_file(os.path.join(path, *rel.split("/")), wanted[rel])
+            write_private_file(os.path.join(path, *rel.split("/")), wanted[rel], ".tvm-store-")
     return {"changed": bool(changed), "path": path, "folder": os.path.basename(path.rstrip("/")),
             "sha256": {rel: hashlib.sha256(content).hexdigest() for rel, content in data.items()}}
 
@@ -159,13 +141,13 @@ def load(path: str, latest: bool) -> dict:
         if not newest:
             raise StoreError(f"There is no timestamped key backup folder under {path}.")
         path = os.path.join(path, newest)
-    sums = read_bytes(os.path.join(path, SUMS))
+    sums = read_or_none(os.path.join(path, SUMS))
     if sums is None:
         raise StoreError(f"{path} is not a key backup folder of this collection (no {SUMS}).")
     data = {}
     for line in sums.decode().splitlines():
         digest, rel = line.partition("  ")[::2]
-        content = read_bytes(os.path.join(path, *safe_relpath(rel).split("/")))
+        content = read_or_none(os.path.join(path, *safe_relpath(rel).split("/")))
         if content is None or hashlib.sha256(content).hexdigest() != digest:
             raise StoreError(f"{rel} in {path} is missing or was modified since the backup; the backup folder must "
                              "not be modified.")

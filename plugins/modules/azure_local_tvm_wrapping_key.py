@@ -106,9 +106,9 @@ export_path:
 import errno
 import hashlib
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.azure_cvm.backup.plugins.module_utils.local_files import read_or_none, write_private_file
 
 try:
     from cryptography.hazmat.primitives import serialization
@@ -164,30 +164,6 @@ def load_private(path: str, passphrase: str | None):
     return key
 
 
-def write_private_file(path: str, data: bytes):
-    """Write `data` to `path` atomically, readable by the owner only (0600) from the first byte on."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tvm-key-")  # mkstemp creates the file with mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_or_none(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 def default_public_path(path: str) -> str:
     return os.path.splitext(path)[0] + ".pub.pem"
 
@@ -202,10 +178,10 @@ def ensure_present(params: dict, check_mode: bool) -> dict:
         if read_or_none(pub_path) != pub:
             changed = True
             if not check_mode:
-                write_private_file(pub_path, pub)
+                write_private_file(pub_path, pub, ".tvm-key-")
                 os.chmod(pub_path, 0o644)  # the public key is not a secret
         if created and not check_mode:
-            write_private_file(path, private_pem(key, passphrase))
+            write_private_file(path, private_pem(key, passphrase), ".tvm-key-")
         elif not created and os.stat(path).st_mode & 0o077:
             changed = True  # check mode says so too
             if not check_mode:
@@ -222,7 +198,7 @@ def export_plain(params: dict, check_mode: bool) -> dict:
         raise KeyError_(f"The wrapping key {path} does not exist: the key backup was made with another key, or the path is wrong.")
     key = load_private(path, params["passphrase"])
     if not check_mode:
-        write_private_file(target, private_pem(key, None))
+        write_private_file(target, private_pem(key, None), ".tvm-key-")
     return {"changed": not check_mode, "created": False, "path": path, "public_key_path": params["public_key_path"],
             "public_key_pem": public_pem(key).decode(), "public_key_sha256": fingerprint(key), "export_path": target}
 

@@ -43,13 +43,7 @@ options:
     default: 8
 extends_documentation_fragment:
   - azure_cvm.backup.azure
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
+  - azure_cvm.backup.azure.info_module
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,8 @@ description:
     returns, per VM, a verdict, every check with a sentence, the blockers, the warnings and the facts they rest on. Read-only; never writes.
   - Targets are the VMs in O(vms), or every VM of the O(resource_groups), or every VM of the subscription when neither
     is given. VMs that are not confidential VMs are reported with verdict C(not_applicable).
+  - O(include_tags), O(exclude_tags), O(exclude_names) and O(exclude_ids) apply to O(vms) too. A VM they leave out is
+    read by its listing only, never checked, and is in RV(excluded).
   - "The checks, in this order, each with status V(pass), V(warn), V(fail) or V(n/a):"
   - "C(vm_exists): the VM exists. A missing VM is a blocker of that VM, not a failure of the call."
   - "C(security_type): the VM is a C(ConfidentialVM); otherwise V(n/a) and no further checks."
@@ -77,30 +79,10 @@ options:
         approval, is never counted as registered.
     type: bool
     default: false
-  include_tags:
-    description:
-      - Only VMs whose tags match every entry. A value is a tag value, a list of accepted values, or null for "the tag
-        is present with any value". Tag names compare without case, values with case. Left-out VMs are in RV(excluded).
-      - Applies to O(vms) too; a left-out VM is read by its listing only and never checked.
-    type: dict
-    default: {}
-  exclude_tags:
-    description: VMs whose tags match any entry are left out (same entry form as O(include_tags)).
-    type: dict
-    default: {}
-  exclude_names:
-    description: VMs to leave out, as shell-style patterns of the VM name or of C(resource_group/name), without case.
-    type: list
-    elements: str
-    default: []
-  exclude_ids:
-    description: VM resource ids to leave out, compared without case.
-    type: list
-    elements: str
-    default: []
 extends_documentation_fragment:
   - azure_cvm.backup.azure
   - azure_cvm.backup.azure.readiness
+  - azure_cvm.backup.azure.selection
   - azure_cvm.backup.azure.info_module
 """
 

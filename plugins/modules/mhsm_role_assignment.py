@@ -172,7 +172,6 @@ key_checked:
   sample: true
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure, service_error_code, status_of
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import settle
@@ -289,10 +288,7 @@ def main():
         "timeout": {"type": "int", "default": 300},
         "settle_seconds": {"type": "int", "default": 0},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names=ka.HSM_NAMES,
-                   mutually_exclusive=[("hsm", "hsm_uri"), ("key", "scope")],
-                   required_one_of=[("hsm", "hsm_uri")]).execute(run)
+    ka.hsm_module(argument_spec, (("key", "scope"),)).execute(run)
 
 
 if __name__ == "__main__":

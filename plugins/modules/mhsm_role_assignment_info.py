@@ -108,7 +108,6 @@ hsm_uri:
   sample: https://hsm-cvm-uae.managedhsm.azure.net/
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 
@@ -147,10 +146,7 @@ def main():
         "principal": {"type": "str", "choices": ka.PRINCIPAL_CHOICES},
         "principal_id": {"type": "str", "aliases": ["assignee_object_id"]},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names=ka.HSM_NAMES,
-                   mutually_exclusive=[("hsm", "hsm_uri"), ("principal", "principal_id")],
-                   required_one_of=[("hsm", "hsm_uri")]).execute(run)
+    ka.hsm_module(argument_spec, (("principal", "principal_id"),)).execute(run)
 
 
 if __name__ == "__main__":

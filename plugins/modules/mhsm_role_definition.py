@@ -114,7 +114,7 @@ hsm_uri:
   sample: https://hsm-cvm-uae.managedhsm.azure.net/
 """
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule, import_sdk
+from ansible_collections.azure_cvm.backup.plugins.module_utils.base import import_sdk
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils import key_access as ka
 
@@ -198,9 +198,7 @@ def main():
         "data_actions": {"type": "list", "elements": "str", "default": list(ka.BACKUP_KEY_DATA_ACTIONS)},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     }
-    AzureCvmModule(argument_spec=argument_spec, supports_check_mode=True,
-                   names=ka.HSM_NAMES, mutually_exclusive=[("hsm", "hsm_uri")],
-                   required_one_of=[("hsm", "hsm_uri")]).execute(run)
+    ka.hsm_module(argument_spec).execute(run)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ def test_info_for_one_vm_and_for_a_missing_one(azure_sim):
     assert missing["failed"] and "ghost does not exist" in missing["msg"]
 
 
+def test_a_list_of_several_pages_is_read_page_by_page(azure_sim):
+    """The raw-list pager (m.arm_list): one GET a page, the first with the module's api-version, each next one the
+    nextLink as Azure gives it (with its own api-version and $skiptoken); every item of every page."""
+    azure_sim.sim.config["page_size"] = 1
+    result = run_module(azure_sim, "azure_local_vm_info", {"resource_group": RG, "check_images": False})
+    assert sorted(v["name"] for v in result["vms"]) == ["std-vm-01", "tvm-win11-01", "tvm-ws2022-01"], result.get("msg")
+    pages = [r for r in arm_requests(azure_sim) if r["path"].endswith(f"/resourceGroups/{RG}/providers/Microsoft.HybridCompute/machines")]
+    assert len(pages) == 3
+    assert "skiptoken" not in pages[0]["query"] and all("skiptoken" in r["query"] for r in pages[1:])
+    assert all("api-version=2024-07-10" in r["query"] for r in pages)
+
+
 # ------------------------------------------------------------------------------------------------ refusals before any request
 
 

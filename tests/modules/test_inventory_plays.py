@@ -133,9 +133,14 @@ def test_every_host_one_protection_call_per_vault_then_a_rerun_writes_nothing(es
 
 
 def test_limit_to_one_region_protects_only_its_vms_and_writes_nowhere_else(estate):
-    """--limit region_uaenorth, and cvm-pay-02 left out by the play's exclude list: it and its key are never written to."""
-    run = run_play(estate, PROTECT, {**HOSTS_VARS, "cvm_exclude_names": ["rg-prod-uae/cvm-pay-02"]}, limit="region_uaenorth")
+    """--limit region_uaenorth, and cvm-pay-02 left out by the play's exclude list: it and its key are never written to.
+    The same run passes prerequisites_force_provider_registration through the prerequisites role: the feature is
+    Registered in PROD_UAE already, so the only register call is the provider's, forced."""
+    run = run_play(estate, PROTECT, {**HOSTS_VARS, "cvm_exclude_names": ["rg-prod-uae/cvm-pay-02"],
+                                     "prerequisites_force_provider_registration": True}, limit="region_uaenorth")
     assert run["rc"] == 0, run["out"]
+    registers = [r["path"].split("?")[0] for r in writes(run["requests"]) if r["path"].split("?")[0].endswith("/register")]
+    assert registers == [f"/subscriptions/{PROD_UAE}/providers/Microsoft.Compute/register"]
     assert set(protected_puts(run["requests"])) == {"cvm-pay-03"}  # cvm-pay-01 was protected already
     elsewhere = [r for r in writes(run["requests"]) if subscription_of(r) not in (PROD_UAE, "hsm-prod-uae.managedhsm.azure.net")]
     assert elsewhere == []
