@@ -258,6 +258,8 @@ def test_a_restored_data_disk_without_the_expected_des_is_a_problem():
         return drill_verify(vm, restore, {"disks": [disk("os", des, "Windows"), *disks]}, rto_minutes=60)["problems"]
 
     assert problems(disk("d0", None), disk("d1", des.upper())) == []  # any order, ids without case
+    tied_by_time = {**restore, "restored_disks": [{"id": "os", "matched_by": "restore_point"}, {"id": "x", "matched_by": "time"}]}
+    assert drill_verify(vm, tied_by_time, {"disks": []}, rto_minutes=60)["unverified_disks"] == ["x"]
     assert problems(disk("d0", des), disk("d1", des)) == [
         f"data disk d1 uses disk encryption set {des}, expected none (a platform-managed key)"]
     assert problems(disk("d0", des)) == ["1 restored data disk(s) carry the drill's tag, the VM has 2"]
