@@ -79,6 +79,10 @@ def drill_report_markdown(report: dict) -> str:
         if vm.get("recovery_steps"):
             lines += ["", f"## {_md(str(vm.get('vm')))}: what to do", "", _md(str(vm.get("message") or "")), ""]
             lines += [f"{i}. {_md(str(step))}" for i, step in enumerate(vm["recovery_steps"], 1)]
+    unverified = [(vm.get("vm"), rid) for vm in report.get("vms") or [] for rid in vm.get("unverified_disks") or []]
+    if unverified:
+        lines += ["", "## Disks the drill could not tie to its restore (not tagged, not deleted)", ""]
+        lines += [f"- {_md(str(vm))}: {_md(str(rid))}" for vm, rid in unverified]
     cleanup = report.get("cleanup") or []
     if cleanup:
         lines += ["", "## Cleanup", ""]
@@ -230,7 +234,9 @@ def drill_verify(vm, restore=None, found=None, failure=None, restore_type="disks
              "expected_data_disk_encryption_sets": list(vm.get("data_des_ids") or []),
              "recovery_point": (restore.get("recovery_point") or {}).get("name"), "job": None, "minutes": None,
              "rto_met": None, "verified": None, "problems": [], "message": None, "recovery_steps": [],
-             "disks": found.get("disks") or [], "vms": found.get("vms") or [], "reused": bool(restore.get("reused"))}
+             "disks": found.get("disks") or [], "vms": found.get("vms") or [], "reused": bool(restore.get("reused")),
+             # disks the restore's time alone ties to it (cvm_restore restored_disks, matched_by time): not tagged, never deleted
+             "unverified_disks": [d.get("id") for d in restore.get("restored_disks") or [] if d.get("matched_by") == "time"]}
     if failure:
         job = failure.get("job") or {}
         entry.update(status=FAILED, message=failure.get("msg"), problems=[failure.get("msg") or "the restore failed"],

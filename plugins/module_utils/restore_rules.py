@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, name_of, same
+from ansible_collections.azure_cvm.backup.plugins.module_utils.arm_ids import group_of, name_of, names_by_type, same
 from ansible_collections.azure_cvm.backup.plugins.module_utils.cvm_rules import CVM_DES_TYPE, container_name, dig, protected_item_name
 
 TIERS = {"InstantRP": "snapshot", "HardenedRP": "vault", "ArchivedRP": "archive"}
@@ -308,12 +308,24 @@ def restore_job_record(job: dict) -> dict:
             "storage_account": _bag_value(bag, "Target Storage Account Name")}
 
 
-def restore_wanted(request: dict, point: dict, target_vm_exists: bool | None = None) -> dict:
-    """What this run would restore, in the terms a Restore job records (see restore_job_record)."""
+def restore_wanted(request: dict, point: dict, target_vm: dict | None = None) -> dict:
+    """What this run would restore, in the terms a Restore job records (see restore_job_record); target_vm: the VM at
+    an alternate-location target as Azure shows it now (None when there is none)."""
     props = request["properties"]
     return {"restore_type": props["recoveryType"], "point_time": parse_time(point_time(point)),
             "target_resource_group": group_of(props.get("targetResourceGroupId")) if props.get("targetResourceGroupId") else None,
-            "storage_account": name_of(props["storageAccountId"]), "target_vm_exists": target_vm_exists}
+            "storage_account": name_of(props["storageAccountId"]), "target_vm_exists": target_vm is not None,
+            "target_vm_created": parse_time(dig(target_vm, "properties", "timeCreated")) if target_vm else None}
+
+
+def made_during(created: datetime | None, job: dict) -> bool | None:
+    """Whether a resource whose timeCreated is `created` was made while the job ran (from a second before its
+    startTime to a minute after its endTime); None when a time is missing."""
+    start = parse_time(dig(job, "properties", "startTime"))
+    end = parse_time(dig(job, "properties", "endTime"))
+    if created is None or start is None or end is None:
+        return None
+    return start - timedelta(seconds=1) <= created <= end + timedelta(seconds=60)
 
 
 def _time_verdict(recorded: datetime | None, wanted: datetime | None) -> str:
@@ -329,8 +341,11 @@ def _time_verdict(recorded: datetime | None, wanted: datetime | None) -> str:
 
 def compare_restore(job: dict, wanted: dict) -> tuple[str, list[str]]:
     """Whether a Restore job of the VM that has not failed is this restore: ("same" | "different" | "unknown", the
-    fields that could not decide). Only fields public outputs show decide (restore_job_record); the target VM of an
-    alternate-location restore is not among them, so such a job is the same only while that VM exists."""
+    fields that could not decide). Only fields public outputs of the job show decide (restore_job_record). A Restore
+    job does not name the VM an alternate-location restore made, so a VM at the target is this job's only when Azure
+    shows it was created while the job ran (its timeCreated within the job's startTime and endTime); a VM created at
+    another time is not the job's ("different": the caller treats such a VM as a clash), and a VM without a
+    timeCreated cannot be tied to the job ("unknown")."""
     recorded = restore_job_record(job)
     disks_only = wanted["restore_type"] == "RestoreDisks"
     verdicts = {"Job Type": "unknown" if not recorded["job_type"] else
@@ -343,7 +358,8 @@ def compare_restore(job: dict, wanted: dict) -> tuple[str, list[str]]:
         verdicts["Target resource group"] = "unknown" if not recorded["target_resource_group"] else \
             "same" if recorded["target_resource_group"].lower() == want_rg else "different"
     if wanted["restore_type"] == "AlternateLocation" and dig(job, "properties", "status") in JOB_SUCCEEDED:
-        verdicts["the target VM"] = {True: "same", False: "different"}.get(wanted["target_vm_exists"], "unknown")
+        tied = made_during(wanted.get("target_vm_created"), job) if wanted["target_vm_exists"] else False
+        verdicts["the target VM's timeCreated"] = {True: "same", False: "different"}.get(tied, "unknown")
     if "different" in verdicts.values():
         return "different", []
     unknown = [name for name, verdict in verdicts.items() if verdict == "unknown"]
@@ -354,13 +370,29 @@ def compare_restore(job: dict, wanted: dict) -> tuple[str, list[str]]:
 
 def disks_created_during(disks: list[dict], job: dict) -> list[dict]:
     """The managed disks (REST dicts) whose timeCreated lies within the job's run, OS disks first."""
-    start = parse_time(dig(job, "properties", "startTime"))
-    end = parse_time(dig(job, "properties", "endTime"))
-    if start is None or end is None:
-        return []
-    found = [d for d in disks if (created := parse_time(dig(d, "properties", "timeCreated")))
-             and start - timedelta(seconds=1) <= created <= end + timedelta(seconds=60)]
+    found = [d for d in disks if made_during(parse_time(dig(d, "properties", "timeCreated")), job)]
     return sorted(found, key=lambda d: (not dig(d, "properties", "osType"), str(d.get("name", "")).lower()))
+
+
+def from_vm_backup(disk: dict, vm_name: str) -> bool:
+    """The disk was created from a restore point of the VM's Azure Backup snapshots: creationData.createOption
+    Restore with a sourceResourceId in the restore point collection AzureBackup_<vm name>_<n> (evidence register,
+    restored-disk-source)."""
+    creation = dig(disk, "properties", "creationData", default={}) or {}
+    if str(creation.get("createOption", "")).lower() != "restore":
+        return False
+    source = str(creation.get("sourceResourceId") or "").partition("?")[0]
+    collection = str(names_by_type(source).get("restorepointcollections") or "").lower()
+    return collection.startswith(f"azurebackup_{vm_name.lower()}_")
+
+
+def restored_disks(disks: list[dict], job: dict, vm_name: str) -> list[dict]:
+    """The target group's disks a disk restore (RestoreDisks) made, each {id, name, matched_by}: "restore_point" when
+    it was created while the job ran from the source VM's Azure Backup restore point (from_vm_backup), "time" when
+    only its timeCreated ties it to the job (a disk made there by something else at the same time looks the same:
+    never delete such a disk on this evidence). OS disks first."""
+    return [{"id": d["id"], "name": d.get("name"), "matched_by": "restore_point" if from_vm_backup(d, vm_name) else "time"}
+            for d in disks_created_during(disks, job)]
 
 
 def restored_blobs(job: dict) -> dict:

@@ -230,22 +230,34 @@ def vm_disk_ids(vm: dict | None) -> list:
 
 def job_result(m, o: dict, job: dict) -> dict:
     """The job and what it restored, from what Azure shows: the blobs its propertyBag names, the VM (alternate or
-    original location) and its disks, or the managed disks created in the target resource group while it ran."""
+    original location) and its disks, or the managed disks created in the target resource group while it ran.
+    restored_disks says how each disk is tied to the job (matched_by vm, restore_point or time); restored_disk_ids
+    holds only the disks tied by more than their time."""
     info = restore_rules.describe_job(job)
     out = {"job": {k: info[k] for k in ("id", "name", "status", "start_time", "end_time", "properties")},
-           "restored_blobs": restore_rules.restored_blobs(job), "restored_disk_ids": [], "restored_vm_id": None}
+           "restored_blobs": restore_rules.restored_blobs(job), "restored_disk_ids": [], "restored_disks": [],
+           "restored_vm_id": None}
     if info["status"] not in restore_rules.JOB_SUCCEEDED:
         return out
     vm_id = {"alternate_location": o["target_vm_id"], "original_location": o["vm_id"]}.get(o["restore_type"])
     if vm_id:
         vm = read_vm(m, vm_id)
-        out.update(restored_vm_id=vm_id if vm else None, restored_disk_ids=vm_disk_ids(vm))
+        out.update(restored_vm_id=vm_id if vm else None,
+                   restored_disks=[{"id": d, "name": arm_ids.name_of(d), "matched_by": "vm"} for d in vm_disk_ids(vm)])
     elif o["target_rg_id"]:
         group = arm_ids.group_of(o["target_rg_id"])
         disks = m.read_all(lambda: m.client("compute").disks.list_by_resource_group(group), "the managed disks",
                            f"resource group {group}")
-        out["restored_disk_ids"] = [d["id"] for d in restore_rules.disks_created_during(disks, job)]
+        out["restored_disks"] = restore_rules.restored_disks(disks, job, o["vm"]["name"])
+    out["restored_disk_ids"] = [d["id"] for d in out["restored_disks"] if d["matched_by"] != "time"]
     return out
+
+
+def clash_failure(o: dict, target_vm: dict) -> ModuleFailure:
+    created = (target_vm.get("properties") or {}).get("timeCreated") or "at a time Azure does not show"
+    return ModuleFailure(f"VM {o['target_vm_id']} already exists (created {created}) and no earlier Restore job of this "
+                         "point can be tied to it (a Restore job does not name the VM it made, and this VM was not created "
+                         "while such a job ran): choose another target_vm_name, or delete that VM first.")
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -276,30 +288,32 @@ def run(m) -> dict:
     result = {"changed": False, "reused": False, "recovery_point": restore_rules.describe_point(point),
               "source_tier": decision["source_tier"], "os_disk_encryption_set": decision["des"],
               "replacement_des": decision["replacement"], "notes": notes, "request": request,
-              "restored_blobs": restore_rules.restored_blobs({}), "restored_disk_ids": [], "restored_vm_id": None}
+              "restored_blobs": restore_rules.restored_blobs({}), "restored_disk_ids": [], "restored_disks": [],
+              "restored_vm_id": None}
 
     target_vm = read_vm(m, o["target_vm_id"]) if o["target_vm_id"] else None
-    wanted = restore_rules.restore_wanted(request, point, target_vm is not None if o["target_vm_id"] else None)
+    wanted = restore_rules.restore_wanted(request, point, target_vm)
     verdict, earlier, fields = (None, None, []) if p["force"] else earlier_restore(m, o, wanted)
     running = verdict == "unknown" and earlier["properties"]["status"] in restore_rules.JOB_RUNNING
+    waited = False
     if running and p["wait"] and not m.check_mode:  # what a running job shows is not published: wait, then decide
-        earlier = wait_job(m, o["vault"], earlier, p["timeout"])
+        earlier, waited = wait_job(m, o["vault"], earlier, p["timeout"]), True
         if earlier["properties"]["status"] not in restore_rules.JOB_SUCCEEDED:
             verdict = None  # it failed: restore now
         else:
             if o["target_vm_id"]:
-                wanted["target_vm_exists"] = read_vm(m, o["target_vm_id"]) is not None
+                target_vm = read_vm(m, o["target_vm_id"])
+                wanted = restore_rules.restore_wanted(request, point, target_vm)
             verdict, fields = restore_rules.compare_restore(earlier, wanted)
     if verdict == "same":
         result.update(reused=True, **job_result(m, o, earlier))
         return result
+    if target_vm is not None and not (running and not waited):  # a VM no job of this restore can be tied to
+        raise clash_failure(o, target_vm)
     if verdict == "unknown" and not (m.check_mode and running):
         raise undecided_failure(o, earlier, fields)
     if verdict == "unknown":
         notes.append(f"Restore job {earlier['name']} of this VM is still running: the real run waits for it and then decides.")
-    if target_vm is not None and verdict is None:
-        raise ModuleFailure(f"VM {o['target_vm_id']} already exists and no earlier restore of this point created it: an "
-                            "alternate-location restore creates a new VM, choose another target_vm_name.")
 
     result["changed"] = True
     if m.diff_mode:

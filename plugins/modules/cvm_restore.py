@@ -25,8 +25,11 @@ description:
     restore is not supported for CVMs) and that the target resource group exists.
   - "Idempotent on what Azure shows of a Restore job (its C(Job Type), C(Recovery point time), C(Target resource group)
     and C(Target Storage Account Name) properties; Azure does not show the recovery point id or the target VM name): a
-    completed restore of the same point time with the same type, staging account and target resource group (for
-    V(alternate_location) also while the target VM exists) is returned unchanged. A restore job of the VM still running
+    completed restore of the same point time with the same type, staging account and target resource group is
+    returned unchanged; for V(alternate_location) also only while the target VM exists and Azure shows it was created
+    while that job ran (its C(timeCreated)), since a Restore job does not name the VM it made. A VM at the target that
+    no such job can be tied to is a clash: the module fails before any write, even with O(force=true), and asks for
+    another O(target_vm_name). A restore job of the VM still running
     is waited for and then compared. When an earlier job that has not failed cannot be told apart from this restore
     (its details lack those properties), the module refuses to start another one unless O(force=true). Failed jobs are
     never reused."
@@ -121,7 +124,8 @@ options:
   force:
     description:
       - Start a new restore even when an earlier restore of the same point to the same target exists, or an earlier
-        Restore job of the VM cannot be told apart from this one.
+        Restore job of the VM cannot be told apart from this one. It does not override an existing VM at the
+        V(alternate_location) target (Azure cannot restore a new VM over it).
     type: bool
     default: false
   wait:
@@ -284,12 +288,34 @@ restored_blobs:
       type: str
 restored_disk_ids:
   description:
-    - Found, not reported by Azure (a Restore job names no disks) - for V(restore_disks) the managed disks of the target
-      resource group created while the job ran (OS disk first; a disk made there by something else at the same time
-      would be listed too); for the other types the disks of the restored VM. Empty until the job has completed.
+    - Found, not reported by Azure (a Restore job names no disks), and only the disks Azure ties to the job (RV(restored_disks)
+      with C(matched_by) V(vm) or V(restore_point)) - safe to act on. For V(restore_disks) the target resource group's
+      disks created while the job ran from the VM's Azure Backup restore point (OS disk first); for the other types the
+      disks of the restored VM. Empty until the job has completed.
   returned: always
   type: list
   elements: str
+restored_disks:
+  description:
+    - Every disk found for the restore and how it is tied to the job; includes disks RV(restored_disk_ids) leaves out.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The disk's resource id.
+      type: str
+    name:
+      description: Its name.
+      type: str
+    matched_by:
+      description:
+        - V(vm) - a disk of the restored VM's C(storageProfile); V(restore_point) - created in the target resource group
+          while the job ran, from the source VM's Azure Backup restore point (C(creationData.createOption) C(Restore),
+          C(sourceResourceId) in the restore point collection C(AzureBackup_<vm>_<n>)); V(time) - only created while
+          the job ran (a disk someone else made there meanwhile looks the same, so it is not to be deleted on this).
+      type: str
+      choices: [vm, restore_point, time]
 restored_vm_id:
   description:
     - Found, not reported by Azure - the id of the restored VM (V(alternate_location), V(original_location)) once the

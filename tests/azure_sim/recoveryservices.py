@@ -1419,15 +1419,36 @@ def disk_security_type(facts: dict, des_id: str | None) -> str | None:
     return "ConfidentialVM_DiskEncryptedWithCustomerKey" if des_id else "ConfidentialVM_DiskEncryptedWithPlatformKey"
 
 
+def backup_snapshot_source(sub: str, location: str, vm_name: str, point: dict, disk_name: str) -> str:
+    """creationData.sourceResourceId of a disk restored from the snapshot tier: a disk of a restore point in the VM's
+    Azure Backup restore point collection, the form users show for disks restored from Azure Backup
+    (hashicorp/terraform-provider-azurerm issues 3421 and 16274: ".../resourceGroups/AzureBackupRG_ukwest_1/providers/
+    Microsoft.Compute/restorePointCollections/AzureBackup_vm-02_169/restorePoints/AzureBackup_20190122_014129/disks/
+    vm-02_disk2_4a?id=...", createOption Restore; pull request 3598: "this gets set when a disk is restored from backup").
+    Evidence register: restored-disk-source (a user's output, not a Microsoft page: UNVERIFIED)."""
+    when = from_iso(point["properties"]["recoveryPointTime"])
+    collection = f"AzureBackup_{vm_name}_{zlib.crc32(vm_name.lower().encode()) % 1000}"
+    return (f"/subscriptions/{sub}/resourceGroups/AzureBackupRG_{location}_1/providers/Microsoft.Compute/restorePointCollections/"
+            f"{collection}/restorePoints/AzureBackup_{when:%Y%m%d_%H%M%S}/disks/{disk_name}?id={new_guid()}")
+
+
 def make_restored_disks(sim, compute, facts: dict, sub: str, rg: str, location: str, des_id: str | None,
-                        source: str, managed_by: str | None = None) -> list[dict]:
+                        source: str, managed_by: str | None = None, snapshot_point: dict | None = None) -> list[dict]:
+    """The restored disks; from the snapshot tier (snapshot_point given) each disk's creationData names the restore
+    point it came from (backup_snapshot_source), otherwise the recovery point (what a vault-tier restore shows is
+    UNVERIFIED)."""
     stamp = sim.now().strftime("%Y%m%d%H%M%S")
+
+    def origin(label: str) -> str:
+        return backup_snapshot_source(sub, location, facts["name"], snapshot_point, f"{facts['name']}_{label}") if snapshot_point else source
+
     made = [compute.make_disk(sim, sub, rg, f"{facts['name']}-osdisk-{stamp}", location, size_gb=facts["os_size"],
                               os_type=facts["os_type"], security_type=disk_security_type(facts, des_id), des_id=des_id,
-                              managed_by=managed_by, source=source)]
+                              managed_by=managed_by, source=origin("osdisk"))]
     for disk in facts["data_disks"]:
         made.append(compute.make_disk(sim, sub, rg, f"{facts['name']}-datadisk-{disk['lun']}-{stamp}", location,
-                                      size_gb=disk["size"], des_id=disk.get("des_id"), managed_by=managed_by, source=source))
+                                      size_gb=disk["size"], des_id=disk.get("des_id"), managed_by=managed_by,
+                                      source=origin(f"disk{disk['lun']}")))
     for disk in made:  # make_disk may or may not store what it makes
         if sim.store.get(disk["id"]) is None:
             sim.store.put(disk["id"], disk)
@@ -1481,11 +1502,12 @@ def restore_bag(request: dict, point: dict, facts: dict) -> dict:
     return bag
 
 
-def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None) -> dict:
-    """Create what the restore type creates; return the job's property bag."""
+def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None, snapshot: bool = False) -> dict:
+    """Create what the restore type creates (from the snapshot tier when `snapshot`); return the job's property bag."""
     from . import compute  # lazily: the compute family owns disks and VMs
     kind = request["recoveryType"]
     source = point["id"]
+    made = functools.partial(make_restored_disks, snapshot_point=point if snapshot else None)
     bag = restore_bag(request, point, facts)
     if kind == "OriginalLocation":
         vm = sim.store.get(facts["vm_id"])
@@ -1493,8 +1515,8 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
             raise SimError(400, CODES["vm_missing"], f"The original virtual machine '{facts['vm_id']}' no longer exists; "
                                                      "use AlternateLocation or RestoreDisks.")
         info = parse_id(vm["id"])
-        disks = make_restored_disks(sim, compute, facts, info["subscriptions"], info["resourcegroups"], loc(vm["location"]),
-                                    des_id, source, managed_by=vm["id"])
+        disks = made(sim, compute, facts, info["subscriptions"], info["resourcegroups"], loc(vm["location"]),
+                     des_id, source, managed_by=vm["id"])
         replace_vm_disks(sim, vm, disks)
         return bag
     if not request.get("targetResourceGroupId"):  # RestoreDisks without a target group: VHDs in the staging account
@@ -1504,7 +1526,7 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
     sub, rg = target["subscriptions"], target["resourcegroups"]
     location = facts["location"]
     if kind == "RestoreDisks":
-        disks = make_restored_disks(sim, compute, facts, sub, rg, location, des_id, source)
+        disks = made(sim, compute, facts, sub, rg, location, des_id, source)
         bag.update({"Target resource group": rg,
                     "Template Blob Uri": f"https://{bag['Target Storage Account Name']}.blob.core.windows.net/"
                                          f"{bag['Config Blob Container Name']}/azuredeploy{new_guid()[:8]}.json"})
@@ -1514,7 +1536,7 @@ def run_restore(sim, request: dict, point: dict, facts: dict, des_id: str | None
     new_vm_id = arm_id(sub, rg, "Microsoft.Compute", "virtualMachines", vm_name)
     if sim.store.get(new_vm_id):
         raise SimError(400, CODES["vm_exists"], f"A virtual machine named '{vm_name}' already exists in '{rg}'.")
-    disks = make_restored_disks(sim, compute, facts, sub, rg, location, des_id, source, managed_by=new_vm_id)
+    disks = made(sim, compute, facts, sub, rg, location, des_id, source, managed_by=new_vm_id)
     vm = compute.make_vm(sim, sub, rg, vm_name, location, size=facts["size"], security_type=facts["security_type"],
                          encryption=facts["encryption"], des_id=des_id, os_disk_id=disks[0]["id"],
                          data_disk_ids=tuple(d["id"] for d in disks[1:]))
@@ -1549,7 +1571,9 @@ def finish_restore(sim, job: dict, request: dict, point_id: str):
         end_job(sim, job, "Failed", error, bag=restore_bag(request, point, facts))
         return
     try:
-        bag = run_restore(sim, request, point, facts, requested or facts.get("os_des_id"))
+        # no DES sent and a snapshot tier: Azure restores from the snapshot (confidential-vm-restore.md)
+        bag = run_restore(sim, request, point, facts, requested or facts.get("os_des_id"),
+                          snapshot=not requested and has_tier(point, "InstantRP"))
     except SimError as exc:
         end_job(sim, job, "Failed", {"errorCode": exc.code, "errorString": exc.message})
         return

@@ -141,7 +141,23 @@ def protected(azure_sim):
 # ------------------------------------------------------------------------------------------------ restore and idempotency
 
 
-def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(protected):
+def foreign_disk_during_restore(monkeypatch, rg: str, name: str = "someone-elses-disk") -> list:
+    """While the next Restore job runs, something else creates a managed disk in the target group (just before the
+    job's end): [the disk] once it has."""
+    made = []
+    real = sim_rs.finish_restore
+
+    def finish(sim, job, request, point_id):
+        if not made:
+            made.append(sim_compute.make_disk(sim, SUB, rg, name, "koreacentral", os_type="Windows"))
+        real(sim, job, request, point_id)
+
+    monkeypatch.setattr(sim_rs, "finish_restore", finish)
+    return made
+
+
+def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(protected, monkeypatch):
+    foreign = foreign_disk_during_restore(monkeypatch, "rg-cvm-kc")
     result = run_module(protected, MODULE, BASE_ARGS)
     assert not failed(result), result.get("msg")
     assert result["changed"] and not result["reused"]
@@ -153,6 +169,10 @@ def test_restore_disks_with_the_original_des_then_a_second_run_starts_no_job(pro
     assert len(disks) == 2 and all("/resourceGroups/rg-cvm-kc/" in d for d in disks)  # OS disk and the data disk
     assert os_disk_des(protected, disks[0]).lower() == DES_ORIGINAL.lower()
     assert len(restore_jobs(protected)) == 1
+    # the disk someone else made in the group while the job ran is reported, tied by its time only, and left out
+    assert foreign and foreign[0]["id"] not in disks
+    matched = {d["id"]: d["matched_by"] for d in result["restored_disks"]}
+    assert matched == {disks[0]: "restore_point", disks[1]: "restore_point", foreign[0]["id"]: "time"}
 
     before = last_seq(protected)
     again = run_module(protected, MODULE, BASE_ARGS)
@@ -258,6 +278,27 @@ def test_a_second_run_while_the_restore_runs_waits_or_needs_force(protected):
     assert waited["job"]["status"] == "Completed" and len(waited["restored_disk_ids"]) == 2
     assert writes(protected.requests(before)) == []
     assert len(restore_jobs(protected)) == 1
+
+
+def test_an_existing_vm_the_earlier_restore_did_not_make_is_a_clash(protected):
+    """A Restore job does not name the VM it made: after an alternate-location restore of the point, the same point
+    asked for under the name of a VM something else made is refused (not reported as done), force or not."""
+    args = {**BASE_ARGS, "restore_type": "alternate_location", "target_vm_name": "cvm-kv-01-restored",
+            "virtual_network": "vnet-cvm-kc", "subnet": "default"}
+    first = run_module(protected, MODULE, args)
+    assert not failed(first) and first["changed"], first.get("msg")
+    before = last_seq(protected)
+    for extra in ({}, {"force": True}):
+        other = run_module(protected, MODULE, {**args, "target_vm_name": "cvm-pmk-01", **extra})  # the scenario's, older
+        assert failed(other) and not other.get("reused") and "cvm-pmk-01 already exists" in other["msg"], other
+        assert "target_vm_name" in other["msg"] and "Traceback" not in other["msg"]
+    with protected.sim.lock:  # the job shown as having run two hours before its VM was made: that VM is not its own
+        job = protected.sim.store.get(f"{VAULT_ID}/backupJobs/{first['job']['name']}")["properties"]
+        for key in ("startTime", "endTime"):
+            job[key] = (datetime.fromisoformat(job[key][:19]) - timedelta(hours=2)).isoformat() + "Z"
+    again = run_module(protected, MODULE, args)
+    assert failed(again) and "cvm-kv-01-restored already exists" in again["msg"], again
+    assert writes(protected.requests(before)) == [] and len(restore_jobs(protected)) == 1
 
 
 def test_an_existing_vm_at_the_alternate_target_fails_before_any_write(protected):

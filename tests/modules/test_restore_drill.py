@@ -11,7 +11,7 @@ import json
 from ansible_collections.azure_cvm.backup.plugins.filter.drill_report import drill_pick, drill_verify
 from tests.azure_sim import compute as sim_compute
 from tests.azure_sim import recoveryservices as sim_rs
-from tests.modules.test_cvm_restore import DES_ORIGINAL, SUB, add_replacement_des, protect_and_backup
+from tests.modules.test_cvm_restore import DES_ORIGINAL, SUB, add_replacement_des, foreign_disk_during_restore, protect_and_backup
 from tests.sim_helpers import run_module, run_playbook, writes
 
 MODULE = "drill_resources"
@@ -183,8 +183,9 @@ def test_a_failed_restore_is_reported_with_the_key_loss_steps_and_fails_the_play
     assert drill_owned(azure_sim, "drill-w49") == [] and azure_sim.sim.store.get(rg_path()) is None  # the empty group went
 
 
-def test_cleanup_leaves_untagged_and_other_drills_resources(azure_sim, tmp_path):
+def test_cleanup_leaves_untagged_and_other_drills_resources(azure_sim, tmp_path, monkeypatch):
     protect_and_backup(azure_sim)
+    foreign = foreign_disk_during_restore(monkeypatch, DRILL_RG)  # made in the drill group by someone else during the job
     sim = azure_sim.sim
     with sim.lock:
         sim.store.put(rg_path(), {"id": rg_path(), "name": DRILL_RG, "type": "Microsoft.Resources/resourceGroups",
@@ -204,8 +205,12 @@ def test_cleanup_leaves_untagged_and_other_drills_resources(azure_sim, tmp_path)
     assert sim.store.get(untagged) is not None and sim.store.get(other["id"])["tags"] == {TAG: "drill-w48"}
     assert sim.store.get(rg_path()) is not None  # not the drill's group: it stays
     assert drill_owned(azure_sim, "drill-w49") == []
+    assert foreign and sim.store.get(foreign[0]["id"]) is not None and sim.store.get(foreign[0]["id"])["tags"] == {}
+    assert vm["unverified_disks"] == [foreign[0]["id"]] and len(vm["disks"]) == 2  # reported, never tagged or deleted
+    assert foreign[0]["id"] in (tmp_path / "drill-drill-w49.md").read_text(encoding="utf-8")
     cleanup = report(tmp_path)["cleanup"][0]
-    assert len(cleanup["deleted"]) == 2 and sorted(k.lower() for k in cleanup["kept"]) == sorted([untagged.lower(), other["id"].lower()])
+    assert len(cleanup["deleted"]) == 2  # the two restored disks
+    assert sorted(k.lower() for k in cleanup["kept"]) == sorted(r.lower() for r in (untagged, other["id"], foreign[0]["id"]))
 
 
 def test_alternate_location_verifies_the_vm_and_deletes_it_with_its_nic(azure_sim, tmp_path):
@@ -253,6 +258,8 @@ def test_a_restored_data_disk_without_the_expected_des_is_a_problem():
         return drill_verify(vm, restore, {"disks": [disk("os", des, "Windows"), *disks]}, rto_minutes=60)["problems"]
 
     assert problems(disk("d0", None), disk("d1", des.upper())) == []  # any order, ids without case
+    tied_by_time = {**restore, "restored_disks": [{"id": "os", "matched_by": "restore_point"}, {"id": "x", "matched_by": "time"}]}
+    assert drill_verify(vm, tied_by_time, {"disks": []}, rto_minutes=60)["unverified_disks"] == ["x"]
     assert problems(disk("d0", des), disk("d1", des)) == [
         f"data disk d1 uses disk encryption set {des}, expected none (a platform-managed key)"]
     assert problems(disk("d0", des)) == ["1 restored data disk(s) carry the drill's tag, the VM has 2"]

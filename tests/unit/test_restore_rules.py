@@ -207,11 +207,21 @@ BAG = {"Job Type": "Recover disks", "Recovery point time ": "11/20/2026 1:05:09 
        "Template Blob Uri": "https://stage.blob.core.windows.net/vm-c/azuredeploy1.json"}
 
 
-def wanted(kind: str = "RestoreDisks", rg: str | None = "rg-r", vm_exists: bool | None = None, point: dict | None = None) -> dict:
+def wanted(kind: str = "RestoreDisks", rg: str | None = "rg-r", vm: dict | None = None, point: dict | None = None) -> dict:
     props = {"recoveryType": kind, "storageAccountId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/stage"}
     if rg:
         props["targetResourceGroupId"] = f"/subscriptions/s/resourceGroups/{rg}"
-    return rules.restore_wanted({"properties": props}, point or POINT, vm_exists)
+    return rules.restore_wanted({"properties": props}, point or POINT, vm)
+
+
+def target_vm(created: str | None = "2026-11-20T01:09:30Z") -> dict:
+    return {"id": "/subscriptions/s/resourceGroups/rg-r/providers/Microsoft.Compute/virtualMachines/vm-new",
+            "properties": {"timeCreated": created} if created else {}}
+
+
+def ran(job: dict, start: str = "2026-11-20T01:00:00.0000000Z", end: str = "2026-11-20T01:10:00Z") -> dict:
+    job["properties"].update(startTime=start, endTime=end)
+    return job
 
 
 def test_the_published_bag_is_read_with_its_trailing_space_and_time_form():
@@ -229,7 +239,7 @@ def test_a_completed_disk_restore_is_the_same_on_type_time_group_and_account():
     assert rules.compare_restore(restore_job(**BAG), wanted(rg="rg-other"))[0] == "different"
     assert rules.compare_restore(restore_job(**{**BAG, "Target Storage Account Name": "other"}), wanted())[0] == "different"
     assert rules.compare_restore(restore_job(**{**BAG, "Recovery point time ": "11/20/2026 1:05:10 AM"}), wanted())[0] == "different"
-    assert rules.compare_restore(restore_job(**BAG), wanted("AlternateLocation", vm_exists=True))[0] == "different"
+    assert rules.compare_restore(ran(restore_job(**BAG)), wanted("AlternateLocation", vm=target_vm()))[0] == "different"
 
 
 def test_a_time_zone_sized_difference_decides_nothing():
@@ -252,11 +262,24 @@ def test_a_running_job_decides_nothing():
 
 def test_vm_restores_are_the_same_only_while_the_target_vm_exists():
     bag = {**BAG, "Job Type": "Restore VM"}
-    assert rules.compare_restore(restore_job(**bag), wanted("AlternateLocation", vm_exists=True)) == ("same", [])
-    assert rules.compare_restore(restore_job(**bag), wanted("AlternateLocation", vm_exists=False))[0] == "different"
+    assert rules.compare_restore(ran(restore_job(**bag)), wanted("AlternateLocation", vm=target_vm())) == ("same", [])
+    assert rules.compare_restore(ran(restore_job(**bag)), wanted("AlternateLocation", vm=None))[0] == "different"
     olr = {k: v for k, v in bag.items() if k != "Target resource group"}
     assert rules.compare_restore(restore_job(**olr), wanted("OriginalLocation", rg=None)) == ("same", [])
     assert rules.compare_restore(restore_job(**bag), wanted("OriginalLocation", rg=None))[0] == "different"
+
+
+def test_a_vm_at_the_target_is_the_jobs_only_when_it_was_created_while_the_job_ran():
+    """A Restore job does not name the VM it made: an existing VM of another origin (made before the job, or long
+    after it) is not the job's, and a VM without a timeCreated cannot be tied to it."""
+    bag = {**BAG, "Job Type": "Restore VM"}
+    for created in ("2026-11-19T08:00:00Z", "2026-11-20T00:59:58Z", "2026-11-20T01:11:01Z", "2026-11-21T01:00:00Z"):
+        assert rules.compare_restore(ran(restore_job(**bag)), wanted("AlternateLocation", vm=target_vm(created))) == ("different", [])
+    for created in ("2026-11-20T00:59:59.5Z", "2026-11-20T01:10:59Z"):  # a second before the start, a minute after the end
+        assert rules.compare_restore(ran(restore_job(**bag)), wanted("AlternateLocation", vm=target_vm(created)))[0] == "same"
+    assert rules.compare_restore(ran(restore_job(**bag)), wanted("AlternateLocation", vm=target_vm(None))) == \
+        ("unknown", ["the target VM's timeCreated"])
+    assert rules.compare_restore(restore_job(**bag), wanted("AlternateLocation", vm=target_vm()))[0] == "unknown"  # no run times
 
 
 def test_job_is_for_vm_by_name_and_container_group():
@@ -268,8 +291,7 @@ def test_job_is_for_vm_by_name_and_container_group():
 
 
 def test_restored_disks_are_those_created_while_the_job_ran_os_disk_first():
-    job = restore_job()
-    job["properties"].update(startTime="2026-11-20T01:00:00.0000000Z", endTime="2026-11-20T01:10:00Z")
+    job = ran(restore_job())
 
     def disk(name, created, os_type=None):
         return {"id": f"/d/disks/{name}", "name": name, "properties": {"timeCreated": created, **({"osType": os_type} if os_type else {})}}
@@ -278,6 +300,32 @@ def test_restored_disks_are_those_created_while_the_job_ran_os_disk_first():
              disk("older", "2026-11-19T01:09:00Z"), disk("later", "2026-11-20T02:00:00Z"), disk("no-time", None)]
     assert [d["id"] for d in rules.disks_created_during(disks, job)] == ["/d/disks/vm-osdisk", "/d/disks/vm-datadisk-0"]
     assert rules.disks_created_during(disks, restore_job()) == []
+
+
+RPC = "/subscriptions/s/resourceGroups/AzureBackupRG_koreacentral_1/providers/Microsoft.Compute/restorePointCollections"
+
+
+def test_a_disk_is_tied_to_the_restore_by_its_backup_restore_point_not_by_its_time_alone():
+    job = ran(restore_job())
+
+    def disk(name, created="2026-11-20T01:09:00Z", option=None, source=None, os_type=None):
+        props = {"timeCreated": created, **({"osType": os_type} if os_type else {})}
+        if option:
+            props["creationData"] = {"createOption": option, **({"sourceResourceId": source} if source else {})}
+        return {"id": f"/d/disks/{name}", "name": name, "properties": props}
+
+    point = f"{RPC}/AzureBackup_cvm-kv-01_169/restorePoints/AzureBackup_20261120_010509/disks"
+    disks = [disk("os", option="Restore", source=f"{point}/cvm-kv-01_osdisk?id=0f1e", os_type="Windows"),
+             disk("data", option="restore", source=f"{point}/cvm-kv-01_disk0"),
+             disk("foreign-empty", option="Empty"),  # made by someone else while the job ran
+             disk("foreign-copy", option="Copy", source="/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/snapshots/x"),
+             disk("other-vm", option="Restore", source=f"{RPC}/AzureBackup_cvm-kv-011_3/restorePoints/AzureBackup_1/disks/d"),
+             disk("no-creation-data"),
+             disk("before", created="2026-11-19T01:00:00Z", option="Restore", source=f"{point}/cvm-kv-01_osdisk")]
+    got = rules.restored_disks(disks, job, "CVM-KV-01")
+    assert got[0] == {"id": "/d/disks/os", "name": "os", "matched_by": "restore_point"}
+    assert {d["name"]: d["matched_by"] for d in got} == {"os": "restore_point", "data": "restore_point", "foreign-empty": "time",
+                                                         "foreign-copy": "time", "other-vm": "time", "no-creation-data": "time"}
 
 
 def test_restored_blobs_name_what_the_bag_names():
