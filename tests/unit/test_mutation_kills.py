@@ -179,3 +179,27 @@ def test_vault_errors_each_rule_alone():
     assert pr.vault_errors(dict(base, cross_region_restore=True), None) == ["Cross-region restore needs storage_redundancy GeoRedundant."]
     assert pr.vault_errors(dict(base, cross_region_restore=True, storage_redundancy="GeoRedundant"), None) == []
     assert pr.vault_errors(dict(base, storage_redundancy="GeoRedundant"), None) == []
+
+
+POLICY_OPTIONS = {"schedule_time": "21:00", "time_zone": "Korea Standard Time", "instant_restore_days": 7,
+                  "retention": {"daily_days": 30, "weekly": {"count": 12, "days_of_week": ["Sunday"]}, "monthly": {"count": 12},
+                                "yearly": {"count": 5}}}
+
+
+@pytest.mark.parametrize("option,value,change", [
+    ("time_zone", "UTC", "time_zone"),  # the review's M10: a time zone change was not seen
+    ("schedule_time", "03:00", "schedule_time"),
+    ("instant_restore_days", 10, "instant_restore_days"),
+    ("snapshot_consistency", "crash_consistent_only", "snapshot_consistency"),
+    ("retention", {**POLICY_OPTIONS["retention"], "daily_days": 60}, "daily_days"),
+    ("retention", {**POLICY_OPTIONS["retention"], "weekly": {"count": 10, "days_of_week": ["Sunday"]}}, "weekly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "weekly": {"count": 12, "days_of_week": ["Monday"]}}, "weekly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "monthly": {"count": 6}}, "monthly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "yearly": {"count": 3}}, "yearly"),
+])
+def test_every_policy_setting_changed_alone_is_a_change(option, value, change):
+    """backup_policy (its documentation: idempotent on the settings it manages) updates a policy when any one of them
+    differs, and names that one change alone; the policy as Azure returns it has the settings the options asked for."""
+    existing = pr.policy_settings(pr.policy_body(pr.desired_policy_settings(POLICY_OPTIONS)))
+    assert pr.policy_changes(pr.desired_policy_settings(POLICY_OPTIONS), existing) == []
+    assert pr.policy_changes(pr.desired_policy_settings({**POLICY_OPTIONS, option: value}), existing) == [change]
