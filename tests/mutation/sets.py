@@ -20,7 +20,8 @@ UNIT = ["tests/unit/test_cvm_rules.py", "tests/unit/test_support_matrix.py", "te
         "tests/unit/test_posture_rules.py", "tests/unit/test_vault_rules.py", "tests/unit/test_drill_rules.py",
         "tests/unit/test_selection_rules.py",
         "tests/unit/test_mutation_kills_posture.py", "tests/unit/test_mutation_kills_vault.py",
-        "tests/unit/test_mutation_kills_azure_local.py", "tests/unit/test_mutation_kills_readiness.py"]
+        "tests/unit/test_mutation_kills_azure_local.py", "tests/unit/test_mutation_kills_readiness.py",
+        "tests/unit/test_mutation_kills_cvm.py"]
 # every plugins/module_utils/*rules*.py (tests/unit/test_mutation_sets.py holds the list to the directory) and readiness.py
 RULES = ["cvm_rules.py", "protection_rules.py", "restore_rules.py", "azure_local_rules.py", "readiness.py",
          "posture_rules.py", "vault_rules.py", "drill_rules.py", "selection_rules.py"]
