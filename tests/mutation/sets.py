@@ -49,7 +49,8 @@ GUARD_TESTS = {
     "plugins/modules/preview_feature.py": TRANSITIONS + ["-k", "preview_feature"],
     "plugins/modules/azure_local_vm.py": TRANSITIONS + ["-k", "azure_local_vm"],
     "plugins/modules/azure_local_tvm_store.py": ["tests/unit/test_azure_local_tvm.py"],
-    "plugins/modules/azure_local_tvm_wrapping_key.py": ["tests/unit/test_azure_local_tvm.py"],
+    "plugins/modules/azure_local_tvm_wrapping_key.py": ["tests/unit/test_azure_local_tvm.py",
+                                                        "tests/unit/test_azure_local_tvm_wrapping_key_module.py"],
     "plugins/modules/drill_resources.py": TRANSITIONS + ["-k", "drill_resources"],
     # every module's check_mode is read here first: any chain catches it
     "plugins/module_utils/base.py": TRANSITIONS + ["-k", "preview_feature"],
