@@ -7,12 +7,14 @@ printed as they come.
 1. mutmut 3 over the rules (sets.py), in .build/mutation/<set>: the checkout is copied to
    src/ansible_collections/azure_cvm/backup there, so the module name mutmut derives from a path (it strips `src.`) is
    the collection's import path, and the copy's conftest links its own .build/pytest to itself.
-2. the check-mode guards (guards.py), in a copy of the tree.
+2. the check-mode guards (guards.py), in a copy of the tree; for `fast`, then the review's mistakes as written
+   (sets.FAST_MISTAKES). A narrowed run (`fast`, --functions) marks the other functions `# pragma: no mutate` in
+   its copy, so mutmut generates the mutants it runs only.
 The score counts every mutant except those that only reword prose (a string literal with a space in it, changed into
 another string: error and check messages, which the tests check by their key words, not letter by letter); they are
 counted apart. A mutant with no test that reaches it counts as surviving; one that timed out counts as killed (as in
 mutmut's own score: its tests ran 30 times their CPU time), shown apart. Exit 1 under the threshold or when a
-check-mode guard survives.
+check-mode guard or a mistake survives.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ test_support_matrix.py (unit/data/cvm_support_matrix.yml); these tests use its d
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as r
@@ -203,3 +206,39 @@ def test_every_policy_setting_changed_alone_is_a_change(option, value, change):
     existing = pr.policy_settings(pr.policy_body(pr.desired_policy_settings(POLICY_OPTIONS)))
     assert pr.policy_changes(pr.desired_policy_settings(POLICY_OPTIONS), existing) == []
     assert pr.policy_changes(pr.desired_policy_settings({**POLICY_OPTIONS, option: value}), existing) == [change]
+
+
+SPEC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "azure_sim", "spec_examples", "recoveryservicesbackup",
+                    "resource-manager", "Microsoft.RecoveryServices", "stable", "2025-08-01", "examples", "AzureIaasVm")
+
+
+def test_the_retention_schedules_are_the_spec_examples():
+    """The weekly, monthly and yearly retention of a policy are sent in the shape of the spec's
+    ProtectionPolicies_CreateOrUpdate_Complex example (field names, enum spellings, the weekly format), the daily
+    schedule and retention in that of the _Simple one; only the run time differs (the module's own reference date)."""
+    with open(os.path.join(SPEC, "ProtectionPolicies_CreateOrUpdate_Complex.json"), encoding="utf-8") as handle:
+        complex_ = json.load(handle)["parameters"]["parameters"]["properties"]
+    with open(os.path.join(SPEC, "ProtectionPolicies_CreateOrUpdate_Simple.json"), encoding="utf-8") as handle:
+        simple = json.load(handle)["parameters"]["parameters"]["properties"]
+    s = pr.desired_policy_settings({
+        "policy_type": "standard", "schedule_time": "10:00", "time_zone": "Pacific Standard Time", "retention": {
+            "daily_days": 1, "weekly": {"count": 1, "days_of_week": ["Monday", "Wednesday", "Thursday"]},
+            "monthly": {"count": 2, "weeks_of_month": ["First", "Third"], "days_of_week": ["Wednesday", "Thursday"]},
+            "yearly": {"count": 4, "months_of_year": ["February", "November"], "weeks_of_month": ["Fourth"],
+                       "days_of_week": ["Monday", "Thursday"]}}})
+    props = pr.policy_body(s)["properties"]
+    at = props["schedulePolicy"]["scheduleRunTimes"]
+    assert at[0].endswith("T10:00:00Z") and len(at) == 1
+
+    def same_time(value, times):
+        return json.loads(json.dumps(value).replace(json.dumps(times)[1:-1], json.dumps(at)[1:-1]))
+
+    sent = {k: {f: v for f, v in props["retentionPolicy"][k].items() if v is not None}
+            for k in ("weeklySchedule", "monthlySchedule", "yearlySchedule")}
+    expected = same_time({k: complex_["retentionPolicy"][k] for k in sent}, complex_["schedulePolicy"]["scheduleRunTimes"])
+    assert sent == expected
+    daily = same_time(simple, simple["schedulePolicy"]["scheduleRunTimes"])
+    assert props["retentionPolicy"]["dailySchedule"] == daily["retentionPolicy"]["dailySchedule"]
+    assert props["retentionPolicy"]["retentionPolicyType"] == daily["retentionPolicy"]["retentionPolicyType"]
+    assert {k: v for k, v in props["schedulePolicy"].items() if k != "scheduleWeeklyFrequency"} == daily["schedulePolicy"]
+    assert props["timeZone"] == complex_["timeZone"] and props["backupManagementType"] == complex_["backupManagementType"]
