@@ -242,3 +242,27 @@ def test_the_retention_schedules_are_the_spec_examples():
     assert props["retentionPolicy"]["retentionPolicyType"] == daily["retentionPolicy"]["retentionPolicyType"]
     assert {k: v for k, v in props["schedulePolicy"].items() if k != "scheduleWeeklyFrequency"} == daily["schedulePolicy"]
     assert props["timeZone"] == complex_["timeZone"] and props["backupManagementType"] == complex_["backupManagementType"]
+
+
+def test_a_job_is_described_from_the_spec_example_with_its_tasks_bag_and_errors():
+    """backup_job_info's RETURN fields from the spec's GetJobDetails example, and the error details of an
+    AzureIaaSVMJob (AzureIaaSVMErrorInfo: errorCode, errorString, errorTitle, recommendations)."""
+    with open(os.path.join(os.path.dirname(SPEC), "Common", "GetJobDetails.json"), encoding="utf-8") as handle:
+        job = json.load(handle)["responses"]["200"]["body"]
+    assert rr.describe_job(job) == {
+        "id": job["id"], "name": "00000000-0000-0000-0000-000000000000", "operation": "Backup", "status": "InProgress",
+        "entity_friendly_name": "testvm", "start_time": "2017-08-03T05:31:07.014604Z", "end_time": None,
+        "duration": "PT9.8782791S", "activity_id": "00000000-0000-0000-0000-000000000000",
+        "tasks": [{"name": "Take Snapshot", "status": "InProgress", "duration": "PT0S"},
+                  {"name": "Transfer data to vault", "status": "NotStarted", "duration": "PT0S"}],
+        "properties": {"VM Name": "testvm"}, "error_details": []}
+    failed = {**job, "properties": {**job["properties"], "status": "Failed", "endTime": "2017-08-03T05:41:07Z", "errorDetails": [
+        {"errorCode": "UserErrorKeyVaultPermissionsNotConfigured", "errorString": "Backup doesn't have sufficient permissions",
+         "errorTitle": "Key Vault permissions", "recommendations": ["Grant the Backup Management Service access"]}]}}
+    described = rr.describe_job(failed)
+    assert described["end_time"] == "2017-08-03T05:41:07Z" and described["status"] == "Failed"
+    assert described["error_details"] == [{"code": "UserErrorKeyVaultPermissionsNotConfigured",
+                                           "message": "Backup doesn't have sufficient permissions",
+                                           "title": "Key Vault permissions",
+                                           "recommendations": ["Grant the Backup Management Service access"]}]
+    assert rr.describe_job({"id": "x"})["tasks"] == [] and rr.describe_job({"id": "x"})["properties"] == {}
