@@ -251,13 +251,13 @@ def run(m) -> dict:
         result["pending_approval"] = True
         m.warn(f"The feature {ns}/{name} needs approval by Microsoft and is Pending; it is not waited for. "
                "Run again once it is approved.")
-    elif not m.check_mode and p["wait"] and after not in DONE[want]:
-        after = wait_feature(m, ns, name, want, result["changed"])
+    elif p["wait"] and after not in DONE[want]:  # check mode: as the wait would end, without waiting
+        after = DONE[want][0] if m.check_mode else wait_feature(m, ns, name, want, result["changed"])
 
     # re-register after this run's call, or when an earlier run's call is seen to finish now (see DOCUMENTATION)
     finished_now = before == MOVING[want] and after in DONE[want]
     forced = p["force_provider_registration"] and after in DONE[want]
-    if forced and m.check_mode:
+    if (forced or finished_now and p["reregister_provider"]) and m.check_mode:
         result["changed"] = True
     if (result["changed"] or finished_now or forced) and p["reregister_provider"] and not m.check_mode and after != "Pending":
         try:

@@ -121,6 +121,21 @@ def test_absent_refuses_a_policy_in_use_and_deletes_an_unused_one(azure_sim):
     assert writes(azure_sim.requests(seq)) == []
 
 
+def test_check_mode_shows_a_time_zone_change_and_a_delete_and_sends_neither(azure_sim):
+    """A time zone changed alone is a change (the review's M10), and neither it nor a delete is sent in check mode
+    (M9): in-process, so the mutation stage (tests/mutation/sets.py FAST_MISTAKES) can run it per mutant."""
+    assert not failed(run_module(azure_sim, MODULE, DAILY))
+    seq = last_seq(azure_sim)
+    moved = run_module(azure_sim, MODULE, {**DAILY, "time_zone": "UTC"}, check=True, diff=True)
+    assert not failed(moved), moved.get("msg")
+    assert moved["changed"] is True and moved["changes"] == ["time_zone"], moved.get("changes")
+    gone = run_module(azure_sim, MODULE, {"name": "cvm-daily", "vault": KC, "state": "absent"}, check=True, diff=True)
+    assert not failed(gone), gone.get("msg")
+    assert gone["changed"] is True and gone["changes"] == ["deleted"]
+    assert writes(azure_sim.requests(seq)) == []
+    assert stored(azure_sim.sim, "cvm-daily")["properties"]["timeZone"] == "Korea Standard Time"
+
+
 def test_a_delete_whose_operation_outlasts_the_timeout_fails_with_one_sentence_and_changed(azure_sim):
     """Issue 16 item 7: the delete is a long operation (202 + Location); a wait that runs out is a failure, not a success,
     and reports changed (the delete was sent). In-process (tests/modules/test_hostile_input.run_in_process)."""

@@ -189,6 +189,14 @@ def test_backup_now_takes_the_first_backup_and_waits_for_its_job(demo):
     assert again["changed"] is False and writes(demo.requests(seq)) == []
 
 
+def test_backup_now_in_check_mode_plans_the_first_backup_and_sends_nothing(demo):
+    """The review's M6 (backup_now ignoring check mode), in-process: the mutation stage's check for it."""
+    result = run_module(demo, MODULE, args(["rg-cvm-kc/cvm-pmk-01"], backup_now=True), check=True)
+    assert not failed(result), result.get("msg")
+    assert result["changed"] is True and result["vms"][0]["backup_job_status"] == "WouldStart"
+    assert writes(demo.requests()) == []
+
+
 # ------------------------------------------------------------------------------------------------ failures before any write
 
 

@@ -158,6 +158,22 @@ def test_a_timed_out_wait_fails_with_one_sentence_and_changed_then_a_rerun_rereg
     assert again["changed"] is False and writes(server.requests()[seen:]) == [], "found Registered: nothing to send"
 
 
+def test_check_mode_on_a_registering_feature_plans_what_the_real_run_does_without_waiting(sim_server_factory):
+    """A feature still Registering (an earlier run's wait ran out): the real run waits for it, then re-registers the
+    provider (changed); check mode reports that same outcome (RETURN: the feature "as it would be") without waiting
+    for Azure and without a write."""
+    server = sim_server_factory("demo", feature_registration_seconds=40)
+    assert run_module(server, "preview_feature", {"name": FEATURE, "timeout": 1})["failed"] is True  # left Registering
+    seen = len(server.requests())
+    check = run_module(server, "preview_feature", {"name": FEATURE, "timeout": 2}, check=True, diff=True)
+    assert check.get("failed") is not True, check.get("msg")  # waiting would have timed out
+    assert check["state_before"] == "Registering" and check["feature"]["state"] == "Registered"
+    assert check["changed"] is True and check["provider"]["reregistered"] is True
+    assert check["diff"]["after"]["state"] == "Registered"
+    assert writes(server.requests()[seen:]) == []
+    assert sum(1 for r in server.requests()[seen:] if r["method"] == "GET" and r["path"].endswith(FEATURE_PATH)) == 1
+
+
 def test_a_feature_that_finished_after_a_timed_out_run_needs_the_forced_provider_registration_once(sim_server_factory):
     """Issue 16 item 9: Azure shows nothing that says whether the provider was registered since the feature finished,
     so a run that finds it Registered sends nothing and says propagation unknown; force_provider_registration sends

@@ -37,13 +37,29 @@ def mutate(source: str, span: tuple[int, int, int]) -> str:
 
 
 def all_guards(files: list[str] | None = None) -> list[tuple[str, str, list]]:
-    """(file, "" = every check_mode read, pytest arguments) for every file of sets.GUARD_TESTS (or those named)."""
-    return [(rel, "", args) for rel, args in sets.GUARD_TESTS.items() if not files or rel in files]
+    """(file, "" = every check_mode read, pytest arguments) for every file of sets.GUARD_TESTS (or those named); the
+    pytest arguments are a list of alternatives, tried in turn until one kills (sets.GUARD_FIRST, then GUARD_TESTS)."""
+    return [(rel, "", [sets.GUARD_FIRST[rel], args] if rel in sets.GUARD_FIRST else [args])
+            for rel, args in sets.GUARD_TESTS.items() if not files or rel in files]
 
 
-def run(root: str, guards: list[tuple[str, str, list]], copy_tree, work_name: str = "guards") -> tuple[list[str], int]:
-    """Mutate each guard (file, a text its line must contain or "", pytest arguments); return (survivors, count).
-    Each guard's outcome is printed as it is known (a long run can be read while it goes)."""
+PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0"]
+
+
+def _killed(work: str, args: list) -> tuple[bool, str]:
+    """(killed, why not) for the tree in `work` as it now is, against the pytest arguments."""
+    proc = subprocess.run([sys.executable, *PYTEST, *args], cwd=work, capture_output=True, text=True, check=False)
+    if proc.returncode == 1:
+        return True, ""
+    # 0: every test passed; 2-5: interrupted, internal error, usage, nothing collected: not a kill
+    return False, "" if proc.returncode == 0 else f" (pytest exit {proc.returncode}: {proc.stdout[-300:]})"
+
+
+def run(root: str, guards: list[tuple[str, str, list]], copy_tree, work_name: str = "guards",
+        mistakes: list[tuple[str, str, str, str, list]] = ()) -> tuple[list[str], int]:
+    """Mutate each guard (file, a text its line must contain or "", pytest arguments), then apply each mistake (name,
+    file, text, replacement, pytest arguments); return (survivors, count). Each outcome is printed as it is known (a
+    long run can be read while it goes)."""
     work = os.path.join(root, ".build", "mutation", work_name)
     shutil.rmtree(work, ignore_errors=True)
     copy_tree(work)
@@ -63,15 +79,30 @@ def run(root: str, guards: list[tuple[str, str, list]], copy_tree, work_name: st
             checked += 1
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(mutate(original, span))
-            cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                   "-n", "0", *args]
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
-            shown = f"{rel}:{span[0]}: {original.splitlines()[span[0] - 1].strip()}"
-            if proc.returncode == 0:
-                survivors.append(shown)
-            elif proc.returncode != 1:  # 2-5: interrupted, internal error, usage, nothing collected: not a kill
-                survivors.append(f"{shown} (pytest exit {proc.returncode}: {proc.stdout[-300:]})")
-            print(f"  guard {'killed  ' if proc.returncode == 1 else 'SURVIVED'} {shown}", flush=True)
+            for alternative in args if args and isinstance(args[0], list) else [args]:
+                killed, note = _killed(work, alternative)
+                if killed:
+                    break
+            shown = f"{rel}:{span[0]}: {text}"
+            if not killed:
+                survivors.append(shown + note)
+            by = f" (by {' '.join(a for a in alternative if a.startswith('tests/'))})" if killed else ""
+            print(f"  guard {'killed  ' if killed else 'SURVIVED'} {shown}{by}", flush=True)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(original)
+    for name, rel, text, replacement, args in mistakes:
+        path = os.path.join(work, rel)
+        original = open(path, encoding="utf-8").read()
+        checked += 1
+        if original.count(text) != 1:
+            survivors.append(f"{name}: {rel} holds {original.count(text)} copies of {text!r}, not one (sets.py is out of date)")
+            continue
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(original.replace(text, replacement))
+        killed, note = _killed(work, args)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(original)
+        if not killed:
+            survivors.append(f"{name} ({rel}: {text!r} => {replacement!r}){note}")
+        print(f"  mistake {'killed  ' if killed else 'SURVIVED'} {name}", flush=True)
     return survivors, checked

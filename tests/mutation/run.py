@@ -7,12 +7,14 @@ printed as they come.
 1. mutmut 3 over the rules (sets.py), in .build/mutation/<set>: the checkout is copied to
    src/ansible_collections/azure_cvm/backup there, so the module name mutmut derives from a path (it strips `src.`) is
    the collection's import path, and the copy's conftest links its own .build/pytest to itself.
-2. the check-mode guards (guards.py), in a copy of the tree.
+2. the check-mode guards (guards.py), in a copy of the tree; for `fast`, then the review's mistakes as written
+   (sets.FAST_MISTAKES). A narrowed run (`fast`, --functions) marks the other functions `# pragma: no mutate` in
+   its copy, so mutmut generates the mutants it runs only.
 The score counts every mutant except those that only reword prose (a string literal with a space in it, changed into
 another string: error and check messages, which the tests check by their key words, not letter by letter); they are
 counted apart. A mutant with no test that reaches it counts as surviving; one that timed out counts as killed (as in
 mutmut's own score: its tests ran 30 times their CPU time), shown apart. Exit 1 under the threshold or when a
-check-mode guard survives.
+check-mode guard or a mistake survives.
 """
 
 from __future__ import annotations
@@ -125,6 +127,47 @@ def metas(stage: str) -> dict:
     return out
 
 
+def only_these(source: str, wanted: set[str]) -> str:
+    """The source with every function and class not in `wanted` (names as "f" or "Class.method"; a class holding a
+    wanted method is entered) between `# pragma: no mutate start` and `end` lines: mutmut makes no mutant of them. The
+    mutants of a narrowed run are then generated for the functions it runs only (mutmut generates every function of a
+    file and runs those its arguments name: for the fast set, seven times as many as it runs)."""
+    lines = source.splitlines(keepends=True)
+    spans = []  # (first line, last line, indent) of each run of consecutive siblings that are not wanted
+
+    def walk(body, prefix: str):
+        run = []
+        for node in body + [None]:
+            named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            name = f"{prefix}{node.name}" if named else None
+            inner = named and isinstance(node, ast.ClassDef) and any(w.startswith(name + ".") for w in wanted)
+            if named and name not in wanted and not inner:
+                run.append(node)
+                continue
+            if run:
+                first = min([run[0].lineno] + [d.lineno for d in run[0].decorator_list])
+                spans.append((first, run[-1].end_lineno, " " * run[0].col_offset))
+                run = []
+            if inner:
+                walk(node.body, name + ".")
+
+    walk(ast.parse(source).body, "")
+    for first, last, indent in sorted(spans, reverse=True):
+        lines.insert(last, f"{indent}# pragma: no mutate end\n")
+        lines.insert(first - 1, f"{indent}# pragma: no mutate start\n")
+    return "".join(lines)
+
+
+def narrow_sources(stage: str, wanted_by_file: dict) -> None:
+    """Mark, in the stage's copy, the functions of each rules file (module name: wanted names) that are not wanted."""
+    for module, wanted in wanted_by_file.items():
+        path = os.path.join(stage, sets.COLLECTION, "plugins", "module_utils", module + ".py")
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(only_these(source, set(wanted)))
+
+
 def run_mutmut(name: str, only: list[str] | None = None, functions: list[str] | None = None,
                tests: list[str] | None = None, retry: str | None = None) -> dict:
     """{rules file name: counts} for the set (narrowed to the files `only` names, to the functions named; with `retry`
@@ -138,6 +181,8 @@ def run_mutmut(name: str, only: list[str] | None = None, functions: list[str] | 
         handle.write(sets.pyproject(name, only, tests))
     env = dict(os.environ, PY_COLORS="0")
     globs = sets.mutant_globs(name, functions)
+    if functions or name == "fast":
+        narrow_sources(stage, sets.wanted_functions(name, functions))
     earlier = metas(os.path.join(ROOT, ".build", "mutation", retry)) if retry else {}
     if retry:
         globs = sorted(k for m in earlier.values() for k, c in m["exit_code_by_key"].items()
@@ -265,10 +310,12 @@ def main() -> int:
     if not args.no_guards:
         chosen = sets.FAST_GUARDS if args.set == "fast" else guards.all_guards(args.guards)
         work = "guards" + ("-" + "-".join(os.path.basename(f)[:-3] for f in args.guards) if args.guards else "")
-        survivors, checked = guards.run(ROOT, chosen, copy_tree, work[:120])
-        print(f"check-mode guards: {checked - len(survivors)} of {checked} killed")
+        mistakes = sets.FAST_MISTAKES if args.set == "fast" else []
+        survivors, checked = guards.run(ROOT, chosen, copy_tree, work[:120], mistakes)
+        what = "check-mode guards and the review's mistakes" if mistakes else "check-mode guards"
+        print(f"{what}: {checked - len(survivors)} of {checked} killed")
         for line in survivors:
-            print(f"guard survived: {line}")
+            print(f"survived: {line}")
         failed = failed or bool(survivors)
     return 1 if failed else 0
 

@@ -19,7 +19,9 @@ UNIT = ["tests/unit/test_cvm_rules.py", "tests/unit/test_support_matrix.py", "te
         "tests/unit/test_restore_rules.py", "tests/unit/test_azure_local_rules.py", "tests/unit/test_mutation_kills.py",
         "tests/unit/test_posture_rules.py", "tests/unit/test_vault_rules.py", "tests/unit/test_drill_rules.py",
         "tests/unit/test_selection_rules.py",
-        "tests/unit/test_mutation_kills_posture.py", "tests/unit/test_mutation_kills_vault.py"]
+        "tests/unit/test_mutation_kills_posture.py", "tests/unit/test_mutation_kills_vault.py",
+        "tests/unit/test_mutation_kills_azure_local.py", "tests/unit/test_mutation_kills_readiness.py",
+        "tests/unit/test_mutation_kills_cvm.py"]
 # every plugins/module_utils/*rules*.py (tests/unit/test_mutation_sets.py holds the list to the directory) and readiness.py
 RULES = ["cvm_rules.py", "protection_rules.py", "restore_rules.py", "azure_local_rules.py", "readiness.py",
          "posture_rules.py", "vault_rules.py", "drill_rules.py", "selection_rules.py"]
@@ -47,28 +49,70 @@ GUARD_TESTS = {
     "plugins/modules/preview_feature.py": TRANSITIONS + ["-k", "preview_feature"],
     "plugins/modules/azure_local_vm.py": TRANSITIONS + ["-k", "azure_local_vm"],
     "plugins/modules/azure_local_tvm_store.py": ["tests/unit/test_azure_local_tvm.py"],
-    "plugins/modules/azure_local_tvm_wrapping_key.py": ["tests/unit/test_azure_local_tvm.py"],
+    "plugins/modules/azure_local_tvm_wrapping_key.py": ["tests/unit/test_azure_local_tvm.py",
+                                                        "tests/unit/test_azure_local_tvm_wrapping_key_module.py"],
     "plugins/modules/drill_resources.py": TRANSITIONS + ["-k", "drill_resources"],
     # every module's check_mode is read here first: any chain catches it
     "plugins/module_utils/base.py": TRANSITIONS + ["-k", "preview_feature"],
 }
+# The in-process module tests each guard of a file is run against first (seconds, where a chain takes minutes); only a
+# guard they do not kill goes on to the file's GUARD_TESTS. Killed is killed, whichever test does it.
+GUARD_FIRST = {
+    "plugins/modules/recovery_vault.py": ["tests/modules/test_recovery_vault.py"],
+    "plugins/modules/backup_policy.py": ["tests/modules/test_backup_policy.py"],
+    "plugins/module_utils/protection_runner.py": ["tests/modules/test_cvm_protection.py"],
+    "plugins/modules/keyvault_backup_access.py": ["tests/modules/test_keyvault_backup_access.py"],
+    "plugins/modules/mhsm_role_assignment.py": ["tests/modules/test_mhsm_role_assignment.py"],
+    "plugins/modules/mhsm_role_definition.py": ["tests/modules/test_mhsm_role_definition.py"],
+    "plugins/modules/preview_feature.py": ["tests/modules/test_preview_feature.py"],
+    "plugins/modules/azure_local_vm.py": ["tests/modules/test_azure_local_vm.py"],
+    "plugins/module_utils/base.py": ["tests/modules/test_preview_feature.py"],
+}
 # Guards whose mutant cannot change what the module does (equivalent mutants), by file and line text, with why: they
 # are listed, not run. Keep this short; a guard that matters belongs in a test.
 GUARD_EQUIVALENT = {
+    ("plugins/modules/keyvault_backup_access.py", 'if result["changed"] and not m.check_mode:'):
+        "it guards only waiting.settle(settle_seconds), a sleep (default 0) with no request and nothing in the result: "
+        "in check mode the mutant pauses for nothing, a delay that no test may assert (no timing in tests)",
     ("plugins/modules/azure_local_tvm_wrapping_key.py", "if created and not check_mode:"):
         "reached only with a key in hand, and a created key is only made outside check mode (key = None if created and "
         "check_mode), so check_mode is False on this line whenever created is true",
 }
-# The fast subset's guards, each with the one chain that must catch it: the review's M5 (recovery_vault sends its
-# update in check mode), M9 (backup_policy deletes in check mode) and M6 (cvm_protection writes in check mode).
+# The fast subset's guards, each with one in-process module test that must catch it (a chain of the transition table
+# would catch them too, but runs ansible-playbook for every step: minutes per guard). The review's M5 (recovery_vault
+# sends its update in check mode), M9 (backup_policy deletes in check mode), M6 (cvm_protection's backup_now ignores
+# check mode), and the policy update and the protection writes in check mode.
 FAST_GUARDS = [
     ("plugins/modules/recovery_vault.py", "if plan[\"changes\"] and not m.check_mode:",
-     TRANSITIONS + ["-k", "recovery_vault and update"]),
+     ["tests/modules/test_recovery_vault.py::test_hardening_settings_check_mode_apply_and_rerun"]),
     ("plugins/modules/backup_policy.py", "if current and not m.check_mode:",
-     TRANSITIONS + ["-k", "backup_policy and enhanced"]),
+     ["tests/modules/test_backup_policy.py::test_check_mode_shows_a_time_zone_change_and_a_delete_and_sends_neither"]),
+    ("plugins/modules/backup_policy.py", "if changes and not m.check_mode:",
+     ["tests/modules/test_backup_policy.py::test_check_mode_shows_a_time_zone_change_and_a_delete_and_sends_neither"]),
+    ("plugins/module_utils/protection_runner.py", "if m.check_mode:",
+     ["tests/modules/test_cvm_protection.py::test_backup_now_in_check_mode_plans_the_first_backup_and_sends_nothing"]),
     ("plugins/module_utils/protection_runner.py", "if not writes or m.check_mode:",
-     TRANSITIONS + ["-k", "cvm_protection and straight"]),
+     ["tests/modules/test_cvm_protection.py::test_check_mode_sends_no_write_and_reports_what_would_change"]),
 ]
+# The review's mistakes that are not check-mode guards, applied as written there (one at a time, in the guards' copy of
+# the tree): (name, file, text, its replacement, pytest arguments). mutmut does not make them (it mutates no module
+# constant, and leaves no key out of a comprehension), or makes them among hundreds where one survivor stays above the
+# threshold; here each one that survives fails the run.
+REVIEW = "/work/shared/reviews/tests-2026-12.md"
+FAST_MISTAKES = [
+    ("M1 ECedsv6 dropped from the v6 families", "plugins/module_utils/cvm_rules.py", '"ECesv6", "ECedsv6")', '"ECesv6")',
+     ["tests/unit/test_support_matrix.py::test_the_default_family_lists_are_the_documented_ones",
+      "tests/unit/test_support_matrix.py::test_every_size_of_every_supported_v6_family_passes"]),
+    ("M4 the DES snapshot boundary > turned into >=", "plugins/module_utils/cvm_rules.py", "    if disks > threshold:",
+     "    if disks >= threshold:", ["tests/unit/test_support_matrix.py::test_des_threshold_both_sides_of_each_boundary"]),
+    ("M10 time_zone left out of policy_changes", "plugins/module_utils/protection_rules.py",
+     "for k in desired if _canon(desired[k])", "for k in desired if k != \"time_zone\" and _canon(desired[k])",
+     ["tests/unit/test_mutation_kills.py::test_every_policy_setting_changed_alone_is_a_change"]),
+]
+# The fast subset's mutmut tests: the unit files of its three rules files (mutmut runs, per mutant, only the tests that
+# reach it; a smaller selection makes its stats run and every mutant's collection cheaper)
+FAST_UNIT = ["tests/unit/test_cvm_rules.py", "tests/unit/test_support_matrix.py", "tests/unit/test_protection_rules.py",
+             "tests/unit/test_restore_rules.py", "tests/unit/test_mutation_kills.py"]
 
 
 def pyproject(name: str, only: list[str] | None = None, tests: list[str] | None = None) -> str:
@@ -82,7 +126,19 @@ def pyproject(name: str, only: list[str] | None = None, tests: list[str] | None 
     }
     if name == "fast":
         cfg["source_paths"] = [f"{COLLECTION}/plugins/module_utils/{f}.py" for f in FAST_FUNCTIONS]
+        cfg["pytest_add_cli_args_test_selection"] = [f"{COLLECTION}/{t}" for t in FAST_UNIT + (tests or [])]
     return "[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in cfg.items())
+
+
+def wanted_functions(name: str, functions: list[str] | None = None) -> dict:
+    """{rules module: the function names ("f", "Class.method") the set runs} for a narrowed run (fast, --functions)."""
+    out: dict = {}
+    if functions:
+        for spec in functions:
+            file, _sep, local = spec.partition(".")
+            out.setdefault(file, []).append(local)
+        return out
+    return {mod: list(fns) for mod, fns in FAST_FUNCTIONS.items()} if name == "fast" else {}
 
 
 def mutant_globs(name: str, functions: list[str] | None = None) -> list[str]:

@@ -6,6 +6,9 @@ test_support_matrix.py (unit/data/cvm_support_matrix.yml); these tests use its d
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from ansible_collections.azure_cvm.backup.plugins.module_utils import cvm_rules as r
@@ -179,3 +182,87 @@ def test_vault_errors_each_rule_alone():
     assert pr.vault_errors(dict(base, cross_region_restore=True), None) == ["Cross-region restore needs storage_redundancy GeoRedundant."]
     assert pr.vault_errors(dict(base, cross_region_restore=True, storage_redundancy="GeoRedundant"), None) == []
     assert pr.vault_errors(dict(base, storage_redundancy="GeoRedundant"), None) == []
+
+
+POLICY_OPTIONS = {"schedule_time": "21:00", "time_zone": "Korea Standard Time", "instant_restore_days": 7,
+                  "retention": {"daily_days": 30, "weekly": {"count": 12, "days_of_week": ["Sunday"]}, "monthly": {"count": 12},
+                                "yearly": {"count": 5}}}
+
+
+@pytest.mark.parametrize("option,value,change", [
+    ("time_zone", "UTC", "time_zone"),  # the review's M10: a time zone change was not seen
+    ("schedule_time", "03:00", "schedule_time"),
+    ("instant_restore_days", 10, "instant_restore_days"),
+    ("snapshot_consistency", "crash_consistent_only", "snapshot_consistency"),
+    ("retention", {**POLICY_OPTIONS["retention"], "daily_days": 60}, "daily_days"),
+    ("retention", {**POLICY_OPTIONS["retention"], "weekly": {"count": 10, "days_of_week": ["Sunday"]}}, "weekly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "weekly": {"count": 12, "days_of_week": ["Monday"]}}, "weekly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "monthly": {"count": 6}}, "monthly"),
+    ("retention", {**POLICY_OPTIONS["retention"], "yearly": {"count": 3}}, "yearly"),
+])
+def test_every_policy_setting_changed_alone_is_a_change(option, value, change):
+    """backup_policy (its documentation: idempotent on the settings it manages) updates a policy when any one of them
+    differs, and names that one change alone; the policy as Azure returns it has the settings the options asked for."""
+    existing = pr.policy_settings(pr.policy_body(pr.desired_policy_settings(POLICY_OPTIONS)))
+    assert pr.policy_changes(pr.desired_policy_settings(POLICY_OPTIONS), existing) == []
+    assert pr.policy_changes(pr.desired_policy_settings({**POLICY_OPTIONS, option: value}), existing) == [change]
+
+
+SPEC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "azure_sim", "spec_examples", "recoveryservicesbackup",
+                    "resource-manager", "Microsoft.RecoveryServices", "stable", "2025-08-01", "examples", "AzureIaasVm")
+
+
+def test_the_retention_schedules_are_the_spec_examples():
+    """The weekly, monthly and yearly retention of a policy are sent in the shape of the spec's
+    ProtectionPolicies_CreateOrUpdate_Complex example (field names, enum spellings, the weekly format), the daily
+    schedule and retention in that of the _Simple one; only the run time differs (the module's own reference date)."""
+    with open(os.path.join(SPEC, "ProtectionPolicies_CreateOrUpdate_Complex.json"), encoding="utf-8") as handle:
+        complex_ = json.load(handle)["parameters"]["parameters"]["properties"]
+    with open(os.path.join(SPEC, "ProtectionPolicies_CreateOrUpdate_Simple.json"), encoding="utf-8") as handle:
+        simple = json.load(handle)["parameters"]["parameters"]["properties"]
+    s = pr.desired_policy_settings({
+        "policy_type": "standard", "schedule_time": "10:00", "time_zone": "Pacific Standard Time", "retention": {
+            "daily_days": 1, "weekly": {"count": 1, "days_of_week": ["Monday", "Wednesday", "Thursday"]},
+            "monthly": {"count": 2, "weeks_of_month": ["First", "Third"], "days_of_week": ["Wednesday", "Thursday"]},
+            "yearly": {"count": 4, "months_of_year": ["February", "November"], "weeks_of_month": ["Fourth"],
+                       "days_of_week": ["Monday", "Thursday"]}}})
+    props = pr.policy_body(s)["properties"]
+    at = props["schedulePolicy"]["scheduleRunTimes"]
+    assert at[0].endswith("T10:00:00Z") and len(at) == 1
+
+    def same_time(value, times):
+        return json.loads(json.dumps(value).replace(json.dumps(times)[1:-1], json.dumps(at)[1:-1]))
+
+    sent = {k: {f: v for f, v in props["retentionPolicy"][k].items() if v is not None}
+            for k in ("weeklySchedule", "monthlySchedule", "yearlySchedule")}
+    expected = same_time({k: complex_["retentionPolicy"][k] for k in sent}, complex_["schedulePolicy"]["scheduleRunTimes"])
+    assert sent == expected
+    daily = same_time(simple, simple["schedulePolicy"]["scheduleRunTimes"])
+    assert props["retentionPolicy"]["dailySchedule"] == daily["retentionPolicy"]["dailySchedule"]
+    assert props["retentionPolicy"]["retentionPolicyType"] == daily["retentionPolicy"]["retentionPolicyType"]
+    assert {k: v for k, v in props["schedulePolicy"].items() if k != "scheduleWeeklyFrequency"} == daily["schedulePolicy"]
+    assert props["timeZone"] == complex_["timeZone"] and props["backupManagementType"] == complex_["backupManagementType"]
+
+
+def test_a_job_is_described_from_the_spec_example_with_its_tasks_bag_and_errors():
+    """backup_job_info's RETURN fields from the spec's GetJobDetails example, and the error details of an
+    AzureIaaSVMJob (AzureIaaSVMErrorInfo: errorCode, errorString, errorTitle, recommendations)."""
+    with open(os.path.join(os.path.dirname(SPEC), "Common", "GetJobDetails.json"), encoding="utf-8") as handle:
+        job = json.load(handle)["responses"]["200"]["body"]
+    assert rr.describe_job(job) == {
+        "id": job["id"], "name": "00000000-0000-0000-0000-000000000000", "operation": "Backup", "status": "InProgress",
+        "entity_friendly_name": "testvm", "start_time": "2017-08-03T05:31:07.014604Z", "end_time": None,
+        "duration": "PT9.8782791S", "activity_id": "00000000-0000-0000-0000-000000000000",
+        "tasks": [{"name": "Take Snapshot", "status": "InProgress", "duration": "PT0S"},
+                  {"name": "Transfer data to vault", "status": "NotStarted", "duration": "PT0S"}],
+        "properties": {"VM Name": "testvm"}, "error_details": []}
+    failed = {**job, "properties": {**job["properties"], "status": "Failed", "endTime": "2017-08-03T05:41:07Z", "errorDetails": [
+        {"errorCode": "UserErrorKeyVaultPermissionsNotConfigured", "errorString": "Backup doesn't have sufficient permissions",
+         "errorTitle": "Key Vault permissions", "recommendations": ["Grant the Backup Management Service access"]}]}}
+    described = rr.describe_job(failed)
+    assert described["end_time"] == "2017-08-03T05:41:07Z" and described["status"] == "Failed"
+    assert described["error_details"] == [{"code": "UserErrorKeyVaultPermissionsNotConfigured",
+                                           "message": "Backup doesn't have sufficient permissions",
+                                           "title": "Key Vault permissions",
+                                           "recommendations": ["Grant the Backup Management Service access"]}]
+    assert rr.describe_job({"id": "x"})["tasks"] == [] and rr.describe_job({"id": "x"})["properties"] == {}

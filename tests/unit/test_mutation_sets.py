@@ -16,9 +16,20 @@ def test_every_rules_file_and_readiness_are_mutated():
 
 
 def test_every_test_file_named_exists():
-    named = sets.UNIT + [a for args in sets.GUARD_TESTS.values() for a in args if a.startswith("tests/")]
+    named = sets.UNIT + sets.FAST_UNIT + [a for args in sets.GUARD_TESTS.values() for a in args if a.startswith("tests/")]
+    named += [a for args in sets.GUARD_FIRST.values() for a in args] + [a for g in sets.FAST_GUARDS for a in g[2]]
+    named += [a for m in sets.FAST_MISTAKES for a in m[4]]
     missing = [t for t in named if not os.path.isfile(os.path.join(ROOT, t.partition("::")[0]))]
     assert not missing
+
+
+def test_every_fast_guard_and_mistake_is_still_in_its_file():
+    """A guard's line and a mistake's text must still be there (the stage would report them as survivors otherwise)."""
+    for rel, needle, _args in sets.FAST_GUARDS:
+        source = open(os.path.join(ROOT, rel), encoding="utf-8").read()
+        assert [s for s in guards.guard_spans(source) if needle in source.splitlines()[s[0] - 1]], (rel, needle)
+    for name, rel, text, replacement, _args in sets.FAST_MISTAKES:
+        assert open(os.path.join(ROOT, rel), encoding="utf-8").read().count(text) == 1 and text != replacement, name
 
 
 def test_every_file_that_reads_check_mode_to_decide_a_write_has_its_guards_mutated():
