@@ -199,7 +199,8 @@ def export_plain(params: dict, check_mode: bool) -> dict:
     key = load_private(path, params["passphrase"])
     if not check_mode:
         write_private_file(target, private_pem(key, None), ".tvm-key-")
-    return {"changed": not check_mode, "created": False, "path": path, "public_key_path": params["public_key_path"],
+    # changed in check mode too: the real run writes the file every time (an export is an action, not a state)
+    return {"changed": True, "created": False, "path": path, "public_key_path": params["public_key_path"],
             "public_key_pem": public_pem(key).decode(), "public_key_sha256": fingerprint(key), "export_path": target}
 
 

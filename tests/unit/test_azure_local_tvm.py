@@ -333,7 +333,7 @@ def test_wrapping_key_with_a_passphrase_and_its_export_for_a_restore(tmp_path):
     made = wk.ensure_present(p, check_mode=False)
     assert open(p["path"], "rb").read().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     checked = wk.export_plain(p, check_mode=True)
-    assert not checked["changed"] and not os.path.exists(p["export_path"]), "check mode decrypts and writes nothing"
+    assert checked["changed"] and not os.path.exists(p["export_path"]), "check mode says it would write, and writes nothing"
     exported = wk.export_plain(p, check_mode=False)
     assert exported["export_path"] == p["export_path"] and exported["changed"]
     assert stat.S_IMODE(os.stat(p["export_path"]).st_mode) == 0o600
