@@ -30,8 +30,9 @@ run_stage() {
       return $? ;;
     mutation)
       # A fixed subset of `make mutation` (tests/mutation/sets.py: FAST_FUNCTIONS, FAST_GUARDS): mutmut over the rules
-      # that decide what is written or refused, and the check-mode guards the review found untested; fails under the
-      # threshold or when a guard survives.
+      # that decide what is written or refused, the review's mistakes M1, M4 and M10 applied as written, and the
+      # check-mode guards it found untested (each against one in-process module test); fails under the threshold or
+      # when a guard or one of those mistakes survives.
       python -m tests.mutation.run fast --threshold "${MUTATION_THRESHOLD:-90}"
       return $? ;;
     lowest)
