@@ -10,10 +10,11 @@ import os
 import platform
 import sys
 
-from bench import adhoc_module, estate, fleet, sim_throughput
+from bench import adhoc_module, estate, fleet, hosts_task, sim_throughput
 
 BENCHMARKS = [("local Azure throughput", sim_throughput.main), ("ad-hoc module call", adhoc_module.main),
               ("protect_cvm.yml on a fleet", fleet.main),
+              ("the play's hosts task over 250-5,000 inventory hosts (python -m bench.hosts_task)", hosts_task.main),
               ("5,000 CVMs over 10 subscriptions: inventory, protect runs, 4 job slices (python -m bench.estate)", estate.main)]
 
 

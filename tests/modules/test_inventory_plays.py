@@ -42,12 +42,14 @@ def estate(sim_server_factory):
     return sim_server_factory("estate")
 
 
-def play_command(playbook: str, extra: dict, limit: str = "", check: bool = False, inventory: str = CONFIG) -> list:
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook, "-e", json.dumps(extra)]
+def play_command(playbook: str, extra: dict, limit: str = "", check: bool = False, inventory: str | list = CONFIG) -> list:
+    sources = [inventory] if isinstance(inventory, str) else inventory
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), *(a for src in sources for a in ("-i", src)),
+           playbook, "-e", json.dumps(extra)]
     return cmd + (["--limit", limit] if limit else []) + (["--check"] if check else [])
 
 
-def run_play(server, playbook: str, extra: dict, limit: str = "", check: bool = False, inventory: str = CONFIG) -> dict:
+def run_play(server, playbook: str, extra: dict, limit: str = "", check: bool = False, inventory: str | list = CONFIG) -> dict:
     """ansible-playbook -i <inventory> <playbook>: {rc, out, requests (this run's)}."""
     seen = server.requests()
     since = seen[-1]["seq"] if seen else 0
@@ -244,6 +246,12 @@ def test_hosts_that_are_not_inventory_vms_are_refused_before_any_call(estate, tm
     assert run["rc"] != 0
     assert "The play's hosts are localhost or VMs of the azure_cvm.backup.confidential_vms inventory (got web-01)" in run["out"]
     assert [r for r in run["requests"] if r["host"] != SIGN_IN_HOST] == []
+    # beside the plugin's hosts in one inventory, a host of another source is refused too (named alone, not the VMs)
+    mixed = run_play(estate, PROTECT, {**HOSTS_VARS, "cvm_hosts": "all"}, limit="web-01,cvm-erp-02", check=True,
+                     inventory=[CONFIG, str(inventory)])
+    assert mixed["rc"] != 0
+    assert "The play's hosts are localhost or VMs of the azure_cvm.backup.confidential_vms inventory (got web-01)" in mixed["out"]
+    assert writes(mixed["requests"]) == [] and not [r for r in mixed["requests"] if "/protectedItems" in r["path"].split("?")[0]]
 
 
 # ---- item 3: several subscriptions, one combined report
