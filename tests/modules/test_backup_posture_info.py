@@ -232,3 +232,27 @@ def test_bad_input_is_one_sentence_before_any_request(posture_sim, args, expecte
     assert failed(result) and expected in result["msg"], result.get("msg")
     assert "\n" not in result["msg"] and result["msg"].endswith(".")
     assert azure_requests(posture_sim) == []
+
+
+# ------------------------------------------------------------------------------------------------ refused lists
+# readiness.Reader.listed_vms: a refused VM list (AuthorizationFailed, 403, the local Azure's ERROR_BODIES) is one
+# sentence naming the group and the subscription; a subscription that answers 404 is "not found" with the likely cause.
+
+@pytest.mark.parametrize("args,path,status,text", [
+    ({"resource_groups": ["rg-cvm-kc"], "subscription_ids": [SUB]}, "/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines$",
+     403, f"Could not list the VMs of resource group rg-cvm-kc in subscription {SUB}: Failed to list the VMs of resource group rg-cvm-kc:"),
+    ({"subscription_ids": [SUB]}, f"^/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines$", 403,
+     f"Could not list the VMs of subscription {SUB}: Failed to list the VMs of subscription {SUB}:"),
+    ({"subscription_ids": [SUB]}, f"^/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines$", 404,
+     f"Could not list the VMs of subscription {SUB}: not found (no such subscription, or the credential has no role on it)."),
+])
+def test_a_refused_vm_list_is_one_sentence_naming_where(posture_sim, args, path, status, text):
+    posture_sim.set_faults({"rules": [{"kind": "error", "status": status, "method": "^GET$", "path": path}]})
+    result = run_module(posture_sim, MODULE, args)
+    assert failed(result) and result["msg"].startswith(text), result.get("msg")
+
+
+def test_a_resource_group_another_subscription_lacks_has_no_vms_there(posture_sim):
+    result = run_module(posture_sim, MODULE, {**BOTH, "resource_groups": ["rg-cvm-b"]})
+    assert not failed(result), result.get("msg")
+    assert sorted(by_name(result)) == [(SUB_B, "cvm-b-01"), (SUB_B, "cvm-b-02")]

@@ -258,3 +258,64 @@ def test_fifty_vms_cost_a_bounded_number_of_requests(sim_server_factory):
     assert sum(p.endswith("/associatedresources") for p in paths) == 1
     assert sum("/microsoft.features/" in p for p in paths) == 1
     assert len(calls) == 4, paths
+
+
+# ------------------------------------------------------------------------------------------------ refused reads
+# A refused read of a shared object (AuthorizationFailed, 403: the local Azure's ERROR_BODIES, from Microsoft's RBAC
+# troubleshooting page) is the blocker of the VMs that need that object, in the module's one-sentence error form; a
+# refused VM list ends the call; sign-in failures are never turned into a VM's blocker.
+
+def refuse(server, path: str, status: int = 403):
+    server.set_faults({"rules": [{"kind": "error", "status": status, "method": "^GET$", "path": path}]})
+
+
+def test_a_refused_des_read_blocks_only_the_vms_that_use_it(demo_registered):
+    refuse(demo_registered, "/diskEncryptionSets/des-cvm-kv$")
+    before = last_seq(demo_registered)
+    result = run_module(demo_registered, MODULE, {"vms": ["rg-cvm-kc/cvm-pmk-01", "rg-cvm-kc/cvm-kv-01"]})
+    assert not failed(result), result.get("msg")
+    vms = by_name(result)
+    assert vms["cvm-pmk-01"]["verdict"] == "ready"
+    key = check(vms["cvm-kv-01"], "key")
+    assert vms["cvm-kv-01"]["verdict"] == "not_ready" and key["status"] == "fail"
+    assert key["message"].startswith("The disk encryption set des-cvm-kv could not be read: Failed to read disk encryption set des-cvm-kv:")
+    assert "(error code AuthorizationFailed, HTTP 403)" in key["message"]
+    threshold = check(vms["cvm-kv-01"], "des_threshold")
+    assert threshold["status"] == "warn" and "the 40-disk threshold was not checked" in threshold["message"]
+    des_reads = [r for r in arm_requests(demo_registered, before) if "/diskEncryptionSets/" in r["path"]]
+    assert [r["status"] for r in des_reads] == [403], "read once; nothing listed for a DES that could not be read"
+
+
+def test_a_refused_association_list_is_a_warning_not_a_blocker(demo_registered):
+    refuse(demo_registered, "/diskEncryptionSets/des-cvm-kv/associatedResources$")
+    report = run_module(demo_registered, MODULE, {"vms": ["rg-cvm-kc/cvm-kv-01"]})["vms"][0]
+    threshold = check(report, "des_threshold")
+    assert report["verdict"] == "ready_with_warnings" and check(report, "key")["status"] == "pass"
+    assert threshold["status"] == "warn" and threshold["message"].startswith(
+        "The resources associated with DES des-cvm-kv could not be listed (Failed to list the resources associated with disk "
+        "encryption set des-cvm-kv:")
+
+
+def test_a_refused_feature_read_is_a_prerequisite_the_play_cannot_fix(demo_registered):
+    refuse(demo_registered, "/features/RestorePointSupportForConfidentialVMV2$")
+    result = run_module(demo_registered, MODULE, {"vms": ["rg-cvm-kc/cvm-pmk-01"]})
+    feature = next(p for p in result["prerequisites"] if p["name"] == "restore_point_feature")
+    assert feature["status"] == "fail" and feature["fixed_by_play"] is False
+    assert feature["message"].startswith("The state of Microsoft.Compute/RestorePointSupportForConfidentialVMV2 could not be "
+                                         "read: Failed to read preview feature")
+    assert result["vms"][0]["verdict"] == "not_ready"
+
+
+@pytest.mark.parametrize("args,path,status,text", [
+    ({"resource_groups": ["rg-cvm-kc"]}, "/resourceGroups/rg-cvm-kc/providers/Microsoft.Compute/virtualMachines$", 403,
+     "Could not list the VMs of resource group rg-cvm-kc: Failed to list the VMs of resource group rg-cvm-kc:"),
+    ({}, f"^/subscriptions/{DEMO_SUB}/providers/Microsoft.Compute/virtualMachines$", 403,
+     f"Could not list the VMs of subscription {DEMO_SUB}: Failed to list the VMs of subscription {DEMO_SUB}:"),
+    ({}, f"^/subscriptions/{DEMO_SUB}/providers/Microsoft.Compute/virtualMachines$", 404,
+     f"Could not list the VMs of subscription {DEMO_SUB}: not found."),
+])
+def test_a_refused_vm_list_ends_the_call_with_one_sentence(demo_registered, args, path, status, text):
+    refuse(demo_registered, path, status)
+    result = run_module(demo_registered, MODULE, args)
+    assert failed(result) and result["msg"].startswith(text)
+    assert status == 404 or "(error code AuthorizationFailed, HTTP 403)" in result["msg"]
