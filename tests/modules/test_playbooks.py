@@ -121,8 +121,8 @@ def test_restore_after_first_backup(azure_sim):
     rc, out = run_playbook(azure_sim, "playbooks/restore_cvm.yml", restore)
     assert rc == 0, out
     assert "Completed" in out
-    # the restored disks exist (the job no longer lists them: its "Restored disk(s)" key was a local-Azure invention,
-    # issue 15; cvm_restore's restored_disk_ids is empty until issue 16)
+    # the restored disks exist (the job does not list them: its "Restored disk(s)" key was a local-Azure invention,
+    # issue 15; cvm_restore ties them to the job by the VM's restore point, restored_disks' matched_by)
     assert azure_sim.sim.store.find(lambda r: r.get("type") == "Microsoft.Compute/disks" and r["name"].startswith("cvm-kv-01-osdisk-"))
 
 
