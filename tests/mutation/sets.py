@@ -115,14 +115,23 @@ FAST_UNIT = ["tests/unit/test_cvm_rules.py", "tests/unit/test_support_matrix.py"
              "tests/unit/test_restore_rules.py", "tests/unit/test_mutation_kills.py"]
 
 
+# Module tests (in-process module runs through the local Azure) that the full set runs besides UNIT for a file: the
+# Reader's reads and refused reads in readiness.py are only reached through the modules that use it.
+MODULE_TESTS = {
+    "readiness.py": ["tests/modules/test_cvm_readiness_info.py", "tests/modules/test_backup_posture_info.py"],
+}
+
+
 def pyproject(name: str, only: list[str] | None = None, tests: list[str] | None = None) -> str:
     """mutmut's configuration for the set; `only` (file names of RULES) narrows the full set to those files; `tests`
-    are test files run besides UNIT."""
+    are test files run besides UNIT and the MODULE_TESTS of the files mutated."""
+    files = only or RULES
+    selected = UNIT + [t for f in files for t in MODULE_TESTS.get(f, []) if t not in (tests or [])] + (tests or [])
     cfg = {
-        "source_paths": [f"{COLLECTION}/plugins/module_utils/{f}" for f in (only or RULES)],
+        "source_paths": [f"{COLLECTION}/plugins/module_utils/{f}" for f in files],
         "also_copy": ["src"],
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"],
-        "pytest_add_cli_args_test_selection": [f"{COLLECTION}/{t}" for t in UNIT + (tests or [])],
+        "pytest_add_cli_args_test_selection": [f"{COLLECTION}/{t}" for t in selected],
     }
     if name == "fast":
         cfg["source_paths"] = [f"{COLLECTION}/plugins/module_utils/{f}.py" for f in FAST_FUNCTIONS]
