@@ -295,9 +295,8 @@ def run(m) -> dict:
     wanted = restore_rules.restore_wanted(request, point, target_vm)
     verdict, earlier, fields = (None, None, []) if p["force"] else earlier_restore(m, o, wanted)
     running = verdict == "unknown" and earlier["properties"]["status"] in restore_rules.JOB_RUNNING
-    waited = False
     if running and p["wait"] and not m.check_mode:  # what a running job shows is not published: wait, then decide
-        earlier, waited = wait_job(m, o["vault"], earlier, p["timeout"]), True
+        earlier, running = wait_job(m, o["vault"], earlier, p["timeout"]), False  # it returns once the job has ended
         if earlier["properties"]["status"] not in restore_rules.JOB_SUCCEEDED:
             verdict = None  # it failed: restore now
         else:
@@ -308,7 +307,7 @@ def run(m) -> dict:
     if verdict == "same":
         result.update(reused=True, **job_result(m, o, earlier))
         return result
-    if target_vm is not None and not (running and not waited):  # a VM no job of this restore can be tied to
+    if target_vm is not None and not running:  # a VM no job of this restore can be tied to
         raise clash_failure(o, target_vm)
     if verdict == "unknown" and not (m.check_mode and running):
         raise undecided_failure(o, earlier, fields)
