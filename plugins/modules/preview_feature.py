@@ -22,14 +22,20 @@ description:
   - "When the provider is re-registered: after this run sent the register (unregister) call, and when this run finds
     the feature still C(Registering) (C(Unregistering)) from an earlier run and sees it arrive, which is how a re-run
     after a timed-out wait completes the documented order (register the feature, then re-register the provider)."
-  - "A run that finds the feature already C(Registered) sends nothing and returns RV(provider.propagation=unknown):
-    Azure keeps no record the module can read of whether the provider was registered since the feature was. A
-    feature's C(registrationDate) (Microsoft.Features subscriptionFeatureRegistrations) is set while it is still
-    C(Pending), so it is the time of the request, not of the completion, and a provider registration found in the
-    Activity Log after it may have come before the feature finished; the module does not guess from them. If an
-    earlier wait timed out and the feature finished before the next run, run once with
-    O(force_provider_registration=true) (or C(az provider register --namespace Microsoft.Compute)); the timeout
-    message says so."
+  - "A run that finds the feature already C(Registered) reads when it was registered (C(properties.registrationDate) of
+    Microsoft.Features C(subscriptionFeatureRegistrations), api-version 2021-07-01) and the subscription's Activity Log
+    since then (Microsoft.Insights C(eventtypes/management/values), api-version 2015-04-01, C($filter) on an
+    C(eventTimestamp) window). No successful C({provider_namespace}/register/action) event after the feature's
+    registration: it registers the provider again (C(changed=true); in check mode it only says so). One found: nothing
+    is sent. A registration older than the Activity Log's 90 days: nothing is sent and RV(provider_registration.reason)
+    says why. Either read refused (for example 403 for a caller that may not read the Activity Log; Reader may) or
+    failed: nothing is sent and a warning names O(force_provider_registration)."
+  - "Limits of that check, from what Azure publishes: the Activity Log's record name for a provider registration is
+    inferred from the action ARM authorizes (C(Microsoft.Compute/register/action)) and not seen in a published record;
+    if Azure names it differently, every run finds none and registers the provider again (harmless, but C(changed=true)
+    each time: then set O(reregister_provider=false) once the feature works). A provider registration sent while the
+    feature was still C(Registering) counts as after it. Activity Log events may take a while to appear (how long is
+    not published), so a run right after a re-registration may register the provider once more."
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
@@ -65,7 +71,8 @@ options:
   force_provider_registration:
     description:
       - Register the resource provider again even when the feature is already in the wanted state and nothing else is
-        sent, for a feature that finished after an earlier run's wait timed out (see the description).
+        sent, whatever the Activity Log shows; for when the module cannot verify it (a warning says so) or the check's
+        limits apply (see the description).
       - Not idempotent, on purpose - every run with it sends the provider register call and reports C(changed=true).
         Use it once (an ad-hoc call or a one-off task), not in a play that runs on a schedule.
       - Needs O(reregister_provider=true).
@@ -145,10 +152,41 @@ provider:
         - C(confirmed) when this run registered the provider after it saw the feature in the wanted state (in check
           mode, when it would); C(pending) when the feature is not there yet (C(Registering), C(Pending), or O(wait=false)),
           a later run that finds it moving re-registers; C(unknown) when the feature was already in the wanted state and
-          this run did not re-register (whether the provider was registered since cannot be read); C(skipped) with
-          O(reregister_provider=false).
+          this run did not re-register and the Activity Log could not tell (registration older than 90 days, or a read
+          refused); C(confirmed) too when the Activity Log shows a provider registration after the feature's; C(skipped)
+          with O(reregister_provider=false).
       type: str
       sample: confirmed
+provider_registration:
+  description: What was decided about registering the provider again, and why (see the description).
+  returned: always
+  type: dict
+  contains:
+    reregistered:
+      description: Whether this run registered the provider again (in check mode, would).
+      type: bool
+      sample: true
+    decision:
+      description:
+        - For a feature found C(Registered) - V(reregister) (no provider registration after the feature's in the
+          Activity Log), V(provider_registered_after), V(registration_too_old) (older than the Activity Log's 90 days),
+          V(unverifiable) (a read refused or failed, or no registration date; nothing sent, a warning).
+        - Otherwise V(after_change) (this run changed the feature or saw it finish), V(forced), V(pending), V(skipped)
+          or V(not_checked).
+      type: str
+      sample: reregister
+    reason:
+      description: One sentence saying why.
+      type: str
+      sample: no registration of provider Microsoft.Compute after the feature's registration (2026-12-01T09:12:04Z) is in the Activity Log
+    feature_registered_at:
+      description: The feature's C(registrationDate) (UTC), when it was read.
+      type: str
+      sample: "2026-12-01T09:12:04Z"
+    provider_registered_at:
+      description: The latest successful provider registration after it in the Activity Log (UTC), when one was found.
+      type: str
+      sample: "2026-12-01T09:30:40Z"
 """
 
 from datetime import datetime, timezone

@@ -7,7 +7,7 @@ Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from . import api_versions
 from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, bad_request, iso, new_guid, page, seeder
@@ -265,6 +265,7 @@ FILTER_EQ = re.compile(r"\s*(resourceProvider|correlationId)\s+eq\s+'([^']*)'\s*
 SELECTABLE = ("authorization", "claims", "correlationId", "description", "eventDataId", "eventName", "eventTimestamp",
               "httpRequest", "level", "operationId", "operationName", "properties", "resourceGroupName",
               "resourceProviderName", "resourceId", "status", "submissionTimestamp", "subStatus", "subscriptionId")
+ACTIVITY_LOG_DAYS = 90
 
 
 def activity_log(sim, sub: str) -> list:
@@ -294,9 +295,10 @@ def record_event(sim, req, sub: str, operation: str, provider_ns: str, resource_
 
 def parse_event_time(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise bad_request(f"The eventTimestamp '{text}' in $filter is not an ISO 8601 time.") from exc
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # a time without zone: UTC (UNVERIFIED)
 
 
 def activity_filter(req) -> dict:
@@ -314,6 +316,10 @@ def activity_filter(req) -> dict:
             raise bad_request(f"The $filter '{text}' is not supported.")
     if "ge" not in terms or "le" not in terms:
         raise bad_request(f"The $filter '{text}' needs eventTimestamp ge and eventTimestamp le.")
+    # "You can query for any range of dates, as long as the starting date isn't more than 90 days in the past"
+    # (Microsoft Learn, azure-resource-manager/management/view-activity-logs); the error Azure sends is UNVERIFIED.
+    if terms["ge"] < datetime.now(terms["ge"].tzinfo) - timedelta(days=ACTIVITY_LOG_DAYS):
+        raise bad_request(f"The start time in $filter '{text}' is more than {ACTIVITY_LOG_DAYS} days in the past.")
     return terms
 
 
