@@ -200,7 +200,7 @@ def test_register_calls_are_activity_log_events_in_the_spec_shape(sim):
 
 def test_activity_log_pages_through_next_link_and_selects(sim):
     sim.config["page_size"] = 2
-    for _ in range(5):
+    for _attempt in range(5):
         call(sim, "POST", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/register{RV}")
     url, seen = log_url(sim) + "&$select=eventTimestamp,operationName,status", []
     while url:
