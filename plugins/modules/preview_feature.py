@@ -22,14 +22,20 @@ description:
   - "When the provider is re-registered: after this run sent the register (unregister) call, and when this run finds
     the feature still C(Registering) (C(Unregistering)) from an earlier run and sees it arrive, which is how a re-run
     after a timed-out wait completes the documented order (register the feature, then re-register the provider)."
-  - "A run that finds the feature already C(Registered) sends nothing and returns RV(provider.propagation=unknown):
-    Azure keeps no record the module can read of whether the provider was registered since the feature was. A
-    feature's C(registrationDate) (Microsoft.Features subscriptionFeatureRegistrations) is set while it is still
-    C(Pending), so it is the time of the request, not of the completion, and a provider registration found in the
-    Activity Log after it may have come before the feature finished; the module does not guess from them. If an
-    earlier wait timed out and the feature finished before the next run, run once with
-    O(force_provider_registration=true) (or C(az provider register --namespace Microsoft.Compute)); the timeout
-    message says so."
+  - "A run that finds the feature already C(Registered) reads when it was registered (C(properties.registrationDate) of
+    Microsoft.Features C(subscriptionFeatureRegistrations), api-version 2021-07-01) and the subscription's Activity Log
+    since then (Microsoft.Insights C(eventtypes/management/values), api-version 2015-04-01, C($filter) on an
+    C(eventTimestamp) window). No successful C({provider_namespace}/register/action) event after the feature's
+    registration: it registers the provider again (C(changed=true); in check mode it only says so). One found: nothing
+    is sent. A registration older than the Activity Log's 90 days: nothing is sent and RV(provider_registration.reason)
+    says why. Either read refused (for example 403 for a caller that may not read the Activity Log; Reader may) or
+    failed: nothing is sent and a warning names O(force_provider_registration)."
+  - "Limits of that check, from what Azure publishes: the Activity Log's record name for a provider registration is
+    inferred from the action ARM authorizes (C(Microsoft.Compute/register/action)) and not seen in a published record;
+    if Azure names it differently, every run finds none and registers the provider again (harmless, but C(changed=true)
+    each time: then set O(reregister_provider=false) once the feature works). A provider registration sent while the
+    feature was still C(Registering) counts as after it. Activity Log events may take a while to appear (how long is
+    not published), so a run right after a re-registration may register the provider once more."
 author:
   - azure_cvm.backup contributors (@azure-cvm)
 options:
@@ -65,7 +71,8 @@ options:
   force_provider_registration:
     description:
       - Register the resource provider again even when the feature is already in the wanted state and nothing else is
-        sent, for a feature that finished after an earlier run's wait timed out (see the description).
+        sent, whatever the Activity Log shows; for when the module cannot verify it (a warning says so) or the check's
+        limits apply (see the description).
       - Not idempotent, on purpose - every run with it sends the provider register call and reports C(changed=true).
         Use it once (an ad-hoc call or a one-off task), not in a play that runs on a schedule.
       - Needs O(reregister_provider=true).
@@ -145,12 +152,47 @@ provider:
         - C(confirmed) when this run registered the provider after it saw the feature in the wanted state (in check
           mode, when it would); C(pending) when the feature is not there yet (C(Registering), C(Pending), or O(wait=false)),
           a later run that finds it moving re-registers; C(unknown) when the feature was already in the wanted state and
-          this run did not re-register (whether the provider was registered since cannot be read); C(skipped) with
-          O(reregister_provider=false).
+          this run did not re-register and the Activity Log could not tell (registration older than 90 days, or a read
+          refused); C(confirmed) too when the Activity Log shows a provider registration after the feature's; C(skipped)
+          with O(reregister_provider=false).
       type: str
       sample: confirmed
+provider_registration:
+  description: What was decided about registering the provider again, and why (see the description).
+  returned: always
+  type: dict
+  contains:
+    reregistered:
+      description: Whether this run registered the provider again (in check mode, would).
+      type: bool
+      sample: true
+    decision:
+      description:
+        - For a feature found C(Registered) - V(reregister) (no provider registration after the feature's in the
+          Activity Log), V(provider_registered_after), V(registration_too_old) (older than the Activity Log's 90 days),
+          V(unverifiable) (a read refused or failed, or no registration date; nothing sent, a warning).
+        - Otherwise V(after_change) (this run changed the feature or saw it finish), V(forced), V(pending), V(skipped)
+          or V(not_checked).
+      type: str
+      sample: reregister
+    reason:
+      description: One sentence saying why.
+      type: str
+      sample: no registration of provider Microsoft.Compute after the feature's registration (2026-12-01T09:12:04Z) is in the Activity Log
+    feature_registered_at:
+      description: The feature's C(registrationDate) (UTC), when it was read.
+      type: str
+      sample: "2026-12-01T09:12:04Z"
+    provider_registered_at:
+      description: The latest successful provider registration after it in the Activity Log (UTC), when one was found.
+      type: str
+      sample: "2026-12-01T09:30:40Z"
 """
 
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from ansible_collections.azure_cvm.backup.plugins.module_utils import feature_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import WaitTimeout
@@ -202,12 +244,79 @@ def wait_feature(m, ns: str, name: str, want: str, sent: bool) -> str:
                       lambda state: state in DONE[want] or state == "Pending", m.params["timeout"])
     except WaitTimeout as exc:
         then = (" the register call was sent, and the provider must be registered again once the feature is Registered: "
-                f"run again while it is {MOVING[want]}, or once it is Registered run once with force_provider_registration: true "
-                f"(or az provider register --namespace {ns})"
+                "run again (a run that finds it Registering waits for it, one that finds it Registered registers the "
+                "provider when the Activity Log shows no registration of it since the feature's), or once it is Registered "
+                f"run once with force_provider_registration: true (or az provider register --namespace {ns})"
                 if sent and want == "registered" and m.params["reregister_provider"] else "")
         raise ModuleFailure(f"Timed out after {m.params['timeout']}s waiting for feature {ns}/{name} to be "
                             f"{DONE[want][0]} (it is {exc.last}){';' if then else ''}{then}.",
                             changed=sent, state=exc.last) from exc
+
+
+ACTIVITY_LOG_API = "2015-04-01"  # Microsoft.Insights ActivityLogs_List: spec monitor stable/2015-04-01 activityLogs_API.json
+ACTIVITY_LOG_SELECT = "eventTimestamp,operationName,status"  # the spec's $select values
+REASONS = {
+    feature_rules.REREGISTER: "no registration of provider {ns} after the feature's registration ({at}) is in the Activity Log",
+    feature_rules.ALREADY: "provider {ns} was registered ({prov}) after the feature was ({at})",
+    feature_rules.TOO_OLD: ("the feature was registered ({at}) before the Activity Log's {days} days, so whether provider "
+                            "{ns} was registered since cannot be read"),
+    feature_rules.UNVERIFIABLE: "{why}",
+}
+
+
+def iso(value) -> str | None:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def precise(value) -> str:
+    """A filter time with microseconds (the spec's examples carry fractions): a window cut to whole seconds could
+    leave out an event of the current second."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def feature_registration_date(m, ns: str, name: str):
+    """properties.registrationDate of the subscriptionFeatureRegistration (Microsoft.Features 2021-07-01), or
+    (None, why) when it cannot be read."""
+    try:
+        reg = m.client("features").subscription_feature_registrations.get(ns, name)
+    except Exception as exc:  # pylint: disable=broad-except  # any failure: cannot verify, never a write
+        return None, f"the feature's registration date could not be read ({error_text(exc)})"
+    when = reg.properties.registration_date if reg.properties else None
+    return (when, None) if when else (None, "Azure gave no registration date for the feature")
+
+
+def error_text(exc) -> str:
+    status = getattr(exc, "status_code", None)
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return " ".join(str(x) for x in (status, code) if x) or type(exc).__name__
+
+
+def provider_registrations(m, ns: str, since, now):
+    """Times of the successful `{ns}/register/action` events in the Activity Log between since and now, or
+    (None, why) when the log cannot be read (403 for a caller without Microsoft.Insights/eventtypes/values/read)."""
+    flt = f"eventTimestamp ge '{precise(since)}' and eventTimestamp le '{precise(now)}'"
+    path = (f"/subscriptions/{m.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values"
+            f"?$filter={quote(flt)}&$select={ACTIVITY_LOG_SELECT}")
+    try:
+        events = m.arm_list(path, ACTIVITY_LOG_API)
+    except Exception as exc:  # pylint: disable=broad-except  # refused or failed: cannot verify, never a write
+        return None, f"the Activity Log could not be read ({error_text(exc)})"
+    return feature_rules.provider_registration_times(events, ns), None
+
+
+def check_reregistration(m, ns: str, name: str) -> dict:
+    """For a feature found Registered: feature_rules.reregistration on the feature's registration date and the
+    Activity Log's provider registrations since (issue 16 item 9). Reads only."""
+    now = datetime.now(timezone.utc)
+    registered, why = feature_registration_date(m, ns, name)
+    times = None
+    if registered is not None and feature_rules.within_retention(registered, now):
+        times, why = provider_registrations(m, ns, feature_rules.window_start(registered, now), now)
+    decision = feature_rules.reregistration(registered, times, now)
+    reason = REASONS[decision["decision"]].format(ns=ns, at=iso(feature_rules.parse_time(registered)) if registered else None,
+                                                  prov=iso(decision["provider_registered_at"]),
+                                                  days=feature_rules.RETENTION_DAYS, why=why)
+    return {**decision, "reason": reason, "feature_registered_at": iso(feature_rules.parse_time(registered)) if registered else None}
 
 
 def propagation(p, reregistered: bool, done: bool, moved: bool) -> str:
@@ -217,6 +326,26 @@ def propagation(p, reregistered: bool, done: bool, moved: bool) -> str:
     if not done:
         return "pending"
     return "confirmed" if reregistered else ("pending" if moved else "unknown")
+
+
+def registration_summary(p, provider: dict, check, forced: bool, done: bool) -> dict:
+    """RETURN provider_registration: what was decided about registering the provider again, and why."""
+    out = {"reregistered": provider["reregistered"], "decision": None, "reason": None, "feature_registered_at": None,
+           "provider_registered_at": None}
+    if check:
+        out.update(decision=check["decision"], reason=check["reason"], feature_registered_at=check["feature_registered_at"],
+                   provider_registered_at=iso(check["provider_registered_at"]))
+    elif not p["reregister_provider"]:
+        out.update(decision="skipped", reason="reregister_provider is false")
+    elif forced:
+        out.update(decision="forced", reason="force_provider_registration is true")
+    elif provider["reregistered"]:
+        out.update(decision="after_change", reason="this run saw the feature reach its wanted state")
+    elif not done:
+        out.update(decision="pending", reason="the feature is not in its wanted state yet")
+    else:
+        out.update(decision="not_checked", reason="the feature was already in its wanted state (unregistered)")
+    return out
 
 
 def run(m) -> dict:
@@ -257,9 +386,20 @@ def run(m) -> dict:
     # re-register after this run's call, or when an earlier run's call is seen to finish now (see DOCUMENTATION)
     finished_now = before == MOVING[want] and after in DONE[want]
     forced = p["force_provider_registration"] and after in DONE[want]
-    if (forced or finished_now and p["reregister_provider"]) and m.check_mode:
+    # a feature found Registered: re-register when the Activity Log shows no provider registration after the
+    # feature's (an earlier run's wait timed out and the feature finished in between; see DOCUMENTATION)
+    check = None
+    if want == "registered" and before == "Registered" and p["reregister_provider"] and not forced:
+        check = check_reregistration(m, ns, name)
+        if check["decision"] == feature_rules.UNVERIFIABLE:
+            m.warn(f"Could not verify that provider {ns} was registered again after feature {ns}/{name} was registered "
+                   f"({check['reason']}), so nothing was sent; if an earlier run's wait timed out, run once with "
+                   "force_provider_registration: true.")
+    found_missing = bool(check and check["reregister"])
+    if (forced or found_missing or finished_now and p["reregister_provider"]) and m.check_mode:
         result["changed"] = True
-    if (result["changed"] or finished_now or forced) and p["reregister_provider"] and not m.check_mode and after != "Pending":
+    if (result["changed"] or finished_now or forced or found_missing) and p["reregister_provider"] and not m.check_mode \
+            and after != "Pending":
         try:
             provider["registration_state"] = reregister(m, ns, p["wait"], p["timeout"])
         except ModuleFailure as exc:
@@ -274,8 +414,11 @@ def run(m) -> dict:
             m.azure_failure(exc, f"read resource provider {ns}", f"subscription {m.subscription_id}")
         provider["reregistered"] = bool(result["changed"] and p["reregister_provider"] and m.check_mode and after != "Pending")
     provider["propagation"] = propagation(p, provider["reregistered"], after in DONE[want], result["changed"] or finished_now)
+    if check and check["decision"] == feature_rules.ALREADY:
+        provider["propagation"] = "confirmed"
 
-    result.update(feature=describe(feature, after), provider=provider)
+    result.update(feature=describe(feature, after), provider=provider,
+                  provider_registration=registration_summary(p, provider, check, forced, after in DONE[want]))
     if m.diff_mode:
         result["diff"] = {"before": {"feature": f"{ns}/{name}", "state": before},
                           "after": {"feature": f"{ns}/{name}", "state": after}}

@@ -33,6 +33,8 @@ NO_GRAPH_SDK = "Microsoft Graph: no Graph SDK is installed; the servicePrincipal
 LOGIN = "Entra ID sign-in (OAuth 2.0 / OpenID Connect): form bodies and token responses, not an Azure REST spec model"
 NO_KEYS_SDK = "azure-keyvault-keys is not installed: the KeyBundle shape follows spec keys.json (GetKey-example)"
 NO_SUBSCRIPTIONS_SDK = "azure-mgmt-resource-subscriptions is not installed (azure-mgmt-resource 26 has no subscriptions client)"
+NO_MONITOR_SDK = ("azure-mgmt-monitor is not installed: the EventData shape follows spec Microsoft.Insights stable/2015-04-01 "
+                  "activityLogs_API.json (example GetActivityLogsFiltered.json)")
 NO_NETWORK_SDK = ("azure-mgmt-network is not installed: the networkInterface shape follows spec example "
                   "Microsoft.Network stable/2024-05-01 NetworkInterfaceGet.json")
 
@@ -64,6 +66,8 @@ OPERATIONS: dict = {
     "resources.unregister_feature": op("features", EMPTY, F + "FeatureResult"),
     "resources.list_provider_features": op("features", EMPTY, "page:" + F + "FeatureResult"),
     "resources.list_all_features": op("features", EMPTY, "page:" + F + "FeatureResult"),
+    "resources.get_subscription_feature_registration": op("features", EMPTY, F + "SubscriptionFeatureRegistration"),
+    "resources.list_activity_log": op("monitor", exempt=NO_MONITOR_SDK),
     "resources.list_providers": op("resources", EMPTY, "page:" + R + "Provider"),
     "resources.get_provider": op("resources", EMPTY, R + "Provider"),
     "resources.register_provider": op("resources", EMPTY, R + "Provider"),

@@ -7,9 +7,10 @@ Feature and provider state lives in `sim.ext["features"]` / `sim.ext["providers"
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 from . import api_versions
-from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, page, seeder
+from .framework import ARM_HOST, ROUTER, Response, SimError, arm_id, bad_request, iso, new_guid, page, seeder
 
 ARM = ARM_HOST.replace(".", r"\.")
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -109,11 +110,43 @@ def register_feature(sim, req, sub, ns, name):
     arm_call(sim, req, sub)
     feature = require_feature(sim, sub, ns, name)
     if feature["state"] in ("NotRegistered", "Unregistered", "Unregistering"):
+        # subscriptionFeatureRegistrations registrationDate ("The feature registration date", spec 2021-07-01): set here,
+        # at the request. Whether Azure sets it at the request or at the completion is UNVERIFIED (evidence
+        # feature-registration-date); the module needs only a time at or before the completion.
+        feature["registration_date"] = sim.now()
         if feature.get("approval_required"):
             feature["state"] = "Pending"  # waits for a person at Microsoft: stays Pending here
         else:
             move_feature(sim, feature, "Registering")
+    record_event(sim, req, sub, "Microsoft.Features/providers/features/register/action", "Microsoft.Features",
+                 f"/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{name}")
     return feature_body(sub, feature)
+
+
+# GET /subscriptions/{s}/providers/Microsoft.Features/featureProviders/{ns}/subscriptionFeatureRegistrations/{name}
+# (SubscriptionFeatureRegistrations_Get, spec Microsoft.Features stable/2021-07-01 features.json; SDK model
+# azure.mgmt.resource.features SubscriptionFeatureRegistration {id, name, type, properties {tenantId, subscriptionId,
+# featureName, displayName, providerNamespace, state, registrationDate, approvalType, ...}}). `state` here is the
+# feature's state (the spec's enum has the same names plus NotSpecified). A feature never registered has no
+# registrationDate here; what Azure answers for it (200 without the date, or 404) is UNVERIFIED - the module reads it
+# only for a feature it found Registered, and a missing date makes it warn and send nothing.
+SFR_TYPE = "Microsoft.Features/featureProviders/subscriptionFeatureRegistrations"
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/Microsoft\.Features/featureProviders/(?P<ns>[^/]+)"
+              r"/subscriptionFeatureRegistrations/(?P<name>[^/]+)")
+def get_subscription_feature_registration(sim, req, sub, ns, name):
+    arm_call(sim, req, sub)
+    feature = require_feature(sim, sub, ns, name)
+    props = {"tenantId": sim.tenant_id, "subscriptionId": sub, "featureName": feature["name"],
+             "displayName": feature["name"], "providerNamespace": feature["namespace"], "state": feature["state"],
+             "approvalType": "ApprovalRequired" if feature.get("approval_required") else "AutoApproval",
+             "shouldFeatureDisplayInPortal": False}
+    if feature.get("registration_date"):
+        props["registrationDate"] = iso(feature["registration_date"])
+    return {"id": f"/subscriptions/{sub}/providers/Microsoft.Features/featureProviders/{feature['namespace']}"
+                  f"/subscriptionFeatureRegistrations/{feature['name']}",
+            "name": feature["name"], "type": SFR_TYPE, "properties": props}
 
 
 @ROUTER.route("POST", ARM, SUB + r"/providers/Microsoft\.Features/providers/(?P<ns>[^/]+)/features/(?P<name>[^/]+)/unregister")
@@ -197,6 +230,11 @@ def register_provider(sim, req, sub, ns):
     provider = require_provider(sim, sub, ns)
     if provider["registrationState"] in ("NotRegistered", "Unregistered", "Unregistering"):
         move_provider(sim, provider, "Registering", "Registered")
+    # every POST is an Activity Log event (MicrosoftDocs/azure-docs#16166, tfitzmac: "If the operation is PUT, POST, or
+    # DELETE, it is logged"); operationName = the action ARM authorizes, {ns}/register/action (UNVERIFIED as the
+    # record's name, see evidence activity-log-provider-registration)
+    record_event(sim, req, sub, f"{provider['namespace']}/register/action", provider["namespace"],
+                 f"/subscriptions/{sub}/providers/{provider['namespace']}")
     return provider_body(sub, provider)
 
 
@@ -207,6 +245,103 @@ def unregister_provider(sim, req, sub, ns):
     if provider["registrationState"] in ("Registered", "Registering"):
         move_provider(sim, provider, "Unregistering", "NotRegistered")
     return provider_body(sub, provider)
+
+
+# ------------------------------------------------------------------------------------------------ activity log
+
+# Activity Log (ActivityLogs_List): GET /subscriptions/{s}/providers/microsoft.insights/eventtypes/management/values,
+# spec specification/monitor/resource-manager/Microsoft.Insights/stable/2015-04-01/activityLogs_API.json (the only
+# api-version: family `monitor` in api_versions.yml). EventDataCollection {value: [EventData], nextLink}, x-ms-pageable
+# nextLink (framework.page). EventData as in the spec example GetActivityLogsFiltered.json: operationName.value equal to
+# authorization.action, status.value Succeeded, eventName EndRequest, eventTimestamp / submissionTimestamp ISO 8601.
+# $filter: the spec allows only "eventTimestamp ge '..' and eventTimestamp le '..'" optionally followed by one of
+# resourceGroupName / resourceUri / resourceProvider / correlationId eq '..' ("NOTE: No other syntax is allowed");
+# served here: the window, resourceProvider and correlationId. The error for another filter, or none, is UNVERIFIED
+# (400 BadRequest here). $select: the spec's comma-separated property list. Events are recorded by the register
+# handlers above at request time (Azure's ingestion delay, minutes, is not modelled: UNVERIFIED length); newest first
+# (UNVERIFIED; the module does not depend on the order). Retention 90 days (Microsoft Learn activity-log).
+FILTER_TIME = re.compile(r"\s*eventTimestamp\s+(ge|le)\s+'([^']+)'\s*", re.I)
+FILTER_EQ = re.compile(r"\s*(resourceProvider|correlationId)\s+eq\s+'([^']*)'\s*", re.I)
+SELECTABLE = ("authorization", "claims", "correlationId", "description", "eventDataId", "eventName", "eventTimestamp",
+              "httpRequest", "level", "operationId", "operationName", "properties", "resourceGroupName",
+              "resourceProviderName", "resourceId", "status", "submissionTimestamp", "subStatus", "subscriptionId")
+ACTIVITY_LOG_DAYS = 90
+
+
+def activity_log(sim, sub: str) -> list:
+    return sim.ext.setdefault("activity_log", {}).setdefault(sub.lower(), [])
+
+
+def record_event(sim, req, sub: str, operation: str, provider_ns: str, resource_id: str, when=None):
+    """One Succeeded EndRequest Activity Log event for a write this local Azure answered (shape: spec example)."""
+    when = when or sim.now()
+    correlation = new_guid()
+    caller = (req.caller or {}).get("oid") if req is not None else None
+    activity_log(sim, sub).append({
+        "authorization": {"action": operation, "scope": resource_id},
+        "caller": caller or "", "correlationId": correlation, "description": "", "eventDataId": new_guid(),
+        "eventName": {"value": "EndRequest", "localizedValue": "End request"},
+        "httpRequest": {"clientRequestId": (req.headers.get("x-ms-client-request-id") if req is not None else "") or "",
+                        "method": "POST"},
+        "level": "Informational", "operationId": correlation,
+        "operationName": {"value": operation, "localizedValue": operation},
+        "resourceProviderName": {"value": provider_ns, "localizedValue": provider_ns},
+        "resourceId": resource_id, "properties": {"statusCode": "OK"},
+        "status": {"value": "Succeeded", "localizedValue": "Succeeded"},
+        "subStatus": {"value": "OK", "localizedValue": "OK (HTTP Status Code: 200)"},
+        "eventTimestamp": iso(when), "submissionTimestamp": iso(when), "subscriptionId": sub, "_at": when,
+    })
+
+
+def parse_event_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad_request(f"The eventTimestamp '{text}' in $filter is not an ISO 8601 time.") from exc
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # a time without zone: UTC (UNVERIFIED)
+
+
+def activity_filter(req) -> dict:
+    text = req.q("$filter")
+    if not text:  # UNVERIFIED code; the module always sends a window
+        raise bad_request("The $filter query parameter with an eventTimestamp window is required.")
+    terms: dict = {}
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.I):
+        timed, equal = FILTER_TIME.fullmatch(clause), FILTER_EQ.fullmatch(clause)
+        if timed:
+            terms[timed.group(1).lower()] = parse_event_time(timed.group(2))
+        elif equal:
+            terms[equal.group(1).lower()] = equal.group(2).lower()
+        else:  # the spec: "No other syntax is allowed"; the code Azure sends is UNVERIFIED
+            raise bad_request(f"The $filter '{text}' is not supported.")
+    if "ge" not in terms or "le" not in terms:
+        raise bad_request(f"The $filter '{text}' needs eventTimestamp ge and eventTimestamp le.")
+    # "You can query for any range of dates, as long as the starting date isn't more than 90 days in the past"
+    # (Microsoft Learn, azure-resource-manager/management/view-activity-logs); the error Azure sends is UNVERIFIED.
+    if terms["ge"] < datetime.now(terms["ge"].tzinfo) - timedelta(days=ACTIVITY_LOG_DAYS):
+        raise bad_request(f"The start time in $filter '{text}' is more than {ACTIVITY_LOG_DAYS} days in the past.")
+    return terms
+
+
+@ROUTER.route("GET", ARM, SUB + r"/providers/microsoft\.insights/eventtypes/management/values")
+def list_activity_log(sim, req, sub):
+    arm_call(sim, req, sub)
+    terms = activity_filter(req)
+    select = [f.strip() for f in (req.q("$select") or "").split(",") if f.strip()]
+    unknown = [f for f in select if f not in SELECTABLE]
+    if unknown:  # UNVERIFIED code
+        raise bad_request(f"The $select property '{unknown[0]}' is not supported.")
+    out = []
+    for event in sorted(activity_log(sim, sub), key=lambda e: e["_at"], reverse=True):
+        if not terms["ge"] <= event["_at"] <= terms["le"]:
+            continue
+        if terms.get("resourceprovider") and event["resourceProviderName"]["value"].lower() != terms["resourceprovider"]:
+            continue
+        if terms.get("correlationid") and event["correlationId"].lower() != terms["correlationid"]:
+            continue
+        body = {k: v for k, v in event.items() if not k.startswith("_")}
+        out.append({k: body[k] for k in select if k in body} if select else body)
+    return page(sim, req, out)
 
 
 # ------------------------------------------------------------------------------------------------ subscriptions
@@ -381,11 +516,20 @@ def patch_tags(sim, req, sub, rg, ns, rtype, name):
 # ------------------------------------------------------------------------------------------------ seeding
 
 
-def feature_seed(ns_name: str, value) -> dict:
+# A seeded feature that is Registered (or Pending / Registering) was registered `registered_days_ago` days ago
+# (scenario key; default 400: before the Activity Log's 90 days, so preview_feature finds nothing to verify and sends
+# nothing, as for a subscription set up long ago).
+SEEDED_REGISTRATION_DAYS = 400
+
+
+def feature_seed(ns_name: str, value, now=None) -> dict:
     ns, sep, name = ns_name.partition("/")
     spec = value if isinstance(value, dict) else {"state": value}
-    return {"namespace": ns, "name": name, "state": spec.get("state", "NotRegistered"),
-            "approval_required": bool(spec.get("approval_required"))}
+    state = spec.get("state", "NotRegistered")
+    out = {"namespace": ns, "name": name, "state": state, "approval_required": bool(spec.get("approval_required"))}
+    if state in ("Registered", "Registering", "Pending") and now is not None:
+        out["registration_date"] = now - timedelta(days=float(spec.get("registered_days_ago", SEEDED_REGISTRATION_DAYS)))
+    return out
 
 
 @seeder(order=10)
@@ -394,7 +538,7 @@ def seed_resources(sim, scenario: dict):
         sid = sub["id"]
         features = feature_table(sim, sid)
         for ns_name, value in (sub.get("features") or {}).items():
-            feature = feature_seed(ns_name, value)
+            feature = feature_seed(ns_name, value, sim.now())
             features[(feature["namespace"].lower(), feature["name"].lower())] = feature
         providers = provider_table(sim, sid)
         for ns in PROVIDER_CATALOG:

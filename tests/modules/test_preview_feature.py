@@ -41,7 +41,10 @@ def test_apply_registers_waits_and_reregisters_then_is_idempotent(azure_sim):
     seen = len(azure_sim.requests())
     again = run_module(azure_sim, "preview_feature", {"name": FEATURE})
     assert again["changed"] is False and again["state_before"] == "Registered"
-    assert again["provider"]["propagation"] == "unknown"
+    # the Activity Log shows this run's provider registration after the feature's: nothing to send (issue 16 item 9)
+    assert again["provider"]["propagation"] == "confirmed"
+    assert again["provider_registration"]["decision"] == "provider_registered_after"
+    assert again["provider_registration"]["reregistered"] is False
     assert writes(azure_sim.requests()[seen:]) == []
 
 
@@ -174,30 +177,127 @@ def test_check_mode_on_a_registering_feature_plans_what_the_real_run_does_withou
     assert sum(1 for r in server.requests()[seen:] if r["method"] == "GET" and r["path"].endswith(FEATURE_PATH)) == 1
 
 
-def test_a_feature_that_finished_after_a_timed_out_run_needs_the_forced_provider_registration_once(sim_server_factory):
-    """Issue 16 item 9: Azure shows nothing that says whether the provider was registered since the feature finished,
-    so a run that finds it Registered sends nothing and says propagation unknown; force_provider_registration sends
-    the provider register call (and only it) and says confirmed. In-process runs (tests/modules/test_hostile_input)."""
+def finish_registration_between_runs(server, registered_ago=None):
+    """Azure finishes the registration between two runs (the feature was left Registering by a timed-out wait);
+    registered_ago moves the feature's registration date (and its Activity Log event) that far into the past."""
     from tests.azure_sim import resources as sim_resources  # pylint: disable=import-outside-toplevel
+
+    sub = server.env["AZURE_SUBSCRIPTION_ID"]
+    with server.sim.lock:
+        feature = sim_resources.feature_table(server.sim, sub)[("microsoft.compute", FEATURE.lower())]
+        feature["state"] = "Registered"
+        if registered_ago is not None:
+            feature["registration_date"] -= registered_ago
+            for event in sim_resources.activity_log(server.sim, sub):
+                event["_at"] -= registered_ago
+                event["eventTimestamp"] = sim_resources.iso(event["_at"])
+
+
+def timed_out_then_finished(sim_server_factory, registered_ago=None):
+    server = sim_server_factory("demo", feature_registration_seconds=40)
+    timed_out = run_module(server, "preview_feature", {"name": FEATURE, "timeout": 1})
+    assert timed_out["failed"] and timed_out["changed"] and "force_provider_registration: true" in timed_out["msg"]
+    assert provider_posts(server.requests()) == []
+    finish_registration_between_runs(server, registered_ago)
+    return server
+
+
+def test_a_feature_that_finished_after_a_timed_out_run_is_reregistered_once_from_the_activity_log(sim_server_factory):
+    """Issue 16 item 9: the feature's registrationDate (subscriptionFeatureRegistrations) and the Activity Log, which
+    shows no provider registration after it: the next run registers the provider (one POST), the run after that finds
+    that registration in the log and sends nothing."""
+    server = timed_out_then_finished(sim_server_factory)
+
+    seen = len(server.requests())
+    found = run_module(server, "preview_feature", {"name": FEATURE})
+    assert found.get("failed") is not True, found.get("msg")
+    assert found["changed"] is True and found["state_before"] == "Registered"
+    assert found["provider"]["reregistered"] is True and found["provider"]["propagation"] == "confirmed"
+    assert found["provider_registration"]["decision"] == "reregister" and found["provider_registration"]["reregistered"]
+    assert found["provider_registration"]["feature_registered_at"]
+    new = server.requests()[seen:]
+    assert [r["path"].rsplit("/providers/", 1)[-1] for r in writes(new)] == ["Microsoft.Compute/register"]
+    log_reads = [r for r in new if r["path"].lower().endswith("/providers/microsoft.insights/eventtypes/management/values")]
+    assert log_reads and all("api-version=2015-04-01" in r["query"] for r in log_reads)
+
+    seen = len(server.requests())
+    third = run_module(server, "preview_feature", {"name": FEATURE})
+    assert third["changed"] is False and writes(server.requests()[seen:]) == []
+    assert third["provider_registration"]["decision"] == "provider_registered_after"
+    assert third["provider_registration"]["provider_registered_at"] >= found["provider_registration"]["feature_registered_at"]
+
+
+def test_check_mode_on_a_finished_feature_without_provider_registration_plans_it_without_writing(sim_server_factory):
+    server = timed_out_then_finished(sim_server_factory)
+    seen = len(server.requests())
+    check = run_module(server, "preview_feature", {"name": FEATURE}, check=True)
+    assert check["changed"] is True and check["provider"]["reregistered"] is True
+    assert check["provider_registration"]["decision"] == "reregister"
+    assert writes(server.requests()[seen:]) == []
+
+
+def test_a_provider_registered_after_the_feature_by_someone_else_means_no_write(sim_server_factory):
+    """Somebody ran az provider register once the feature was Registered: the log shows it, nothing is sent."""
+    server = timed_out_then_finished(sim_server_factory)
+    assert run_module(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True})["changed"]
+    seen = len(server.requests())
+    result = run_module(server, "preview_feature", {"name": FEATURE})
+    assert result["changed"] is False and writes(server.requests()[seen:]) == []
+    assert result["provider"]["propagation"] == "confirmed"
+
+
+def test_a_refused_activity_log_read_sends_nothing_and_warns(sim_server_factory):
+    """A caller that may not read the Activity Log (403): the module cannot verify, so it writes nothing and says how
+    to register the provider by hand."""
+    server = timed_out_then_finished(sim_server_factory)
+    server.set_faults({"rules": [{"kind": "error", "status": 403, "path": "eventtypes/management/values"}]})
+    seen = len(server.requests())
+    result = run_module(server, "preview_feature", {"name": FEATURE})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is False and writes(server.requests()[seen:]) == []
+    assert result["provider_registration"]["decision"] == "unverifiable"
+    assert "403" in result["provider_registration"]["reason"]
+    assert result["provider"]["propagation"] == "unknown"
+    warning = " ".join(result.get("warnings") or [])
+    assert "Could not verify" in warning and "force_provider_registration: true" in warning
+
+
+def test_a_refused_registration_date_read_sends_nothing_and_warns(sim_server_factory):
+    server = timed_out_then_finished(sim_server_factory)
+    server.set_faults({"rules": [{"kind": "error", "status": 403, "path": "subscriptionFeatureRegistrations"}]})
+    seen = len(server.requests())
+    result = run_module(server, "preview_feature", {"name": FEATURE})
+    assert result["changed"] is False and writes(server.requests()[seen:]) == []
+    assert result["provider_registration"]["decision"] == "unverifiable"
+    assert not any("eventtypes" in r["path"] for r in server.requests()[seen:]), "no log read without a date"
+    assert "force_provider_registration: true" in " ".join(result.get("warnings") or [])
+
+
+def test_a_registration_older_than_the_activity_log_is_left_alone_and_says_why(sim_server_factory):
+    from datetime import timedelta  # pylint: disable=import-outside-toplevel
+
+    server = timed_out_then_finished(sim_server_factory, registered_ago=timedelta(days=91))
+    seen = len(server.requests())
+    result = run_module(server, "preview_feature", {"name": FEATURE})
+    assert result["changed"] is False and writes(server.requests()[seen:]) == []
+    assert result["provider_registration"]["decision"] == "registration_too_old"
+    assert "90 days" in result["provider_registration"]["reason"]
+    assert result["provider"]["propagation"] == "unknown" and not result.get("warnings")
+    assert not any("eventtypes" in r["path"] for r in server.requests()[seen:])
+
+
+def test_force_provider_registration_still_sends_only_the_provider_register_call(sim_server_factory):
+    """force_provider_registration (and only it) sends the provider register call whatever the log says; in check
+    mode nothing; with reregister_provider: false it is refused."""
     from tests.modules.test_hostile_input import run_in_process  # pylint: disable=import-outside-toplevel
 
-    server = sim_server_factory("demo", feature_registration_seconds=40)
-    timed_out = run_in_process(server, "preview_feature", {"name": FEATURE, "timeout": 1})["result"]
-    assert timed_out["failed"] and timed_out["changed"] and "force_provider_registration: true" in timed_out["msg"]
-    with server.sim.lock:  # Azure finishes the registration between the two runs
-        feature = sim_resources.feature_table(server.sim, server.env["AZURE_SUBSCRIPTION_ID"])[("microsoft.compute", FEATURE.lower())]
-        feature["state"] = "Registered"
-
-    found = run_in_process(server, "preview_feature", {"name": FEATURE})
-    assert found["result"]["changed"] is False and not writes(found["requests"])
-    assert found["result"]["provider"] == {"namespace": "Microsoft.Compute", "registration_state": "Registered",
-                                           "reregistered": False, "propagation": "unknown"}
-
+    server = timed_out_then_finished(sim_server_factory)
     planned = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True,
                                                          "_ansible_check_mode": True})
     assert planned["result"]["changed"] is True and not writes(planned["requests"])
     forced = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True})
     assert forced["result"]["changed"] is True and forced["result"]["provider"]["propagation"] == "confirmed"
+    assert forced["result"]["provider_registration"]["decision"] == "forced"
     assert [r["path"].rsplit("/providers/", 1)[-1] for r in writes(forced["requests"])] == ["Microsoft.Compute/register"]
 
     refused = run_in_process(server, "preview_feature", {"name": FEATURE, "force_provider_registration": True,

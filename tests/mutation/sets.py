@@ -18,13 +18,14 @@ TRANSITIONS = ["tests/modules/test_transitions.py::test_transition_chain"]
 UNIT = ["tests/unit/test_cvm_rules.py", "tests/unit/test_support_matrix.py", "tests/unit/test_protection_rules.py",
         "tests/unit/test_restore_rules.py", "tests/unit/test_azure_local_rules.py", "tests/unit/test_mutation_kills.py",
         "tests/unit/test_posture_rules.py", "tests/unit/test_vault_rules.py", "tests/unit/test_drill_rules.py",
-        "tests/unit/test_selection_rules.py",
+        "tests/unit/test_selection_rules.py", "tests/unit/test_feature_rules.py",
         "tests/unit/test_mutation_kills_posture.py", "tests/unit/test_mutation_kills_vault.py",
         "tests/unit/test_mutation_kills_azure_local.py", "tests/unit/test_mutation_kills_readiness.py",
         "tests/unit/test_mutation_kills_cvm.py"]
 # every plugins/module_utils/*rules*.py (tests/unit/test_mutation_sets.py holds the list to the directory) and readiness.py
 RULES = ["cvm_rules.py", "protection_rules.py", "restore_rules.py", "azure_local_rules.py", "readiness.py",
-         "posture_rules.py", "vault_rules.py", "drill_rules.py", "selection_rules.py"]
+         "posture_rules.py", "vault_rules.py", "drill_rules.py", "selection_rules.py",
+         "feature_rules.py"]
 
 # The fast subset (make test): fixed functions of the rules that decide what is written or refused; mutmut's names
 # are MODULE.<file>.x_<function>__mutmut_<n>, so a glob per function.

@@ -159,3 +159,72 @@ def test_sdk_feature_client_and_providers(sim):
     assert resources.providers.register("Microsoft.Compute").registration_state == "Registered"
     assert resources.resource_groups.check_existence("rg-cvm-uae") is True
     assert cred.scopes == ["https://management.azure.com/.default"] * len(cred.scopes)
+
+
+# ------------------------------------------------------------------------------------------------ activity log, issue 16 item 9
+
+LOG = f"{ARM}/subscriptions/{SUB}/providers/microsoft.insights/eventtypes/management/values"
+SFR = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Features/featureProviders/Microsoft.Compute/subscriptionFeatureRegistrations"
+
+
+def log_url(sim, extra="", days=1, version="2015-04-01"):
+    from datetime import timedelta  # pylint: disable=import-outside-toplevel
+    from urllib.parse import quote  # pylint: disable=import-outside-toplevel
+
+    now = sim.now()
+    window = (f"eventTimestamp ge '{(now - timedelta(days=days)).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}' and "
+              f"eventTimestamp le '{(now + timedelta(minutes=1)).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'{extra}")
+    return f"{LOG}?api-version={version}&$filter={quote(window)}"
+
+
+def test_register_calls_are_activity_log_events_in_the_spec_shape(sim):
+    """Spec monitor 2015-04-01 activityLogs_API.json / GetActivityLogsFiltered.json: operationName.value is the action,
+    status Succeeded, eventName EndRequest; the subscriptionFeatureRegistration carries the registration date."""
+    assert call(sim, "POST", CVM_FEATURE + "/register" + V).status == 200
+    assert call(sim, "POST", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/register{RV}").status == 200
+    resp = call(sim, "GET", log_url(sim))
+    assert resp.status == 200, resp.body
+    names = [e["operationName"]["value"] for e in resp.body["value"]]
+    assert names == ["Microsoft.Compute/register/action", "Microsoft.Features/providers/features/register/action"]
+    first = resp.body["value"][0]
+    assert first["status"]["value"] == "Succeeded" and first["eventName"]["value"] == "EndRequest"
+    assert first["authorization"]["action"] == first["operationName"]["value"]
+    assert first["eventTimestamp"].endswith("Z") and not any(k.startswith("_") for k in first)
+
+    reg = call(sim, "GET", f"{SFR}/RestorePointSupportForConfidentialVMV2{V}")
+    assert reg.status == 200 and reg.body["properties"]["registrationDate"].endswith("Z")
+    assert reg.body["type"] == "Microsoft.Features/featureProviders/subscriptionFeatureRegistrations"
+    seeded = call(sim, "GET", f"{SFR}/UltraSSDWithVMSS{V}").body["properties"]["registrationDate"]
+    assert seeded < reg.body["properties"]["registrationDate"]  # seeded Registered: 400 days ago
+
+
+def test_activity_log_pages_through_next_link_and_selects(sim):
+    sim.config["page_size"] = 2
+    for _attempt in range(5):
+        call(sim, "POST", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/register{RV}")
+    url, seen = log_url(sim) + "&$select=eventTimestamp,operationName,status", []
+    while url:
+        resp = call(sim, "GET", url)
+        assert resp.status == 200, resp.body
+        seen += resp.body["value"]
+        url = resp.body.get("nextLink")
+        assert url is None or "api-version=2015-04-01" in url
+    assert len(seen) == 5 and all(set(e) == {"eventTimestamp", "operationName", "status"} for e in seen)
+
+
+def test_activity_log_filters_by_resource_provider(sim):
+    call(sim, "POST", CVM_FEATURE + "/register" + V)
+    call(sim, "POST", f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/register{RV}")
+    resp = call(sim, "GET", log_url(sim, " and resourceProvider eq 'Microsoft.Features'"))
+    assert [e["resourceProviderName"]["value"] for e in resp.body["value"]] == ["Microsoft.Features"]
+
+
+@pytest.mark.parametrize("extra, days", [(" and operationName eq 'x'", 1), ("", 91)])
+def test_activity_log_refuses_what_the_spec_does_not_allow(sim, extra, days):
+    assert call(sim, "GET", log_url(sim, extra, days)).status == 400
+    assert call(sim, "GET", f"{LOG}?api-version=2015-04-01").status == 400  # no window
+
+
+def test_activity_log_refuses_other_api_versions(sim):
+    resp = call(sim, "GET", log_url(sim, version="2017-03-01-preview"))
+    assert resp.status == 400 and resp.body["error"]["code"] == "InvalidApiVersionParameter"
