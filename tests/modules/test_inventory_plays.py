@@ -134,6 +134,54 @@ def test_every_host_one_protection_call_per_vault_then_a_rerun_writes_nothing(es
     assert writes(again["requests"]) == []
 
 
+def write_span(requests: list, subscription: str) -> tuple:
+    """(first, last) sequence number of the run's writes to a subscription's ARM resources."""
+    seqs = [r["seq"] for r in writes(requests) if subscription_of(r) == subscription]
+    return min(seqs), max(seqs)
+
+
+def test_the_subscriptions_are_protected_side_by_side_each_by_one_of_its_hosts(estate):
+    """Each subscription's tasks run on one of its VM hosts (a carrier), the carriers at the same time (strategy free):
+    the writes of the test subscription (feature, vault, policy, protection) and of PROD_UAE (key access, protection)
+    overlap in time, where one after the other they would not."""
+    run = run_play(estate, PROTECT, HOSTS_VARS)
+    assert run["rc"] == 0, run["out"]
+    test_first, test_last = write_span(run["requests"], TEST)
+    uae_first, uae_last = write_span(run["requests"], PROD_UAE)
+    assert test_first < uae_last and uae_first < test_last, (write_span(run["requests"], TEST), write_span(run["requests"], PROD_UAE))
+    protect_play = run["out"].split("PLAY [Protect confidential VMs with Azure Backup - protect each subscription]", 1)[1]
+    carriers = {line.split("[", 1)[1].split("]", 1)[0] for line in protect_play.split("PLAY [", 1)[0].splitlines()
+                if line.startswith(("ok: [", "changed: ["))}
+    assert len(carriers) == 3 and carriers <= ALL_HOSTS, carriers  # one host per subscription with a target
+
+
+def test_a_preflight_that_fails_in_one_subscription_stops_every_subscription_before_any_write(estate):
+    """The test subscription's vault cannot be read (403 on its GET in the preflight's vault check): its preflight
+    fails, and the other subscriptions, whose preflight passed, write nothing either."""
+    estate.set_faults({"rules": [{"kind": "error", "status": 403, "method": "^GET$",
+                                  "path": f"^/subscriptions/{TEST}/resourceGroups/rg-test-kc/providers/Microsoft.RecoveryServices/vaults/rsv-test-kc(\\?|$)"}]})
+    run = run_play(estate, PROTECT, HOSTS_VARS)
+    assert run["rc"] != 0, run["out"]
+    assert writes(run["requests"]) == []
+    assert f"the preflight failed for subscription(s) {TEST}" in run["out"]
+    assert run["out"].count("PLAY [Protect confidential VMs with Azure Backup - protect each subscription]") == 1
+
+
+def test_a_subscription_that_fails_while_protecting_leaves_the_others_protected_and_is_named_in_the_report(estate, tmp_path):
+    """The test subscription's new vault is refused (403 on its PUT): that subscription fails, the two production
+    subscriptions are protected as if alone, and the combined report names the failed one; the job fails."""
+    report_json = tmp_path / "p.json"
+    estate.set_faults({"rules": [{"kind": "error", "status": 403, "method": "^PUT$",
+                                  "path": f"^/subscriptions/{TEST}/resourceGroups/rg-test-kc/providers/Microsoft.RecoveryServices/vaults/rsv-test-kc(\\?|$)"}]})
+    run = run_play(estate, PROTECT, {**HOSTS_VARS, "cvm_report_json": str(report_json)})
+    assert run["rc"] != 0, run["out"]
+    assert set(protected_puts(run["requests"])) == TO_PROTECT - {"cvm-test-01"}
+    per = {s["subscription_id"]: s for s in json.loads(report_json.read_text())["per_subscription"]}
+    assert per[TEST]["failed"] is True and per[TEST]["note"].startswith("failed")
+    assert per[PROD_KC]["protected"] == 2 and per[PROD_UAE]["protected"] == 3
+    assert "failed" not in per[PROD_KC]
+
+
 def test_limit_to_one_region_protects_only_its_vms_and_writes_nowhere_else(estate):
     """--limit region_uaenorth, and cvm-pay-02 left out by the play's exclude list: it and its key are never written to.
     The same run passes prerequisites_force_provider_registration through the prerequisites role: the feature is
