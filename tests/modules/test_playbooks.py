@@ -12,7 +12,7 @@ import sys
 import yaml
 
 from tests.azure_sim import recoveryservices as rs
-from tests.sim_helpers import ansible_env, run_module, run_playbook, writes
+from tests.sim_helpers import SIGN_IN_HOST, ansible_env, run_module, run_playbook, writes
 
 DEMO_VARS = {
     "cvm_vaults": {"koreacentral": {"name": "rsv-cvm-kc", "resource_group": "rg-backup"},
@@ -63,6 +63,30 @@ def test_protect_plan_apply_reapply(azure_sim):
     posture = run_module(azure_sim, "backup_posture_info", {"subscription_ids": [DEMO_SUB, DEMO_PROTECTED_SUB]})
     assert {vm["name"]: (vm["verdict"], [r["code"] for r in vm["reasons"]]) for vm in posture["vms"]} == DEMO_POSTURE
     assert posture["summary"] == {"total": 12, "healthy": 1, "at_risk": 6, "failing": 1, "unprotected": 4}
+
+
+def test_a_second_protect_run_reads_each_thing_once(azure_sim):
+    """Issue 19: what the preflight read stands for the roles' reads while nothing changed since - a second run (nothing
+    to write) lists the VMs once, reads the feature in the preflight only (preview_feature and the readiness read), each
+    vault and policy in the preflight's check and cvm_protection only, and asks Graph for the Backup Management Service
+    once; the tables still say in place."""
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", DEMO_VARS)
+    assert rc == 0, out
+    seen = len(azure_sim.requests())
+    rc, out = run_playbook(azure_sim, "playbooks/protect_cvm.yml", DEMO_VARS)
+    assert rc == 0, out
+    requests = azure_sim.requests()[seen:]
+    assert writes(requests) == []
+    gets = [r["path"].split("?")[0].lower() for r in requests if r["method"] == "GET"]
+    assert gets.count(f"/subscriptions/{DEMO_SUB}/providers/microsoft.compute/virtualmachines") == 1
+    assert sum(p.endswith("/features/restorepointsupportforconfidentialvmv2") for p in gets) == 2
+    for vault in ("rsv-cvm-kc", "rsv-cvm-uae"):
+        assert sum(p.endswith(f"/vaults/{vault}") for p in gets) == 2
+        assert sum(p.endswith(f"/vaults/{vault}/backuppolicies/cvm-enhanced-daily") for p in gets) == 2
+    assert len([r for r in requests if r["host"].startswith("graph.")]) == 1
+    assert len([r for r in requests if r["host"] == SIGN_IN_HOST]) <= 30  # 44 before the preflight's reads were passed on
+    assert "koreacentral: vault rg-backup/rsv-cvm-kc in place; policy cvm-enhanced-daily (Enhanced) in place" in out
+    assert "changed=0" in recap(out)
 
 
 def test_protect_fails_on_blockers_when_asked(azure_sim):
