@@ -237,7 +237,9 @@ def finish(args, rows: dict, hosts: list, scenario: dict, jobs: tuple = ()) -> d
     for name, row in [*rows.items(), *((f"slice {i + 1}", r) for i, r in enumerate(jobs))]:
         res = row.result if isinstance(row, Job) else row
         if res.get("rc"):
-            print(f"{name} failed (exit {res['rc']}):\n{res.get('output', '')[-3000:]}", file=sys.stderr)
+            fatal = [line for line in res.get("output", "").splitlines() if line.startswith(("fatal:", "failed:", "[ERROR]"))]
+            print(f"{name} failed (exit {res['rc']}):\n" + "\n".join(line[:600] for line in fatal[:20])
+                  + f"\n{res.get('output', '')[-3000:]}", file=sys.stderr)
     for row in rows.values():
         row.pop("output", None)
     return {"benchmark": "estate: inventory plugin and protect_cvm.yml over inventory hosts, one job and job slices",
