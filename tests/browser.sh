@@ -4,6 +4,10 @@
 # cannot be installed (not root, no apt, no candidate, the install failed) it says why on stderr and exits 1, so the
 # test fails rather than skips.
 set -uo pipefail
+# one at a time: the pytest workers call this at once, and a second apt-get fails on dpkg's lock while the first
+# installs (seen on a fresh machine); the waiter then finds the browser the first one installed
+exec 9>"${TMPDIR:-/tmp}/azure-cvm-browser.lock"
+flock -w 900 9 || { echo "browser.sh: waited 900 s for another browser.sh to finish installing chromium." >&2; exit 1; }
 for name in chromium chromium-browser; do
   if path=$(command -v "$name"); then echo "$path"; exit 0; fi
 done
@@ -23,7 +27,7 @@ if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
   exit 1
 fi
 log=$(mktemp)
-if ! apt-get install -y -qq --no-install-recommends chromium >"$log" 2>&1; then
+if ! apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends chromium >"$log" 2>&1; then
   echo "browser.sh: apt-get install chromium $candidate failed:" >&2
   tail -n 20 "$log" >&2
   rm -f "$log"

@@ -42,7 +42,7 @@ if ! podman image exists "$BASE"; then
 # ansible-builder's assemble / install-from-bindep call the package manager like dnf; this base is Debian.
 case "$1" in
   install) shift; pkgs=$(printf '%s\n' "$@" | grep -v -e '^-' -e '=' | tr '\n' ' ')
-           [ -z "$pkgs" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs; } ;;
+           [ -z "$pkgs" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $pkgs; } ;;
   clean) apt-get clean; rm -rf /var/lib/apt/lists/* ;;
   *) echo "dnf shim: unsupported: $*" >&2; exit 1 ;;
 esac

@@ -70,8 +70,10 @@ def test_collection_metadata_names_requirements_inside_the_collection():
 
 def test_create_makes_a_context_with_the_collection_and_introspection_finds_its_requirements(ee_dir, tmp_path):
     context = tmp_path / "context"
+    # the Containerfile podman builds from (tests/ee_build.sh): without the name ansible-builder writes a Dockerfile
+    # when it finds a docker CLI on PATH
     _run(os.path.join(BIN, "ansible-builder"), "create", "-f", str(ee_dir / "execution-environment.yml"),
-         "--context", str(context))
+         "--context", str(context), "--output-filename", "Containerfile")
     containerfile = (context / "Containerfile").read_text()
     assert 'ARG EE_BASE_IMAGE="ghcr.io/ansible-community/community-ee-minimal:' in containerfile
     assert "ansible-galaxy collection install" in containerfile and "introspect.py introspect" in containerfile
