@@ -20,8 +20,10 @@ Inputs, and where Azure publishes them:
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
+
+# the collection's ISO time reader (Azure's 7 fractional digits, 'Z', a datetime too), as posture_rules uses it
+from ansible_collections.azure_cvm.backup.plugins.module_utils.restore_rules import parse_time
 
 RETENTION_DAYS = 90  # Activity Log retention (Microsoft Learn azure-monitor/essentials/activity-log: 90 days)
 SUCCEEDED = "succeeded"
@@ -31,25 +33,6 @@ REREGISTER = "reregister"            # no provider registration found after the 
 ALREADY = "provider_registered_after"  # a successful provider registration after the feature's: nothing to do
 TOO_OLD = "registration_too_old"     # the feature was registered before the Activity Log's window: cannot tell, nothing
 UNVERIFIABLE = "unverifiable"        # a read failed or a date is missing: cannot tell, nothing (warning)
-
-_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$")
-
-
-def parse_time(value) -> datetime | None:
-    """An aware UTC datetime from a datetime or an ISO 8601 string (Azure sends up to 7 fractional digits); None when
-    it cannot be read."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    match = _ISO.match(str(value or "").strip())
-    if not match:
-        return None
-    day, clock, fraction, zone = match.groups()
-    zone = "+00:00" if zone in (None, "Z") else (zone if ":" in zone else zone[:3] + ":" + zone[3:])
-    text = f"{day}T{clock}" + (f".{(fraction + '000000')[:6]}" if fraction else "") + zone
-    try:
-        return datetime.fromisoformat(text).astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 def provider_registration_times(events, namespace: str) -> list:

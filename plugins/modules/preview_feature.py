@@ -195,6 +195,7 @@ from urllib.parse import quote
 from ansible_collections.azure_cvm.backup.plugins.module_utils import feature_rules
 from ansible_collections.azure_cvm.backup.plugins.module_utils.base import AzureCvmModule
 from ansible_collections.azure_cvm.backup.plugins.module_utils.errors import ModuleFailure
+from ansible_collections.azure_cvm.backup.plugins.module_utils.posture_rules import iso
 from ansible_collections.azure_cvm.backup.plugins.module_utils.waiting import WaitTimeout
 
 DONE = {"registered": ("Registered",), "unregistered": ("Unregistered", "NotRegistered")}
@@ -264,10 +265,6 @@ REASONS = {
 }
 
 
-def iso(value) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 def precise(value) -> str:
     """A filter time with microseconds (the spec's examples carry fractions): a window cut to whole seconds could
     leave out an event of the current second."""
@@ -313,10 +310,10 @@ def check_reregistration(m, ns: str, name: str) -> dict:
     if registered is not None and feature_rules.within_retention(registered, now):
         times, why = provider_registrations(m, ns, feature_rules.window_start(registered, now), now)
     decision = feature_rules.reregistration(registered, times, now)
-    reason = REASONS[decision["decision"]].format(ns=ns, at=iso(feature_rules.parse_time(registered)) if registered else None,
-                                                  prov=iso(decision["provider_registered_at"]),
+    registered_at = iso(feature_rules.parse_time(registered))
+    reason = REASONS[decision["decision"]].format(ns=ns, at=registered_at, prov=iso(decision["provider_registered_at"]),
                                                   days=feature_rules.RETENTION_DAYS, why=why)
-    return {**decision, "reason": reason, "feature_registered_at": iso(feature_rules.parse_time(registered)) if registered else None}
+    return {**decision, "reason": reason, "feature_registered_at": registered_at}
 
 
 def propagation(p, reregistered: bool, done: bool, moved: bool) -> str:
