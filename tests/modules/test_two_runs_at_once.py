@@ -78,3 +78,51 @@ def test_a_vm_protected_meanwhile_with_another_policy_gets_the_wanted_one(azure_
     [vm] = result["vms"]
     assert vm["action"] == "change_policy" and vm["changed"] and vm["policy"] == "cvm-daily"
     assert len(item_puts(azure_sim.requests())) == 1
+
+
+def other_runs_protect_while_listing(server, monkeypatch, target: tuple, times: int):
+    """While B reads the protectable VMs page by page (one VM a page), other runs (AWX slices) protect the first VM of
+    the list just before B asks for the page at `target`'s index: the list shifts by one and B never sees `target`,
+    in each of B's first `times` reads that reach it. Returns the VMs the others protected."""
+    original, sim = server.call_sim, server.sim
+    protected = []
+
+    def current():
+        done = rs.state(sim)["vm_vault"]
+        return [k for k in rs.discovered(sim, KC_VID) if k not in done]
+
+    def call_sim(req):
+        if (len(protected) < times and req.method == "GET" and req.path.lower().endswith("/backupprotectableitems")):
+            with sim.lock:
+                keys = current()
+                names = [sim.store.get(k)["name"] for k in keys]
+            if target[1] in names and names.index(target[1]) >= 1 and req.query.get("$skiptoken") == str(names.index(target[1])):
+                other = sim.store.get(keys[0])
+                body = json.dumps({"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
+                                                  "sourceResourceId": other["id"], "policyId": f"{KC_VID}/backupPolicies/cvm-daily"}})
+                rg = other["id"].split("/")[4]
+                put = Request("PUT", req.host, f"{rs.item_id(KC_VID, rg, other['name'])}?api-version={req.query['api-version']}",
+                              {**req.headers, "content-type": "application/json"}, body.encode())
+                answer = original(put)
+                assert answer.status in (200, 201, 202), f"the other run's PUT was refused: {answer.status}"
+                protected.append(other["name"])
+        return original(req)
+
+    monkeypatch.setattr(server, "call_sim", call_sim)
+    return protected
+
+
+def test_a_vm_skipped_by_lists_shifting_under_other_slices_is_still_protected(azure_sim, monkeypatch):
+    """Issue 19 (4 slices at once): a VM that two reads of the protectable list missed, because other slices protected
+    VMs of the same vault between two pages, is found by a further read and protected, not refused."""
+    arrange(azure_sim)
+    sim = azure_sim.sim
+    sim.config["page_size"] = 1
+    target = ("rg-cvm-kc", "cvm-rbac-01")  # third in the vault's list, after cvm-pmk-01 and cvm-kv-01
+    others = other_runs_protect_while_listing(azure_sim, monkeypatch, target, times=2)
+    result = run_module(azure_sim, "cvm_protection", {"vault": KC, "policy": "cvm-daily", "vms": ["/".join(target)]})
+    assert not result.get("failed"), result.get("msg")
+    assert len(others) == 2, f"the shifting lists were not produced: other runs protected {others}"
+    [vm] = result["vms"]
+    assert vm["action"] == "protect" and vm["changed"]
+    assert [p["path"] for p in item_puts(azure_sim.requests()) if target[1] in p["path"]], "the VM was not protected"
