@@ -287,6 +287,34 @@ def test_readiness_report_over_the_inventory_hosts_of_a_limit(estate, tmp_path):
     assert sorted(data["subscriptions"]) == sorted([PROD_KC, PROD_UAE, TEST])
 
 
+def read_span(requests: list, subscription: str) -> tuple:
+    """(first, last) sequence number of the run's ARM reads in a subscription."""
+    seqs = [r["seq"] for r in requests if r["method"] == "GET" and subscription_of(r) == subscription]
+    return min(seqs), max(seqs)
+
+
+def test_readiness_report_reads_the_subscriptions_side_by_side_and_names_one_that_fails(estate, tmp_path):
+    """Over inventory hosts, each subscription is read by one of its hosts, the carriers at the same time (strategy
+    free): the reads of the two production subscriptions overlap. The connection of the test subscription's VM list per
+    resource group (the readiness read; the inventory lists per subscription) drops every time: its carrier fails, the
+    others are reported as if alone, the combined report marks it failed, and the job fails."""
+    report = tmp_path / "r.json"
+    estate.set_faults({"rules": [{"kind": "drop", "method": "^GET$",
+                                  "path": f"^/subscriptions/{TEST}/resourceGroups/[^/]+/providers/Microsoft.Compute/virtualMachines"}]})
+    run = run_play(estate, REPORT, {"cvm_hosts": "all", "cvm_report_json": str(report)})
+    assert run["rc"] != 0, run["out"]
+    assert writes(run["requests"]) == []
+    kc_first, kc_last = read_span(run["requests"], PROD_KC)
+    uae_first, uae_last = read_span(run["requests"], PROD_UAE)
+    assert kc_first < uae_last and uae_first < kc_last, (read_span(run["requests"], PROD_KC), read_span(run["requests"], PROD_UAE))
+    data = json.loads(report.read_text())
+    per = {s["subscription_id"]: s for s in data["per_subscription"]}
+    assert per[TEST]["failed"] is True and per[TEST]["note"].startswith("failed")
+    assert "failed" not in per[PROD_KC] and "failed" not in per[PROD_UAE]
+    assert per[PROD_UAE]["ready"] == 3 and {vm["name"] for vm in data["vms"]} >= UAE_HOSTS
+    assert not {vm["name"] for vm in data["vms"]} & {"cvm-test-01", "cvm-test-02"}
+
+
 def test_hosts_that_are_not_inventory_vms_are_refused_before_any_call(estate, tmp_path):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("web-01 ansible_connection=local\n")
