@@ -31,7 +31,7 @@ PROTECTING = (P.PROTECT, P.CHANGE_POLICY, P.RESUME)
 JOB_ENDED = ("completed", "completedwithwarnings", "failed", "cancelled", "canceled")
 OPERATION_FAILED = ("failed", "canceled", "cancelled")
 NAMED = 10
-RELISTS = 2  # further reads of the protectable VMs before one missing is refused (discover)
+RELISTS = 2  # reads of the protectable VMs after the refresh's first, before one missing is refused (discover)
 
 
 @dataclass
@@ -200,25 +200,23 @@ def discover(m, items: service.VaultItems, rows: list):
         return
     known = items.protectable_ids()
     missing = [r for r in need if r.key not in known]
-    if missing and m.check_mode:
+    if not missing:
+        return
+    if m.check_mode:
         m.warn(f"{len(missing)} VM(s) are not discoverable by vault {items.ref['name']} yet ({names(missing)}): a real run "
                "refreshes the vault's containers first, and fails if a VM turns out to be protected in another vault.")
         return
-    if missing:
-        items.refresh(m.params["timeout"])
-        known = items.protectable_ids()
-        missing = [r for r in need if r.key not in known]
-    for dummy in range(RELISTS):
+    items.refresh(m.params["timeout"])
+    known = set()
+    for dummy in range(1 + RELISTS):
         # A list read page by page while other runs (AWX slices) protect VMs of this vault can skip items: a protected
         # VM leaves the list between two pages. Whether Azure's $skiptoken pages shift so is not published (UNVERIFIED;
         # the local Azure's offset pages do). Reading again costs a list on this rare path only; a VM missing from
-        # every read is still refused below.
-        if not missing:
-            return
+        # every read after the refresh is refused below.
         known |= items.protectable_ids()
         missing = [r for r in need if r.key not in known]
-    if not missing:
-        return
+        if not missing:
+            return
     answers = bounded_map(items.backup_status, [r.vm for r in missing], m.params["concurrency"])
     problems, here = [], []
     for row, (status, exc) in zip(missing, answers):

@@ -31,6 +31,18 @@ def arrange(server, policies=("cvm-daily",)):
             rs.add_policy(sim, KC_VID, name, rs.compact_policy({"time": "21:00"}))
 
 
+def protect_as_another_run(original, req: Request, vm_id: str, policy: str):
+    """Serve, through the local Azure's own handlers, the protection PUT another run of the same principal would send
+    for `vm_id` (with `req`'s host, headers and api-version)."""
+    rg, name = vm_id.split("/")[4], vm_id.split("/")[-1]
+    body = json.dumps({"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
+                                      "sourceResourceId": vm_id, "policyId": f"{KC_VID}/backupPolicies/{policy}"}})
+    put = Request("PUT", req.host, f"{rs.item_id(KC_VID, rg, name)}?api-version={req.query['api-version']}",
+                  {**req.headers, "content-type": "application/json"}, body.encode())
+    answer = original(put)
+    assert answer.status in (200, 201, 202), f"the other run's PUT was refused: {answer.status}"
+
+
 def other_run_protects_first(server, monkeypatch, policy: str):
     """Before B's first protectable-items list is answered, serve A's PUT of the same VM's protection."""
     original = server.call_sim
@@ -39,12 +51,7 @@ def other_run_protects_first(server, monkeypatch, policy: str):
     def call_sim(req):
         if not fired and req.method == "GET" and req.path.lower().endswith("/backupprotectableitems"):
             fired.append(req.path)
-            body = json.dumps({"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
-                                              "sourceResourceId": VM_ID, "policyId": f"{KC_VID}/backupPolicies/{policy}"}})
-            put = Request("PUT", req.host, f"{rs.item_id(KC_VID, *VM)}?api-version={req.query['api-version']}",
-                          {**req.headers, "content-type": "application/json"}, body.encode())
-            answer = original(put)
-            assert answer.status in (200, 201, 202), f"run A's PUT was refused: {answer.status}"
+            protect_as_another_run(original, req, VM_ID, policy)
         return original(req)
 
     monkeypatch.setattr(server, "call_sim", call_sim)
@@ -98,13 +105,7 @@ def other_runs_protect_while_listing(server, monkeypatch, target: tuple, times: 
                 names = [sim.store.get(k)["name"] for k in keys]
             if target[1] in names and names.index(target[1]) >= 1 and req.query.get("$skiptoken") == str(names.index(target[1])):
                 other = sim.store.get(keys[0])
-                body = json.dumps({"properties": {"protectedItemType": "Microsoft.Compute/virtualMachines",
-                                                  "sourceResourceId": other["id"], "policyId": f"{KC_VID}/backupPolicies/cvm-daily"}})
-                rg = other["id"].split("/")[4]
-                put = Request("PUT", req.host, f"{rs.item_id(KC_VID, rg, other['name'])}?api-version={req.query['api-version']}",
-                              {**req.headers, "content-type": "application/json"}, body.encode())
-                answer = original(put)
-                assert answer.status in (200, 201, 202), f"the other run's PUT was refused: {answer.status}"
+                protect_as_another_run(original, req, other["id"], "cvm-daily")
                 protected.append(other["name"])
         return original(req)
 
