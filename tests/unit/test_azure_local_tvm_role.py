@@ -240,6 +240,22 @@ def test_restore_same_instance_with_the_documented_extra_var(backed_up_lab):
     assert not list(lab.tmp.rglob("azure-local-tvm-*")), "the decrypted wrapping key is deleted from the controller"
 
 
+def test_restore_works_when_the_controllers_temporary_folder_holds_the_passphrase(backed_up_lab, monkeypatch):
+    """The decrypting module masks its no_log passphrase ("pw") in what it returns, also inside its export_path: the
+    role reads the key from the folder it made, not from that returned path. Fails with the returned path (the CI of
+    2026-12-02 met it by chance: a random folder name held "pw")."""
+    lab = backed_up_lab
+    lost_everything(lab)
+    tmpdir = lab.tmp / "tmp-pw-folder"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))  # where ansible.builtin.tempfile makes the controller's private folder
+    rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true"])
+    assert rc == 0, out
+    assert lab.read()["log"][:2] == ["Get-HostFacts", "Restore-KeyFolder"]
+    assert "PRIVATE KEY" not in out
+    assert not list(tmpdir.glob("azure-local-tvm-*")), "the decrypted wrapping key is deleted from the controller"
+
+
 def test_restore_needs_same_instance_true_or_false(backed_up_lab):
     lab = backed_up_lab
     for extra, message in (([], "azure_local_tvm_same_instance, true or false"), (["azure_local_tvm_same_instance=maybe"], "not a valid boolean")):
