@@ -494,7 +494,9 @@ def test_the_private_key_is_never_logged():
     assert block["always"][0]["ansible.builtin.file"] == {"path": "{{ _azure_local_tvm_key_tmp.path }}", "state": "absent"}, \
         "the decrypted key is deleted from the controller whatever happens"
     export = block["block"][0]["azure_cvm.backup.azure_local_tvm_wrapping_key"]
-    assert export["export_path"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" and tasks[1]["ansible.builtin.tempfile"]["state"] == "directory"
+    assert block["vars"]["_azure_local_tvm_key_file"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" \
+        and tasks[1]["ansible.builtin.tempfile"]["state"] == "directory"
+    assert export["export_path"] == "{{ _azure_local_tvm_key_file }}", "the key is decrypted into the private folder"
 
 
 @pytest.mark.parametrize("connection,refused", [
@@ -589,7 +591,7 @@ def test_rendered_restore_command(tmp_path, same):
     exported = wk.export_plain(p, check_mode=False)
     task = next(t for t in flat(load_tasks("restore_keys_backup_utils.yml")) if action_of(t))
     # The file lookup cannot load outside ansible-playbook here; it is replaced by the file's content, after checking it.
-    lookup = "lookup('ansible.builtin.file', _azure_local_tvm_wrapping.export_path, rstrip=false)"
+    lookup = "lookup('ansible.builtin.file', _azure_local_tvm_key_file, rstrip=false)"
     assert lookup in task["vars"]["params"]["private_key_b64"]
     task["vars"]["params"]["private_key_b64"] = task["vars"]["params"]["private_key_b64"].replace(lookup, "_exported_file_content")
     action, params = rendered_params(task, role_vars(
