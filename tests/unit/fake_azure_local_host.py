@@ -52,8 +52,19 @@ def facts(state, p):
             "locations": state["locations"], "migration": state["migration"], "ipsec_rules": state["ipsec_rules"]}
 
 
+def rsa_public_key(p):
+    """The wrapping key's public half as Backup-TVMKeys / Import-TvmWrappingKeyFromPem read it: a PEM that parses (a
+    corrupted one, such as a result with its no_log values masked, fails there as here)."""
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    try:
+        return serialization.load_pem_public_key(base64.b64decode(p["public_key_b64"]))
+    except ValueError as exc:
+        raise RuntimeError(f"the wrapping key's public key is not an RSA public key PEM: {exc}") from exc
+
+
 def backup_keys(state, p):
     assert p["module_path"] and "BEGIN RSA PUBLIC KEY" in unb64(p["public_key_b64"])
+    rsa_public_key(p)
     folder = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     files = {(f"RSA/{key}_4096.json" if key == AK_ROOT else f"AES/{key}_256.json"):
              b64(json.dumps({"key": key, "wrapped_with": p["public_key_b64"][:16]})) for key in state["vault"]}
@@ -72,6 +83,9 @@ def restore_keys(state, p):
     private = unb64(p["private_key_b64"])
     if not private.startswith("-----BEGIN PRIVATE KEY-----"):
         raise RuntimeError("Import-TvmWrappingKeyFromPem needs a plain PKCS#8 private key")
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    if serialization.load_pem_private_key(private.encode(), None).public_key().public_numbers() != rsa_public_key(p).public_numbers():
+        raise RuntimeError("Import-TvmWrappingKeyFromPem: the public and the private key are not one pair")
     state["vault"].append(p["wrapping_key_name"])
     if p["same_instance"] and AK_ROOT in state["vault"]:
         state["vault"].remove(AK_ROOT)

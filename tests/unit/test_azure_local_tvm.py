@@ -493,7 +493,7 @@ def test_the_private_key_is_never_logged():
     block = tasks[2]
     assert block["always"][0]["ansible.builtin.file"] == {"path": "{{ _azure_local_tvm_key_tmp.path }}", "state": "absent"}, \
         "the decrypted key is deleted from the controller whatever happens"
-    export = block["block"][0]["azure_cvm.backup.azure_local_tvm_wrapping_key"]
+    export = block["block"][1]["azure_cvm.backup.azure_local_tvm_wrapping_key"]
     assert block["vars"]["_azure_local_tvm_key_file"] == "{{ _azure_local_tvm_key_tmp.path }}/private.pem" \
         and tasks[1]["ansible.builtin.tempfile"]["state"] == "directory"
     assert export["export_path"] == "{{ _azure_local_tvm_key_file }}", "the key is decrypted into the private folder"
@@ -564,6 +564,27 @@ def rendered_params(task, variables) -> tuple[str, dict]:
     return match.group(1), json.loads(base64.b64decode(match.group(2)))
 
 
+def without_file_lookups(task):
+    """The task with each `lookup('ansible.builtin.file', NAME, rstrip=false)` of its script parameters replaced by the
+    variable `_file_NAME` (the lookup cannot load outside ansible-playbook): the test gives that file's content."""
+    params = task["vars"]["params"]
+    for key, value in params.items():
+        params[key] = re.sub(r"lookup\('ansible\.builtin\.file', (\w+), rstrip=false\)", r"_file_\1", value) if isinstance(value, str) else value
+    return task
+
+
+def test_the_public_key_file_the_role_reads_is_the_one_the_module_writes():
+    """The role names the public key file itself (the module's result may be masked) and passes it to the module."""
+    task = next(t for t in load_tasks("main.yml") if "_azure_local_tvm_public_key_file" in t.get("ansible.builtin.set_fact", {}))
+    template = task["ansible.builtin.set_fact"]["_azure_local_tvm_public_key_file"]
+    for path in ("/secrets/wrapping/private.pem", "/secrets/wrapping.d/key", "/secrets/a.b.key", "relative/private.pem"):
+        assert render(template, {"azure_local_tvm_wrapping_key_path": path}) == wk.default_public_path(path)
+    calls = [t["azure_cvm.backup.azure_local_tvm_wrapping_key"] for name in task_files() for t in flat(load_tasks(name))
+             if "azure_cvm.backup.azure_local_tvm_wrapping_key" in t]
+    present = [c for c in calls if c.get("state", "present") == "present"]
+    assert len(present) == 2 and all(c["public_key_path"] == "{{ _azure_local_tvm_public_key_file }}" for c in present)
+
+
 def role_vars(**more):
     with open(os.path.join(ROLE, "defaults", "main.yml"), encoding="utf-8") as handle:
         variables = yaml.safe_load(handle)
@@ -574,9 +595,9 @@ def role_vars(**more):
 
 def test_rendered_backup_command_carries_what_backup_tvmkeys_needs(tmp_path):
     key = wk.ensure_present(wk_params(tmp_path), check_mode=False)
-    task = next(t for t in load_tasks("backup_keys_backup_utils.yml") if action_of(t))
+    task = without_file_lookups(next(t for t in load_tasks("backup_keys_backup_utils.yml") if action_of(t)))
     action, params = rendered_params(task, role_vars(azure_local_tvm_backup_utils_path=r"C:\tools\TvmBackupUtils.psm1",
-                                                     _azure_local_tvm_wrapping={"public_key_pem": key["public_key_pem"]}))
+                                                     _file__azure_local_tvm_public_key_file=open(key["public_key_path"], encoding="utf-8").read()))
     assert action == "Backup-KeyFolder"
     assert params["module_path"] == r"C:\tools\TvmBackupUtils.psm1"
     assert params["backup_root"] == r"C:\ProgramData\azure_cvm_backup\tvm\key-backups"
@@ -589,20 +610,18 @@ def test_rendered_restore_command(tmp_path, same):
     p = wk_params(tmp_path, export_path=str(tmp_path / "x" / "private.pem"))
     wk.ensure_present(p, check_mode=False)
     exported = wk.export_plain(p, check_mode=False)
-    task = next(t for t in flat(load_tasks("restore_keys_backup_utils.yml")) if action_of(t))
-    # The file lookup cannot load outside ansible-playbook here; it is replaced by the file's content, after checking it.
-    lookup = "lookup('ansible.builtin.file', _azure_local_tvm_key_file, rstrip=false)"
-    assert lookup in task["vars"]["params"]["private_key_b64"]
-    task["vars"]["params"]["private_key_b64"] = task["vars"]["params"]["private_key_b64"].replace(lookup, "_exported_file_content")
+    task = without_file_lookups(next(t for t in flat(load_tasks("restore_keys_backup_utils.yml")) if action_of(t)))
     action, params = rendered_params(task, role_vars(
         azure_local_tvm_backup_utils_path=r"C:\tools\TvmBackupUtils.psm1", _azure_local_tvm_same_instance=same,
-        _azure_local_tvm_wrapping=exported, _azure_local_tvm_wrapping_key_name="ansible-tvm-wrap-20250722192116",
-        _exported_file_content=open(exported["export_path"], encoding="utf-8").read(),
+        _azure_local_tvm_wrapping_key_name="ansible-tvm-wrap-20250722192116",
+        _file__azure_local_tvm_key_file=open(exported["export_path"], encoding="utf-8").read(),
+        _file__azure_local_tvm_public_key_file=open(exported["public_key_path"], encoding="utf-8").read(),
         _azure_local_tvm_key_folder={"folder": "20250722192116", "files": {"AES/x_256.json": "e30="}}))
     assert action == "Restore-KeyFolder"
     assert params["same_instance"] is same
     assert params["wrapping_key_name"] == "ansible-tvm-wrap-20250722192116" and params["folder"] == "20250722192116"
     assert base64.b64decode(params["private_key_b64"]) == open(exported["export_path"], "rb").read()
+    assert base64.b64decode(params["public_key_b64"]).decode() == exported["public_key_pem"]
     assert params["private_key_b64"] and "private_key_pem" not in exported
     assert params["files"] == {"AES/x_256.json": "e30="}
 

@@ -256,6 +256,34 @@ def test_restore_works_when_the_controllers_temporary_folder_holds_the_passphras
     assert not list(tmpdir.glob("azure-local-tvm-*")), "the decrypted wrapping key is deleted from the controller"
 
 
+def test_backup_and_restore_work_when_the_public_key_holds_the_passphrase(lab):
+    """Every RSA-2048 public key PEM (PKCS#1) starts with "MIIBCgKCAQEA": with that passphrase, the module's returned
+    public_key_pem comes back masked (no_log values are masked in whatever a module returns). The role reads the
+    public key from its file, so the host gets the real key on backup and a matching pair on restore."""
+    passphrase = "MIIBCgKCAQEA"
+    rc, out = lab.run(azure_local_tvm_wrapping_key_passphrase=passphrase)
+    assert rc == 0, out
+    lost_everything(lab)
+    rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true"],
+                      azure_local_tvm_wrapping_key_passphrase=passphrase)
+    assert rc == 0, out
+    assert lab.read()["log"][:2] == ["Get-HostFacts", "Restore-KeyFolder"]
+    assert {VM1["id"], VM2["id"]} <= set(lab.read()["vault"])
+
+
+def test_restore_without_the_public_key_file_writes_it_again(backed_up_lab):
+    """A controller that kept only the private key (and its passphrase) can restore: the public key file is made
+    again from the private key before it is read."""
+    lab = backed_up_lab
+    lost_everything(lab)
+    public = lab.key.with_name("private.pub.pem")
+    kept = public.read_text()
+    public.unlink()
+    rc, out = lab.run(extra=["azure_local_tvm_action=restore", "azure_local_tvm_same_instance=true"])
+    assert rc == 0, out
+    assert public.read_text() == kept
+
+
 def test_restore_needs_same_instance_true_or_false(backed_up_lab):
     lab = backed_up_lab
     for extra, message in (([], "azure_local_tvm_same_instance, true or false"), (["azure_local_tvm_same_instance=maybe"], "not a valid boolean")):
